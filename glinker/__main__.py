@@ -1,0 +1,7 @@
+"""``python -m glinker`` is ``python -m glinker.link``."""
+
+from __future__ import annotations
+
+from glinker.link import main
+
+main()

@@ -1,0 +1,1 @@
+"""Evaluation: ``python -m glinker.evaluate ner ...`` (zero-shot NER)."""

@@ -1,0 +1,79 @@
+"""``python -m glinker.evaluate <command> key=value ...``: a small dispatcher.
+
+``ner``: zero-shot NER scores (``conf/evaluate_ner.yaml``, metrics in :mod:`glinker.evaluate.ner`).
+The subcommand is removed from ``sys.argv`` and the command's Hydra app runs on the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from glinker.settings import PROJECT_ROOT
+
+CONF_DIR = str(PROJECT_ROOT / "conf")
+
+
+def _resolve_data(path: str) -> Path:
+    from glinker.settings import data_dir
+
+    p = Path(path).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    return data_dir() / path
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate_ner")
+def _ner_app(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    from glinker.detector import BiEncoderDetector
+    from glinker.errors import GlinkerError
+    from glinker.evaluate.ner import average_f1, evaluate_examples, format_table, load_eval_set
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    paths = c["data"] if isinstance(c["data"], list) else [c["data"]]
+    thresholds = c["thresholds"] or [c["threshold"]]
+    try:
+        det = BiEncoderDetector(c["model"], batch_size=c["batch_size"], flat_ner=c["flat_ner"],
+                                num_threads=c["num_threads"], threshold=min(thresholds))
+        results = {}
+        for p in paths:
+            path = _resolve_data(str(p))
+            examples, labels = load_eval_set(path, c["format"], c["labels"])
+            if c["max_examples"]:
+                examples = examples[: int(c["max_examples"])]
+            res = evaluate_examples(det, examples, labels, thresholds, c["batch_size"], c["per_type"],
+                                    c["progress"])
+            res["data"] = str(path)
+            results[str(p)] = res
+    except GlinkerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    print(format_table(results), file=sys.stderr)
+    out = {"model": det.name, "fingerprint": det.fingerprint, "results": results}
+    if len(results) > 1:
+        out["average_f1"] = average_f1(results)
+        print(f"average F1: {out['average_f1']}", file=sys.stderr)
+    sys.stdout.flush()
+    print(json.dumps(out))
+
+
+COMMANDS = {"ner": _ner_app}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        names = ", ".join(COMMANDS)
+        print(f"usage: python -m glinker.evaluate {{{names}}} key=value ...", file=sys.stderr)
+        sys.exit(2)
+    command = sys.argv.pop(1)
+    COMMANDS[command]()
+
+
+if __name__ == "__main__":
+    main()

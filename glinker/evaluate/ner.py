@@ -1,0 +1,165 @@
+"""Zero-shot NER evaluation (GLiNER's protocol): exact-match micro P / R / F1.
+
+Each dataset is scored with its full label set as the labels, flat NER, threshold 0.5
+(0.4 reported on request). A prediction is correct when (sentence, start, end, label)
+equals a gold entity. Sentences are the corpus tokens joined by spaces; both gold and
+predicted spans are compared as character offsets in that text, so the detector's own
+word splitting cannot hide a boundary error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from glinker.train.data import NerExample, labels_of, natural_label, read_examples
+
+logger = logging.getLogger(__name__)
+
+Entity = tuple[int, int, int, str]  # (sentence, char start, char end, label)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Micro-averaged counts and scores (percentages)."""
+
+    tp: int
+    n_pred: int
+    n_gold: int
+
+    @property
+    def precision(self) -> float:
+        return 100.0 * self.tp / self.n_pred if self.n_pred else 0.0
+
+    @property
+    def recall(self) -> float:
+        return 100.0 * self.tp / self.n_gold if self.n_gold else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def to_dict(self) -> dict:
+        return {"precision": round(self.precision, 2), "recall": round(self.recall, 2), "f1": round(self.f1, 2),
+                "tp": self.tp, "n_pred": self.n_pred, "n_gold": self.n_gold}
+
+
+def micro_scores(gold: Iterable[Entity], pred: Iterable[Entity]) -> Scores:
+    """Exact-match micro scores over entity tuples (duplicates count once)."""
+    g, p = set(gold), set(pred)
+    return Scores(len(g & p), len(p), len(g))
+
+
+def per_type_scores(gold: Iterable[Entity], pred: Iterable[Entity]) -> dict[str, Scores]:
+    """Scores restricted to each label (gold or predicted)."""
+    g, p = set(gold), set(pred)
+    labels = sorted({e[3] for e in g} | {e[3] for e in p})
+    return {lab: micro_scores([e for e in g if e[3] == lab], [e for e in p if e[3] == lab]) for lab in labels}
+
+
+def to_text(example: NerExample) -> tuple[str, list[tuple[int, int, str]]]:
+    """Join tokens with spaces; return the text and gold spans as character offsets."""
+    starts, ends, pos = [], [], 0
+    for tok in example.tokens:
+        starts.append(pos)
+        pos += len(tok)
+        ends.append(pos)
+        pos += 1
+    return " ".join(example.tokens), [(starts[s], ends[e], lab) for s, e, lab in example.spans]
+
+
+def load_eval_set(path: str | Path, fmt: str = "auto", labels: Sequence[str] | None = None
+                  ) -> tuple[list[NerExample], list[str]]:
+    """Read a dataset and its label set.
+
+    A ``labels.json`` next to the file (GLiNER's CrossNER folders) defines the label set and
+    tags are kept verbatim, as in GLiNER's evaluation; otherwise tags are mapped to
+    natural-language labels and the label set is every gold label. ``labels`` overrides both.
+    """
+    path = Path(path)
+    side = path.parent / "labels.json"
+    if side.is_file():
+        examples = read_examples(path, fmt, label_map=None)
+        label_set = [str(x) for x in json.loads(side.read_text(encoding="utf-8"))]
+    else:
+        examples = read_examples(path, fmt, label_map=natural_label)
+        label_set = labels_of(examples)
+    if labels:
+        label_set = list(labels)
+    return examples, label_set
+
+
+def evaluate_examples(
+    detector,
+    examples: Sequence[NerExample],
+    labels: Sequence[str],
+    thresholds: Sequence[float] = (0.5,),
+    batch_size: int = 32,
+    per_type: bool = False,
+    progress: bool = False,
+) -> dict:
+    """Run ``detector.detect`` once at the lowest threshold and score every threshold.
+
+    Greedy decoding visits spans by descending score, so decoding at a low threshold and
+    keeping spans above a higher one equals decoding at the higher one.
+    """
+    thresholds = sorted(set(float(t) for t in thresholds))
+    texts, gold = [], []
+    for i, ex in enumerate(examples):
+        text, spans = to_text(ex)
+        texts.append(text)
+        gold.extend((i, s, e, lab) for s, e, lab in spans)
+    detector.threshold = thresholds[0]
+    preds: list[tuple[int, int, int, str, float]] = []
+    t0 = time.time()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    chunk = max(1, batch_size) * 8
+    it = range(0, len(order), chunk)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="evaluate", unit="chunk", leave=False)
+    for s in it:
+        idx = order[s : s + chunk]
+        for i, mentions in zip(idx, detector.detect([texts[i] for i in idx], labels)):
+            preds.extend((i, m.start, m.end, m.label, m.score) for m in mentions)
+    seconds = time.time() - t0
+    out: dict = {"n_sentences": len(examples), "n_gold": len(set(gold)), "labels": list(labels),
+                 "seconds": round(seconds, 1), "thresholds": {}}
+    for t in thresholds:
+        kept = [p[:4] for p in preds if p[4] > t]
+        res = micro_scores(gold, kept).to_dict()
+        if per_type:
+            res["per_type"] = {k: v.to_dict() for k, v in per_type_scores(gold, kept).items()}
+        out["thresholds"][f"{t:g}"] = res
+    return out
+
+
+def format_table(results: dict[str, dict]) -> str:
+    """A readable table of ``{dataset: evaluate_examples(...)}`` results."""
+    lines = [f"{'dataset':<40} {'thr':>4} {'P':>6} {'R':>6} {'F1':>6} {'gold':>6} {'pred':>6}"]
+    for name, res in results.items():
+        for t, sc in res["thresholds"].items():
+            lines.append(f"{name[-40:]:<40} {t:>4} {sc['precision']:6.1f} {sc['recall']:6.1f} {sc['f1']:6.1f} "
+                         f"{sc['n_gold']:6d} {sc['n_pred']:6d}")
+            for lab, ts in (sc.get("per_type") or {}).items():
+                lines.append(f"  {lab[:38]:<38} {'':>4} {ts['precision']:6.1f} {ts['recall']:6.1f} {ts['f1']:6.1f} "
+                             f"{ts['n_gold']:6d} {ts['n_pred']:6d}")
+    return "\n".join(lines)
+
+
+def average_f1(results: dict[str, dict]) -> dict[str, float]:
+    """Unweighted mean F1 over datasets, per threshold."""
+    sums: Counter = Counter()
+    counts: Counter = Counter()
+    for res in results.values():
+        for t, sc in res["thresholds"].items():
+            sums[t] += sc["f1"]
+            counts[t] += 1
+    return {t: round(sums[t] / counts[t], 2) for t in sums}

@@ -1,0 +1,42 @@
+"""The KB manifest: what a KB holds and how it was made (``manifest.json``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from glinker.errors import KBError
+
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+LMDB_DIR = "entities.lmdb"
+INDEX_FILE = "entities.faiss"
+EMBEDDINGS_FILE = "embeddings.f16.npy"
+
+
+def read_manifest(kb_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a KB's manifest; raise :class:`KBError` with what to do."""
+    path = Path(kb_dir)
+    if not path.exists():
+        raise KBError(f"KB directory not found: {path} (build one with: python -m kb_build dump=DUMP output_dir={path})")
+    mf = path / MANIFEST_FILE
+    if not mf.is_file():
+        raise KBError(f"{path} is not a glinker KB: no {MANIFEST_FILE} (a build may have failed; rebuild it)")
+    try:
+        manifest = json.loads(mf.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KBError(f"{mf}: unreadable manifest ({exc}); rebuild the KB") from exc
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise KBError(f"{mf}: format_version {version!r}, this glinker reads {FORMAT_VERSION}; rebuild the KB")
+    return manifest
+
+
+def write_manifest(kb_dir: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically."""
+    path = Path(kb_dir) / MANIFEST_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,103 @@
+"""``python -m glinker.link``: link documents into JSONL.
+
+Examples::
+
+    python -m glinker.link text="Arnold Schwarzenegger starred in The Terminator."
+    python -m glinker.link kb_dir=kb/arnold input=docs.jsonl output=linked.jsonl retriever=alias reranker=none
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from itertools import islice
+
+import hydra
+from omegaconf import DictConfig
+
+from glinker.config import CONF_DIR, build_stage
+from glinker.errors import GlinkerError, InputError
+from glinker.io import BadDocument, JsonlWriter, read_documents
+from glinker.kb import KnowledgeBase
+from glinker.pipeline import Pipeline
+from glinker.types import Document
+
+logger = logging.getLogger("glinker.link")
+
+
+def build_pipeline(cfg: DictConfig) -> Pipeline:
+    """Pipeline from a composed ``link`` config (detector, KB, retriever, reranker)."""
+    from glinker.demo import ensure_demo_kb
+
+    detector = build_stage(cfg.detector)
+    kb_dir = cfg.get("kb_dir") or ensure_demo_kb(detector)
+    kb = KnowledgeBase.open(kb_dir, expect_fingerprint=getattr(detector, "fingerprint", None))
+    retriever = build_stage(cfg.retriever, kb=kb, detector=detector)
+    reranker = build_stage(cfg.reranker, kb=kb, detector=detector)
+    labels = list(cfg.labels) if cfg.get("labels") else None
+    return Pipeline(detector, retriever, reranker, kb, labels=labels, batch_size=cfg.batch_size,
+                    max_candidates=cfg.candidates)
+
+
+def run(cfg: DictConfig) -> int:
+    """Run the link job; returns the exit code (0 ok, 2 if some documents were bad)."""
+    if cfg.get("text") is not None and cfg.get("input") is not None:
+        raise InputError("give either text=... or input=..., not both")
+    if cfg.get("text") is not None:
+        docs_in = iter([Document("text", str(cfg.text))])
+    elif cfg.get("input") is not None:
+        docs_in = read_documents(str(cfg.input))
+    else:
+        raise InputError("nothing to link: pass input=PATH (file, folder of .txt, .jsonl, or - for stdin) or text='...'")
+    pipeline = build_pipeline(cfg)
+    writer = JsonlWriter(cfg.output)
+    bad = n_docs = n_mentions = n_linked = 0
+    started = time.time()
+    ok = False
+    try:
+        while chunk := list(islice(docs_in, pipeline.batch_size)):
+            good = []
+            for item in chunk:
+                if isinstance(item, BadDocument):
+                    logger.error("%s", item)
+                    bad += 1
+                else:
+                    good.append(item)
+            if not good:
+                continue
+            pipeline.link_batch(good)
+            for doc in good:
+                writer.write(doc.to_dict(with_candidates=cfg.candidates > 0))
+                n_docs += 1
+                n_mentions += len(doc.mentions)
+                n_linked += sum(m.qid is not None for m in doc.mentions)
+        ok = True
+    finally:
+        writer.close(success=ok)
+    elapsed = max(time.time() - started, 1e-9)
+    logger.info("linked %d documents (%d mentions, %d linked, %d NIL) in %.1f s: %.2f docs/s",
+                n_docs, n_mentions, n_linked, n_mentions - n_linked, elapsed, n_docs / elapsed)
+    if bad:
+        logger.error("%d input document(s) skipped (see errors above)", bad)
+        return 2
+    return 0
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="link", version_base="1.3")
+def _app(cfg: DictConfig) -> None:
+    try:
+        code = run(cfg)
+    except GlinkerError as exc:
+        logger.error("%s", exc)
+        sys.exit(2)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Console entry point."""
+    _app()
+
+
+if __name__ == "__main__":
+    main()

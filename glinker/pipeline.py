@@ -1,0 +1,143 @@
+"""The linking pipeline: detect → retrieve → rerank, batched across documents.
+
+Stages compute and return typed results; only :class:`Pipeline` writes into
+:class:`~glinker.types.Document`. Build it from objects (no configuration
+needed), e.g. in a notebook::
+
+    from glinker import Pipeline
+    nlp = Pipeline.from_defaults()            # default model + demo KB
+    doc = nlp.link_text("Arnold Schwarzenegger starred in The Terminator.")
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Protocol
+
+from glinker.kb import KnowledgeBase
+from glinker.rerank import Reranker
+from glinker.retrieval import Retriever
+from glinker.types import Document, LinkDecision, LinkedMention, Mention
+
+logger = logging.getLogger(__name__)
+
+
+class MentionDetector(Protocol):
+    """Finds typed mentions in texts (one list per text)."""
+
+    def detect(self, texts: Sequence[str], labels: Sequence[str] | None = None) -> list[list[Mention]]: ...
+
+
+class Pipeline:
+    """Mention detection, candidate retrieval and reranking over a KB.
+
+    Args:
+        detector: A :class:`MentionDetector` (e.g. :class:`glinker.detector.BiEncoderDetector`).
+        retriever: A :class:`~glinker.retrieval.Retriever`.
+        reranker: A :class:`~glinker.rerank.Reranker`.
+        kb: The knowledge base the retriever and reranker read.
+        labels: Entity types for detection (``None``: the detector's default set).
+        batch_size: Documents processed together.
+        max_candidates: Ranked candidates kept per mention in the output (0: none).
+    """
+
+    def __init__(
+        self,
+        detector: MentionDetector,
+        retriever: Retriever,
+        reranker: Reranker,
+        kb: KnowledgeBase,
+        labels: Sequence[str] | None = None,
+        batch_size: int = 16,
+        max_candidates: int = 0,
+    ) -> None:
+        self.detector = detector
+        self.retriever = retriever
+        self.reranker = reranker
+        self.kb = kb
+        self.labels = list(labels) if labels else None
+        self.batch_size = max(1, int(batch_size))
+        self.max_candidates = int(max_candidates)
+
+    @classmethod
+    def from_defaults(
+        cls,
+        kb_dir: str | os.PathLike[str] | None = None,
+        model: str | os.PathLike[str] | None = None,
+        labels: Sequence[str] | None = None,
+        **kwargs,
+    ) -> Pipeline:
+        """Default model, union retrieval (dense + alias) and feature reranker; demo KB if no ``kb_dir``."""
+        from glinker.demo import ensure_demo_kb
+        from glinker.detector import BiEncoderDetector
+        from glinker.rerank import FeatureReranker
+        from glinker.retrieval import AliasRetriever, DenseRetriever, UnionRetriever
+
+        detector = BiEncoderDetector(model)
+        path = kb_dir if kb_dir is not None else ensure_demo_kb(detector)
+        kb = KnowledgeBase.open(path, expect_fingerprint=detector.fingerprint)
+        retriever = UnionRetriever([DenseRetriever(kb), AliasRetriever(kb)])
+        return cls(detector, retriever, FeatureReranker(kb), kb, labels=labels, **kwargs)
+
+    def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
+        """Link documents lazily, ``batch_size`` at a time; yields them annotated, in input order."""
+        it = iter(docs)
+        while batch := list(islice(it, self.batch_size)):
+            self.link_batch(batch)
+            yield from batch
+
+    def link_text(self, text: str, doc_id: str = "text") -> Document:
+        """Link one string."""
+        doc = Document(doc_id, text)
+        self.link_batch([doc])
+        return doc
+
+    def link_batch(self, docs: list[Document]) -> None:
+        """Annotate a batch of documents in place (one call per stage for the whole batch)."""
+        texts = [d.text for d in docs]
+        per_doc = self.detector.detect(texts, self.labels)
+        flat: list[Mention] = [m for ms in per_doc for m in ms]
+        contexts = [texts[d] for d, ms in enumerate(per_doc) for _ in ms]
+        candidates = self.retriever.retrieve(flat, contexts) if flat else []
+        decisions = self.reranker.rerank(flat, candidates, contexts) if flat else []
+        qids = {d.qid for d in decisions if d.qid}
+        if self.max_candidates:
+            qids |= {c.qid for d in decisions for c, _ in d.ranked[: self.max_candidates]}
+        records = self.kb.store.get_many(qids)
+        k = 0
+        for doc, mentions in zip(docs, per_doc):
+            doc.mentions = []
+            for m in mentions:
+                doc.mentions.append(self._linked(m, decisions[k], records))
+                k += 1
+
+    def _linked(self, m: Mention, decision: LinkDecision, records: dict) -> LinkedMention:
+        rec = records.get(decision.qid) if decision.qid else None
+        cands = ()
+        if self.max_candidates:
+            cands = tuple(
+                {
+                    "qid": c.qid,
+                    "label": records[c.qid].label if c.qid in records else None,
+                    "score": round(score, 6),
+                    "dense_score": None if c.dense_score is None else round(c.dense_score, 6),
+                    "alias_match": c.alias_match,
+                    "sources": list(c.sources),
+                }
+                for c, score in decision.ranked[: self.max_candidates]
+            )
+        return LinkedMention(
+            start=m.start,
+            end=m.end,
+            text=m.text,
+            label=m.label,
+            score=m.score,
+            qid=decision.qid if rec is not None else None,
+            entity_label=rec.label if rec else None,
+            description=rec.description if rec else None,
+            link_score=decision.link_score,
+            candidates=cands,
+        )

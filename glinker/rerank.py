@@ -1,0 +1,121 @@
+"""Rerankers: order each mention's candidates and decide NIL."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from glinker.kb import KnowledgeBase
+from glinker.kb.normalize import normalize_alias
+from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
+
+
+class Reranker(Protocol):
+    """Scores candidates per mention and picks one entity or NIL."""
+
+    def rerank(
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
+    ) -> list[LinkDecision]: ...
+
+
+class NoReranker:
+    """Keeps retrieval order and links the first candidate; NIL only when there is none."""
+
+    def rerank(
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
+    ) -> list[LinkDecision]:
+        """Top-1 in retrieval order."""
+        out = []
+        for cands in candidates:
+            ranked = tuple((c, c.score) for c in cands)
+            out.append(LinkDecision(cands[0].qid, cands[0].score, ranked) if cands else LinkDecision(None, 0.0, ()))
+        return out
+
+
+FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity")
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "dense": 0.0,
+    "dense_gap": 0.3,
+    "dense_rank": 0.5,
+    "label_match": 1.0,
+    "alias_match": 1.5,
+    "prior": 2.0,
+    "log_popularity": 0.0,
+}
+
+
+def candidate_features(mention: Mention, cands: Sequence[Candidate], records: Mapping[str, EntityRecord]) -> list[dict[str, float]]:
+    """Feature dicts (names in :data:`FEATURES`) for one mention's candidates."""
+    norm = normalize_alias(mention.text)
+    dense = [c.dense_score for c in cands]
+    known = [d for d in dense if d is not None]
+    top = max(known) if known else 0.0
+    order = sorted(range(len(cands)), key=lambda i: -(dense[i] if dense[i] is not None else -math.inf))
+    rank = {i: r for r, i in enumerate(order)}
+    pops = [records[c.qid].popularity if c.qid in records else 0.0 for c in cands]
+    total = sum(pops)
+    feats = []
+    for i, c in enumerate(cands):
+        rec = records.get(c.qid)
+        label_match = rec is not None and normalize_alias(rec.label) == norm
+        alias_match = c.alias_match or (rec is not None and (label_match or any(normalize_alias(a) == norm for a in rec.aliases)))
+        d = dense[i]
+        feats.append({
+            "dense": d if d is not None else top,
+            "dense_gap": (d - top) if d is not None else 0.0,
+            "dense_rank": 1.0 / (1.0 + rank[i]) if d is not None else 0.0,
+            "label_match": float(label_match),
+            "alias_match": float(alias_match),
+            "prior": pops[i] / total if total > 0 else 1.0 / len(cands),
+            "log_popularity": math.log1p(max(0.0, pops[i])),
+        })
+    return feats
+
+
+class FeatureReranker:
+    """Logistic combination of bi-encoder, alias and popularity features, with a NIL threshold.
+
+    Args:
+        kb: The opened knowledge base (records for alias and popularity features).
+        weights: Feature weights (missing features weigh 0); defaults are hand-set.
+        bias: Intercept.
+        nil_threshold: Link only when the best candidate's probability reaches this.
+    """
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        weights: Mapping[str, float] | None = None,
+        bias: float = -2.0,
+        nil_threshold: float = 0.5,
+    ) -> None:
+        self.kb = kb
+        self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        unknown = set(self.weights) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown reranker features {sorted(unknown)}; known: {list(FEATURES)}")
+        self.bias = float(bias)
+        self.nil_threshold = float(nil_threshold)
+
+    def rerank(
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
+    ) -> list[LinkDecision]:
+        """Score all candidates (records fetched in one pass) and apply the NIL threshold."""
+        records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
+        out = []
+        for mention, cands in zip(mentions, candidates):
+            if not cands:
+                out.append(LinkDecision(None, 0.0, ()))
+                continue
+            feats = candidate_features(mention, cands, records)
+            probs = [self._prob(f) for f in feats]
+            ranked = tuple(sorted(zip(cands, probs), key=lambda cp: -cp[1]))
+            best, p = ranked[0]
+            out.append(LinkDecision(best.qid if p >= self.nil_threshold else None, p, ranked))
+        return out
+
+    def _prob(self, feats: Mapping[str, float]) -> float:
+        z = self.bias + sum(w * feats.get(name, 0.0) for name, w in self.weights.items())
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

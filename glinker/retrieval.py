@@ -1,0 +1,132 @@
+"""Candidate retrieval: dense (span vector → FAISS), alias (normalised exact match), and their union."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from glinker.kb import KnowledgeBase
+from glinker.types import Candidate, Mention
+
+
+class Retriever(Protocol):
+    """Proposes KB candidates for each mention (one list per mention, best first)."""
+
+    def retrieve(self, mentions: Sequence[Mention], contexts: Sequence[str]) -> list[list[Candidate]]: ...
+
+
+class DenseRetriever:
+    """Top-k entities by inner product between the mention's span vector and entity vectors.
+
+    Args:
+        kb: The opened knowledge base.
+        top_k: Candidates per mention.
+    """
+
+    name = "dense"
+
+    def __init__(self, kb: KnowledgeBase, top_k: int = 16) -> None:
+        self.kb = kb
+        self.top_k = int(top_k)
+
+    def retrieve(self, mentions: Sequence[Mention], contexts: Sequence[str]) -> list[list[Candidate]]:
+        """Batch search over all mentions at once."""
+        out: list[list[Candidate]] = [[] for _ in mentions]
+        with_vec = [i for i, m in enumerate(mentions) if m.vector is not None]
+        if not with_vec:
+            return out
+        queries = np.stack([mentions[i].vector for i in with_vec]).astype(np.float32)
+        rows, scores = self.kb.index.search(queries, self.top_k)
+        qids = self.kb.store.qids_for_rows(rows.reshape(-1).tolist())
+        width = rows.shape[1]
+        for j, i in enumerate(with_vec):
+            cands = []
+            for r in range(width):
+                qid = qids[j * width + r]
+                if qid is not None:
+                    s = float(scores[j, r])
+                    cands.append(Candidate(qid, s, dense_score=s, sources=(self.name,)))
+            out[i] = cands
+        return out
+
+
+class AliasRetriever:
+    """Entities whose label or alias normalises like the mention text (every homonym, most popular first).
+
+    Args:
+        kb: The opened knowledge base.
+        top_k: Most candidates per mention (``None``: all homonyms).
+    """
+
+    name = "alias"
+
+    def __init__(self, kb: KnowledgeBase, top_k: int | None = 32) -> None:
+        self.kb = kb
+        self.top_k = top_k
+
+    def retrieve(self, mentions: Sequence[Mention], contexts: Sequence[str]) -> list[list[Candidate]]:
+        """Look up each mention; exact span·entity scores come from the KB's fp16 embeddings."""
+        found = [self.kb.store.lookup_alias(m.text, limit=self.top_k) for m in mentions]
+        records = self.kb.store.get_many(q for qs in found for q in qs)
+        out: list[list[Candidate]] = []
+        for m, qids in zip(mentions, found):
+            qids = [q for q in qids if q in records]
+            dense = self._dense_scores(m, [records[q].row for q in qids])
+            out.append([
+                # retrieval order is popularity order (the store's), whatever the dense score says
+                Candidate(q, -float(k), dense_score=None if dense is None else dense[k],
+                          alias_match=True, sources=(self.name,))
+                for k, q in enumerate(qids)
+            ])
+        return out
+
+    def _dense_scores(self, mention: Mention, rows: list[int]) -> list[float] | None:
+        if mention.vector is None or not rows or any(r < 0 for r in rows):
+            return None
+        vecs = self.kb.entity_vectors(np.asarray(rows))
+        if vecs is None:
+            return None
+        return (vecs @ mention.vector.astype(np.float32)).tolist()
+
+
+class UnionRetriever:
+    """Union of several retrievers' candidates, merged per QID, ordered by dense score when known.
+
+    Args:
+        retrievers: The retrievers to combine (e.g. dense and alias).
+    """
+
+    name = "union"
+
+    def __init__(self, retrievers: Sequence[Retriever]) -> None:
+        if not retrievers:
+            raise ValueError("UnionRetriever needs at least one retriever")
+        self.retrievers = list(retrievers)
+
+    def retrieve(self, mentions: Sequence[Mention], contexts: Sequence[str]) -> list[list[Candidate]]:
+        """Merge: alias flags OR-ed, sources joined, the known dense score kept."""
+        parts = [r.retrieve(mentions, contexts) for r in self.retrievers]
+        out: list[list[Candidate]] = []
+        for i in range(len(mentions)):
+            merged: dict[str, Candidate] = {}
+            for part in parts:
+                for c in part[i]:
+                    old = merged.get(c.qid)
+                    if old is None:
+                        merged[c.qid] = c
+                        continue
+                    dense = old.dense_score if old.dense_score is not None else c.dense_score
+                    merged[c.qid] = Candidate(
+                        c.qid,
+                        dense if dense is not None else max(old.score, c.score),
+                        dense_score=dense,
+                        alias_match=old.alias_match or c.alias_match,
+                        sources=tuple(dict.fromkeys(old.sources + c.sources)),
+                    )
+            cands = list(merged.values())
+            if all(c.dense_score is not None for c in cands):
+                cands.sort(key=lambda c: -c.dense_score)  # type: ignore[operator]
+            out.append(cands)
+        return out

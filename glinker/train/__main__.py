@@ -1,0 +1,61 @@
+"""``python -m glinker.train [key=value ...]``: the Hydra CLI around :func:`glinker.train.recipe.run_training`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from glinker.settings import PROJECT_ROOT
+
+CONF_DIR = str(PROJECT_ROOT / "conf")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def _app(cfg: DictConfig) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
+    from glinker.errors import GlinkerError
+    from glinker.settings import data_dir
+    from glinker.train.loop import TrainSettings
+    from glinker.train.recipe import run_training
+
+    c = OmegaConf.to_container(cfg, resolve=True)
+    weak = c.get("weak_labels") or {}
+    try:
+        summary = run_training(
+            datasets=c["datasets"],
+            data_root=c["data_dir"] or data_dir(),
+            out_dir=c["out_dir"],
+            settings=TrainSettings(**c["train"]),
+            init=c["init"],
+            resume=c["resume"],
+            weak_dump=weak.get("dump"),
+            weak_popularity=weak.get("popularity"),
+            weak_max_per_span=weak.get("max_per_span", 2),
+            train_text_embeddings=not c["freeze"]["text_embeddings"],
+            train_text_layers=not c["freeze"]["text_layers"],
+            train_label_tower=not c["freeze"]["label_tower"],
+            max_words=c["max_words"],
+            max_tokens=c["max_tokens"],
+            num_threads=c["num_threads"],
+            install=c["install"],
+            name=c["name"],
+            allow_eval_data=c["allow_eval_data"],
+            progress=c["progress"],
+        )
+    except GlinkerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    summary.pop("history", None)
+    print(json.dumps(summary))
+
+
+def main() -> None:
+    _app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""One training run end to end: read corpora, add weak labels, prepare, train, export.
+
+Plain arguments only; ``glinker/train/__main__.py`` fills them from ``conf/train.yaml``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from glinker.errors import InputError
+from glinker.model.checkpoint import load_checkpoint
+from glinker.model.default import create_initial_checkpoint
+from glinker.train.batching import prepare_examples
+from glinker.train.data import NerExample, labels_of, read_examples
+from glinker.train.loop import TrainSettings, export, set_trainable, train
+
+logger = logging.getLogger(__name__)
+
+# Evaluation sets must never be trained on (issue 3): refuse them unless explicitly allowed.
+_HELD_OUT = re.compile(r"crossner|(^|[/_.-])(dev|test|val?id)([/_.-]|$)|emerging\.(dev|test)|/el/", re.I)
+_ALLOWED = re.compile(r"wikineural_en/val\.conllu$")  # WikiNeural val is a training set here (its test is not)
+
+# A few natural-language alternatives per coarse type (used with probability synonym_prob).
+SYNONYMS = {
+    "person": ["person", "people", "human", "individual"],
+    "organization": ["organization", "organisation", "institution"],
+    "location": ["location", "place", "geographical location"],
+    "miscellaneous": ["miscellaneous", "misc", "other"],
+    "corporation": ["corporation", "company", "business"],
+    "creative work": ["creative work", "work of art", "title"],
+}
+
+
+def check_trainable(path: str) -> None:
+    """Raise if ``path`` looks like an evaluation split."""
+    norm = path.replace(os.sep, "/")
+    if _HELD_OUT.search(norm) and not _ALLOWED.search(norm):
+        raise InputError(
+            f"refusing to train on {path}: it looks like an evaluation split (CrossNER, dev/test, EL). "
+            "Set allow_eval_data=true only if you really mean it."
+        )
+
+
+def load_corpora(paths: Sequence[str], root: Path, allow_eval_data: bool = False) -> list[NerExample]:
+    """Read every training file (relative paths are under ``root``); missing files are an error."""
+    examples: list[NerExample] = []
+    for p in paths:
+        full = Path(p) if Path(p).is_absolute() else root / p
+        if not allow_eval_data:
+            check_trainable(str(p))
+        exs = read_examples(full)
+        logger.info("%s: %d sentences, %d spans, labels %s", p, len(exs), sum(len(e.spans) for e in exs),
+                    labels_of(exs)[:12])
+        examples.extend(exs)
+    return examples
+
+
+def run_training(
+    *,
+    datasets: Sequence[str],
+    data_root: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    settings: TrainSettings,
+    init: str | None = None,
+    resume: bool = False,
+    weak_dump: str | None = None,
+    weak_popularity: str | None = None,
+    weak_max_per_span: int = 2,
+    train_text_embeddings: bool = False,
+    train_text_layers: bool = True,
+    train_label_tower: bool = False,
+    max_words: int = 128,
+    max_tokens: int = 256,
+    num_threads: int = 2,
+    install: str | None = None,
+    name: str = "glinker-minilm-bi-v0",
+    allow_eval_data: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Train a span bi-encoder and export it (fp16 delta) to ``out_dir/final`` (and ``install``)."""
+    torch.set_num_threads(num_threads)
+    t0 = time.time()
+    root = Path(data_root)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    examples = load_corpora(datasets, root, allow_eval_data)
+    if weak_dump:
+        from glinker.train.weak import add_weak_labels, load_class_index
+
+        dump = Path(weak_dump) if Path(weak_dump).is_absolute() else root / weak_dump
+        pop = None
+        if weak_popularity:
+            pop = Path(weak_popularity) if Path(weak_popularity).is_absolute() else root / weak_popularity
+        index = load_class_index(dump, pop)
+        examples, counts = add_weak_labels(examples, index, weak_max_per_span)
+        logger.info("weak labels: %d spans added, %d class names", sum(counts.values()), len(counts))
+    start = Path(init) if init else out / "init"
+    if not init and not (start / "gliner_config.json").exists():
+        create_initial_checkpoint(start, seed=settings.seed)
+    bundle = load_checkpoint(start)
+    set_trainable(bundle.model, train_text_embeddings=train_text_embeddings, train_text_layers=train_text_layers,
+                  train_label_tower=train_label_tower)
+    cfg = bundle.config
+    data = prepare_examples(examples, bundle.tokenizer, max_width=cfg.max_width, max_words=max_words,
+                            max_tokens=max_tokens, pooling=cfg.subtoken_pooling)
+    pool = labels_of(examples)
+    n_train = sum(p.numel() for p in bundle.model.parameters() if p.requires_grad)
+    logger.info("%d training examples, %d label names, %d trainable parameters; setup %.0fs",
+                len(data), len(pool), n_train, time.time() - t0)
+    summary = train(bundle, data, out, settings, negative_pool=pool, synonyms=SYNONYMS, resume=resume,
+                    progress=progress, export_name=name)
+    final = export(bundle, out / "final", name)
+    if install:
+        export(bundle, install, name)
+    summary.update({"examples": len(data), "labels": len(pool), "trainable_parameters": n_train,
+                    "wall_seconds": time.time() - t0, "export": str(final)})
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary

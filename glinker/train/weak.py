@@ -1,0 +1,109 @@
+"""Weak fine-grained labels from Wikidata: gold mention -> KB entity -> its P31 class names.
+
+The shared corpora know four to six coarse types. A gold span whose text is the label or
+an alias of a KB entity also gets that entity's P31 (instance of) class names as extra
+labels ("Germany": location + sovereign state + country), which widens the label
+vocabulary the heads see without touching span boundaries. Ambiguous names go to the
+most popular entity (PageRank in the KB's popularity table).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import logging
+import re
+from collections import Counter
+from pathlib import Path
+
+from glinker.train.data import NerExample
+
+logger = logging.getLogger(__name__)
+
+# Class names that add nothing (already a gold type) or are Wikidata bookkeeping.
+_SKIP = {
+    "human", "wikimedia disambiguation page", "wikimedia list article", "wikimedia category",
+    "wikimedia template", "family name", "given name", "male given name", "female given name",
+    "scholarly article", "unisex given name", "wikimedia human name disambiguation page",
+}
+_DETOK = re.compile(r" ([.,:;!?')\]])|([(\[]) ")
+
+
+def _open(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
+
+
+def load_class_index(dump: str | Path, popularity: str | Path | None = None, max_words: int = 4
+                     ) -> dict[str, list[str]]:
+    """Map each English label/alias of a KB item to the P31 class names of its most popular bearer."""
+    dump = Path(dump)
+    names: dict[str, str] = {}
+    items: dict[str, tuple[list[str], list[str]]] = {}
+    with _open(dump) as f:
+        for line in f:
+            line = line.strip().rstrip(",")
+            if not line.startswith("{"):
+                continue
+            ent = json.loads(line)
+            if ent.get("type") != "item":
+                continue
+            qid = ent["id"]
+            lab = ent.get("labels", {}).get("en", {}).get("value")
+            if lab:
+                names[qid] = lab
+            surface = ([lab] if lab else []) + [a["value"] for a in ent.get("aliases", {}).get("en", [])]
+            classes = [
+                c["mainsnak"]["datavalue"]["value"]["id"]
+                for c in ent.get("claims", {}).get("P31", [])
+                if c.get("mainsnak", {}).get("datavalue")
+            ]
+            if surface and classes:
+                items[qid] = (surface, classes)
+    rank: dict[str, float] = {}
+    if popularity and Path(popularity).exists():
+        with _open(Path(popularity)) as f:
+            for row in csv.DictReader(f, delimiter="\t"):
+                try:
+                    rank[row["qid"]] = float(row["pagerank"])
+                except (KeyError, ValueError):
+                    continue
+    best: dict[str, tuple[float, str]] = {}
+    for qid, (surface, _) in items.items():
+        r = rank.get(qid, 0.0)
+        for s in surface:
+            if s not in best or r > best[s][0]:
+                best[s] = (r, qid)
+    index: dict[str, list[str]] = {}
+    for s, (_, qid) in best.items():
+        labels = []
+        for c in items[qid][1]:
+            name = names.get(c)
+            if not name or name != name.lower() or name in _SKIP or len(name.split()) > max_words:
+                continue  # proper-noun classes ("county of Texas") are too specific to be types
+            if name not in labels:
+                labels.append(name)
+        if labels:
+            index[s] = labels
+    logger.info("weak-label index: %d names from %d items", len(index), len(items))
+    return index
+
+
+def add_weak_labels(examples: list[NerExample], index: dict[str, list[str]], max_per_span: int = 2
+                    ) -> tuple[list[NerExample], Counter]:
+    """Copy examples, adding up to ``max_per_span`` class-name labels to each gold span found in ``index``."""
+    out = []
+    counts: Counter = Counter()
+    for ex in examples:
+        spans = list(ex.spans)
+        for s, e, _ in ex.spans:
+            text = " ".join(ex.tokens[s : e + 1])
+            hit = index.get(text) or index.get(_DETOK.sub(lambda m: m.group(1) or m.group(2), text))
+            if not hit:
+                continue
+            for lab in hit[:max_per_span]:
+                if (s, e, lab) not in spans:
+                    spans.append((s, e, lab))
+                    counts[lab] += 1
+        out.append(NerExample(ex.tokens, spans))
+    return out, counts

@@ -1,0 +1,237 @@
+"""Build a KB from a Wikidata dump: LMDB entity store, entity embeddings, FAISS index, manifest.
+
+The build happens in a hidden temporary folder beside the target and is renamed
+into place only when complete, so a failed or interrupted build never leaves a
+half-built KB where one is expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import resource
+import shutil
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import faiss
+import numpy as np
+from tqdm.auto import tqdm
+
+from glinker.errors import DumpError, KBError
+from glinker.kb.index import default_factory
+from glinker.kb.manifest import EMBEDDINGS_FILE, FORMAT_VERSION, INDEX_FILE, LMDB_DIR, write_manifest
+from glinker.kb.store import LmdbEntityWriter
+from glinker.types import EntityRecord
+from kb_build.extract import Extractor, FilterConfig, iter_extracted
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TEMPLATE = "{label}: {description}"
+
+
+class EntityEncoder(Protocol):
+    """What the builder needs from a detector: label-tower vectors and an identity."""
+
+    name: str
+    fingerprint: str
+    dim: int
+
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
+
+
+def entity_text(rec: EntityRecord, template: str) -> str:
+    """The string embedded for an entity; a template part left empty by a missing field is dropped."""
+    if not rec.description and "{description}" in template:
+        return rec.label
+    return template.format(label=rec.label, description=rec.description, qid=rec.qid)
+
+
+def build_kb(
+    dump: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    encoder: EntityEncoder,
+    *,
+    languages: Sequence[str] = ("en",),
+    filters: FilterConfig | None = None,
+    template: str = DEFAULT_TEMPLATE,
+    index_factory: str = "auto",
+    popularity: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    batch_lines: int = 2000,
+    embed_batch_size: int = 64,
+    error_budget: int = 1000,
+    overwrite: bool = False,
+    threads: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Build a KB and publish it at ``output_dir``; returns the manifest.
+
+    Args:
+        dump: Wikidata JSON dump (``.json``, ``.json.gz``, ``.json.bz2``).
+        output_dir: Where the finished KB appears.
+        encoder: Embeds entity texts (a :class:`glinker.detector.BiEncoderDetector`).
+        languages: Label/description language fallback order.
+        filters: Which entities to drop.
+        template: Entity text template (``{label}``, ``{description}``, ``{qid}``).
+        index_factory: FAISS factory string, or ``"auto"`` to choose by size.
+        popularity: Optional ``qid<TAB>score`` table (.tsv/.tsv.gz/.csv).
+        workers: Parsing processes.
+        batch_lines: Dump lines per parsing batch.
+        embed_batch_size: Entity texts per encoder call.
+        error_budget: Malformed lines tolerated before the build fails.
+        overwrite: Replace an existing KB at ``output_dir``.
+        threads: Decompression threads (0: all cores).
+        progress: Show a progress bar.
+
+    Raises:
+        DumpError: unreadable dump, or more malformed lines than ``error_budget``.
+        KBError: target exists without ``overwrite``, or nothing was kept.
+    """
+    started = time.time()
+    dump_path = Path(dump)
+    target = Path(output_dir)
+    if not dump_path.is_file():
+        raise DumpError(f"dump not found: {dump_path}")
+    if target.exists() and not overwrite:
+        raise KBError(f"{target} already exists: pass overwrite=true to replace it, or choose another output_dir")
+    filters = filters or FilterConfig()
+    pop_table = None
+    if popularity:
+        from kb_build.popularity import load_popularity
+
+        pop_table = load_popularity(popularity)
+    extractor = Extractor(languages=tuple(languages), filters=filters, popularity=pop_table)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.building-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    writer: LmdbEntityWriter | None = None
+    try:
+        writer = LmdbEntityWriter(tmp / LMDB_DIR)
+        raw_path = tmp / "embeddings.raw"
+        counts: Counter[str] = Counter()
+        first_errors: list[tuple[int, str]] = []
+        n_rows = 0
+        bar = tqdm(desc=f"kb_build {dump_path.name}", unit=" ent", disable=not progress, mininterval=1.0)
+        with open(raw_path, "wb") as raw:
+            for result in iter_extracted(dump_path, extractor, workers=workers, batch_lines=batch_lines, threads=threads):
+                counts["malformed"] += len(result.malformed)
+                for line_no, msg in result.malformed:
+                    if len(first_errors) < 5:
+                        first_errors.append((line_no, msg))
+                        logger.warning("%s line %d: malformed entity skipped: %s", dump_path, line_no, msg)
+                if counts["malformed"] > error_budget:
+                    line_no, msg = first_errors[0]
+                    raise DumpError(
+                        f"{dump_path}: {counts['malformed']} malformed lines, over error_budget={error_budget} "
+                        f"(first at line {line_no}: {msg}); fix the dump or raise error_budget"
+                    )
+                for reason, n in result.filtered.items():
+                    counts[f"filtered.{reason}"] += n
+                records = result.records
+                if records:
+                    texts = [entity_text(r, template) for r in records]
+                    vecs = encoder.encode_texts(texts, batch_size=embed_batch_size)
+                    raw.write(np.ascontiguousarray(vecs, dtype=np.float16).tobytes())
+                    for rec in records:
+                        writer.add(dataclasses.replace(rec, row=n_rows))
+                        n_rows += 1
+                read = len(records) + sum(result.filtered.values()) + len(result.malformed)
+                counts["read"] += read
+                bar.update(read)
+                bar.set_postfix(kept=n_rows, refresh=False)
+        bar.close()
+        alias_pairs = writer.alias_pairs
+        writer.close()
+        writer = None
+        if n_rows == 0:
+            raise KBError(f"{dump_path}: no entity was kept (read {counts['read']}); check languages and filters")
+        dim = encoder.dim
+        vectors = np.memmap(raw_path, dtype=np.float16, mode="r", shape=(n_rows, dim))
+        factory = default_factory(n_rows) if index_factory == "auto" else index_factory
+        index_seconds = _build_index(vectors, factory, tmp / INDEX_FILE)
+        np.save(tmp / EMBEDDINGS_FILE, vectors, allow_pickle=False)
+        del vectors
+        raw_path.unlink()
+        filtered = {k.split(".", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("filtered.")}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "source": {
+                "dump": str(dump_path.resolve()),
+                "size_bytes": dump_path.stat().st_size,
+                "mtime": datetime.fromtimestamp(dump_path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds"),
+            },
+            "counts": {
+                "read": counts["read"],
+                "kept": n_rows,
+                "filtered": filtered,
+                "malformed": counts["malformed"],
+                "alias_keys": alias_pairs,
+            },
+            "languages": list(languages),
+            "filters": dataclasses.asdict(filters),
+            "template": template,
+            "popularity": {"path": str(popularity), "entries": len(pop_table)} if pop_table is not None else None,
+            "model": {"name": encoder.name, "fingerprint": encoder.fingerprint},
+            "embeddings": {"file": EMBEDDINGS_FILE, "dim": dim, "dtype": "float16"},
+            "index": {"file": INDEX_FILE, "factory": factory, "metric": "inner_product", "ntotal": n_rows},
+            "build": {
+                "seconds": round(time.time() - started, 1),
+                "index_seconds": round(index_seconds, 1),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "workers": workers,
+            },
+        }
+        write_manifest(tmp, manifest)
+        _publish(tmp, target)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _build_index(vectors: np.ndarray, factory: str, path: Path, chunk: int = 100_000) -> float:
+    start = time.time()
+    n, dim = vectors.shape
+    try:
+        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        raise KBError(f"invalid index_factory {factory!r}: {exc}") from exc
+    if not index.is_trained:
+        sample = min(n, max(100_000, 64 * _nlist(factory)))
+        rng = np.random.default_rng(0)
+        rows = np.sort(rng.choice(n, size=sample, replace=False)) if sample < n else np.arange(n)
+        logger.info("training %s on %d vectors", factory, len(rows))
+        index.train(np.asarray(vectors[rows], dtype=np.float32))
+    for s in range(0, n, chunk):
+        index.add(np.asarray(vectors[s : s + chunk], dtype=np.float32))
+    faiss.write_index(index, str(path))
+    return time.time() - start
+
+
+def _nlist(factory: str) -> int:
+    for part in factory.split(","):
+        if part.startswith("IVF"):
+            digits = "".join(ch for ch in part[3:] if ch.isdigit() or ch == "_").split("_")[0]
+            return int(digits) if digits else 1
+    return 1
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, target)

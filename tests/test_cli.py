@@ -1,0 +1,125 @@
+"""The two CLIs end to end (subprocesses): dump → kb_build → glinker.link → JSONL, and each bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import BOSTON, make_tiny_checkpoint, write_dump
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, stdin: bytes | None = None, timeout: int = 300):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, tiny_model_dir):
+    root = tmp_path_factory.mktemp("cli")
+    dump = write_dump(root / "boston.json.bz2", BOSTON)
+    kb = root / "kb"
+    res = run("kb_build", f"dump={dump}", f"output_dir={kb}", f"model={tiny_model_dir}", "progress=false")
+    assert res.returncode == 0, res.stderr.decode()
+    return root, kb
+
+
+def test_kb_build_cli_summary(built):
+    root, kb = built
+    manifest = json.loads((kb / "manifest.json").read_text())
+    assert manifest["counts"]["kept"] == len(BOSTON) - 2
+    assert manifest["source"]["dump"].endswith("boston.json.bz2")
+
+
+def test_link_cli_jsonl_round_trip(built, tiny_model_dir):
+    root, kb = built
+    inp = root / "docs.jsonl"
+    inp.write_text(json.dumps({"id": "d1", "text": "Arnold Schwarzenegger lived in Boston."}) + "\n"
+                   + json.dumps({"id": "d2", "text": "The Celtics beat Boston College."}) + "\n")
+    out = root / "out.jsonl"
+    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", f"input={inp}", f"output={out}",
+              "candidates=3", "labels=[person,location]")
+    assert res.returncode == 0, res.stderr.decode()
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["d1", "d2"]
+    for r in rows:
+        for m in r["mentions"]:
+            assert r["text"][m["start"]:m["end"]] == m["text"]
+            assert m["label"] in ("person", "location")
+            assert "candidates" in m
+    assert b"docs/s" in res.stderr  # logs go to stderr, results to the file
+
+
+def test_link_cli_stdout_is_clean_jsonl(built, tiny_model_dir):
+    root, kb = built
+    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", "input=-",
+              stdin=b"Boston is a city.")
+    assert res.returncode == 0, res.stderr.decode()
+    lines = res.stdout.decode().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["id"] == "stdin"
+
+
+def test_missing_kb_dir(tiny_model_dir, tmp_path):
+    res = run("glinker.link", f"kb_dir={tmp_path / 'nokb'}", f"detector.model={tiny_model_dir}", "text=hi there")
+    assert res.returncode == 2
+    err = res.stderr.decode()
+    assert "KB directory not found" in err and "kb_build" in err and "Traceback" not in err
+
+
+def test_kb_from_another_model_is_refused(built, tmp_path):
+    root, kb = built
+    other = make_tiny_checkpoint(tmp_path / "other", seed=1)
+    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={other}", "text=Boston")
+    assert res.returncode == 2
+    assert "was built with model 'tiny-0'" in res.stderr.decode()
+
+
+def test_bad_documents_exit_nonzero_but_keep_good_output(built, tiny_model_dir):
+    root, kb = built
+    inp = root / "mixed.jsonl"
+    inp.write_bytes(b'{"id": "good", "text": "Boston"}\n{"id": "empty", "text": ""}\n')
+    out = root / "mixed.out.jsonl"
+    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", f"input={inp}", f"output={out}")
+    assert res.returncode == 2
+    assert "line 2: empty document 'empty'" in res.stderr.decode()
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["good"]
+
+
+def test_invalid_utf8_input_file(built, tiny_model_dir, tmp_path):
+    root, kb = built
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Montr\xe9al".encode("latin-1"))
+    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", f"input={bad}")
+    assert res.returncode == 2
+    assert f"{bad}: invalid UTF-8 at byte 5" in res.stderr.decode()
+
+
+def test_unknown_option_is_rejected():
+    res = run("glinker.link", "no_such_option=1", "text=x")
+    assert res.returncode != 0
+    assert "no_such_option" in res.stderr.decode()
+
+
+def test_kb_build_bad_dump(tmp_path, tiny_model_dir):
+    res = run("kb_build", f"dump={tmp_path / 'missing.json.gz'}", f"output_dir={tmp_path / 'kb'}",
+              f"model={tiny_model_dir}")
+    assert res.returncode == 2 and "dump not found" in res.stderr.decode()
+    cut = tmp_path / "cut.json.gz"
+    full = write_dump(tmp_path / "full.json.gz", BOSTON * 40)
+    cut.write_bytes(full.read_bytes()[:-200])
+    res = run("kb_build", f"dump={cut}", f"output_dir={tmp_path / 'kb'}", f"model={tiny_model_dir}", "progress=false")
+    assert res.returncode == 2
+    assert str(cut) in res.stderr.decode() and not (tmp_path / "kb").exists()
+
+
+def test_nothing_to_link_is_explained(tiny_model_dir, built):
+    root, kb = built
+    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}")
+    assert res.returncode == 2 and "nothing to link" in res.stderr.decode()

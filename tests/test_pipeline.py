@@ -1,0 +1,119 @@
+"""Retrievers, rerankers and the pipeline, on a real built KB with controlled mention vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glinker.kb import KnowledgeBase
+from glinker.pipeline import Pipeline
+from glinker.rerank import FeatureReranker, NoReranker
+from glinker.retrieval import AliasRetriever, DenseRetriever, UnionRetriever
+from glinker.types import Candidate, Document, Mention
+from kb_build.build import build_kb, entity_text
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory, tiny_detector):
+    from conftest import BOSTON, write_dump
+
+    root = tmp_path_factory.mktemp("pipe")
+    dump = write_dump(root / "boston.json", BOSTON)
+    build_kb(dump, root / "kb", tiny_detector, progress=False)
+    return KnowledgeBase.open(root / "kb", expect_fingerprint=tiny_detector.fingerprint)
+
+
+def _vector_of(kb, detector, qid):
+    rec = kb.store.get(qid)
+    return detector.encode_texts([entity_text(rec, "{label}: {description}")])[0]
+
+
+def test_dense_retriever_scores_are_inner_products(kb, tiny_detector):
+    vec = _vector_of(kb, tiny_detector, "Q131364")
+    m = Mention(0, 6, "Boston", "organization", 0.9, vec)
+    (cands,) = DenseRetriever(kb, top_k=len(kb.store)).retrieve([m], ["Boston won."])
+    by_qid = {c.qid: c for c in cands}
+    assert by_qid["Q131364"].dense_score == pytest.approx(float(vec @ vec), rel=1e-2)
+    assert [c.dense_score for c in cands] == sorted((c.dense_score for c in cands), reverse=True)
+    assert cands[0].sources == ("dense",)
+
+
+def test_dense_retriever_matches_brute_force(kb, tiny_detector):
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(5, tiny_detector.dim)).astype(np.float32)
+    mentions = [Mention(0, 1, "x", "person", 0.5, v) for v in q]
+    got = DenseRetriever(kb, top_k=4).retrieve(mentions, ["x"] * 5)
+    emb = np.asarray(kb.embeddings, dtype=np.float32)
+    for i, cands in enumerate(got):
+        best_rows = np.argsort(-(emb @ q[i]))[:4]
+        assert [c.qid for c in cands] == kb.store.qids_for_rows(best_rows.tolist())
+
+
+def test_alias_retriever_returns_all_homonyms_by_popularity(kb):
+    m = Mention(0, 6, "boston", "location", 0.9)
+    (cands,) = AliasRetriever(kb).retrieve([m], ["boston"])
+    assert [c.qid for c in cands] == ["Q100", "Q131364", "Q1193899"]
+    assert all(c.alias_match for c in cands)
+
+
+def test_union_merges_and_flags(kb, tiny_detector):
+    vec = _vector_of(kb, tiny_detector, "Q1193899")
+    m = Mention(0, 6, "Boston", "organization", 0.9, vec)
+    (cands,) = UnionRetriever([DenseRetriever(kb, top_k=2), AliasRetriever(kb)]).retrieve([m], ["Boston"])
+    by_qid = {c.qid: c for c in cands}
+    assert set(by_qid) >= {"Q100", "Q131364", "Q1193899"}
+    assert by_qid["Q1193899"].alias_match and set(by_qid["Q1193899"].sources) == {"dense", "alias"}
+    assert all(c.dense_score is not None for c in cands)  # alias candidates get exact scores from embeddings
+
+
+def test_no_reranker_keeps_order_and_nil_without_candidates():
+    m = Mention(0, 1, "x", "person", 0.5)
+    d1, d2 = NoReranker().rerank([m, m], [[Candidate("Q1", 2.0), Candidate("Q2", 1.0)], []], ["x", "x"])
+    assert d1.qid == "Q1" and [c.qid for c, _ in d1.ranked] == ["Q1", "Q2"]
+    assert d2.qid is None
+
+
+def test_feature_reranker_prefers_alias_and_popularity_and_says_nil(kb):
+    m = Mention(0, 6, "Boston", "location", 0.9)
+    alias = AliasRetriever(kb).retrieve([m], ["Boston"])[0]
+    (d,) = FeatureReranker(kb).rerank([m], [alias], ["Boston"])
+    assert d.qid == "Q100"
+    strict = FeatureReranker(kb, nil_threshold=0.999)
+    (nil,) = strict.rerank([m], [alias], ["Boston"])
+    assert nil.qid is None and nil.ranked  # NIL is explicit, candidates still reported
+    with pytest.raises(ValueError, match="unknown reranker features"):
+        FeatureReranker(kb, weights={"nonsense": 1.0})
+
+
+class _FixedDetector:
+    """Detector stand-in with known spans, so pipeline bookkeeping is checked exactly."""
+
+    def detect(self, texts, labels=None):
+        out = []
+        for t in texts:
+            i = t.find("Boston")
+            out.append([Mention(i, i + 6, "Boston", "location", 0.8)] if i >= 0 else [])
+        return out
+
+
+def test_pipeline_writes_offsets_labels_and_nil(kb):
+    pipe = Pipeline(_FixedDetector(), AliasRetriever(kb), FeatureReranker(kb), kb, batch_size=2, max_candidates=2)
+    docs = [Document("a", "I live in Boston."), Document("b", "Nothing here."), Document("c", "Boston!")]
+    out = list(pipe(docs))
+    assert [d.id for d in out] == ["a", "b", "c"]
+    m = out[0].mentions[0]
+    assert (m.start, m.end, m.text) == (10, 16, "Boston") and out[0].text[m.start:m.end] == "Boston"
+    assert m.qid == "Q100" and m.entity_label == "Boston" and m.description
+    assert len(m.candidates) == 2 and m.candidates[0]["qid"] == "Q100"
+    assert out[1].mentions == []
+    row = out[0].to_dict(with_candidates=True)
+    assert set(row["mentions"][0]) >= {"start", "end", "text", "label", "score", "qid", "entity_label",
+                                       "description", "link_score", "candidates"}
+
+
+def test_pipeline_end_to_end_with_the_bi_encoder(kb, tiny_detector):
+    pipe = Pipeline(tiny_detector, UnionRetriever([DenseRetriever(kb), AliasRetriever(kb)]), FeatureReranker(kb), kb)
+    doc = pipe.link_text("Arnold Schwarzenegger moved to Boston in 1968.")
+    for m in doc.mentions:
+        assert doc.text[m.start:m.end] == m.text
+        assert m.qid is None or kb.store.get(m.qid) is not None
