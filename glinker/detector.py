@@ -209,6 +209,58 @@ class BiEncoderDetector:
             results.append(mentions)
         return results
 
+    @torch.inference_mode()
+    def encode_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], labels: Sequence[str] | None = None
+    ) -> list[list[Mention]]:
+        """Mentions for given character spans (gold mentions): span vector, best label and its score.
+
+        Spans are widened to whole words; a span longer than ``max_width`` words is
+        represented by its first ``max_width`` words.
+        """
+        labels = list(labels) if labels is not None else self.labels
+        label_p = torch.from_numpy(self.label_vectors(labels))
+        words = [split_words(t) for t in texts]
+        tok_ids = word_token_ids(self.bundle.tokenizer, [w.tokens for w in words])
+        wanted: dict[int, list[tuple[int, int, int]]] = {}  # window index -> (span index, word i, width k)
+        windows = []
+        results: list[list[Mention | None]] = [[None] * len(s) for s in spans]
+        for d, ids in enumerate(tok_ids):
+            doc_windows = make_windows(d, ids, self.bundle.tokenizer, max_words=self.max_words,
+                                       max_tokens=self.max_tokens, overlap=self.overlap,
+                                       pooling=self.bundle.config.subtoken_pooling)
+            w = words[d]
+            for j, (cs, ce) in enumerate(spans[d]):
+                inside = [i for i in range(len(w)) if w.ends[i] > cs and w.starts[i] < ce]
+                if not inside:
+                    continue
+                first, last = inside[0], inside[-1]
+                for win in doc_windows:
+                    if win.core_start <= first < win.core_end:
+                        key = len(windows) + doc_windows.index(win)
+                        width = min(last - first, self.model.max_width - 1, win.end - 1 - first)
+                        wanted.setdefault(key, []).append((j, first - win.start, width))
+                        break
+            windows.extend(doc_windows)
+        order = sorted(wanted)
+        pad_id = self.bundle.tokenizer.pad_token_id or 0
+        for s in range(0, len(order), self.batch_size):
+            keys = order[s : s + self.batch_size]
+            chunk = [windows[k] for k in keys]
+            batch = collate_windows(chunk, pad_id)
+            states = self.model.word_states(batch.input_ids, batch.attention_mask, batch.words_mask, batch.num_words)
+            reps = self.model.span_reps(states)
+            best, arg = self._best_labels(reps, label_p)
+            for b, key in enumerate(keys):
+                win = windows[key]
+                for j, i, k in wanted[key]:
+                    cs, ce = spans[win.doc][j]
+                    results[win.doc][j] = Mention(cs, ce, texts[win.doc][cs:ce], labels[int(arg[b, i, k])],
+                                                  float(torch.sigmoid(best[b, i, k])), reps[b, i, k].float().numpy().copy())
+        # spans that cover no word (whitespace only) get a mention without a vector
+        return [[m if m is not None else Mention(cs, ce, texts[d][cs:ce], labels[0], 0.0)
+                 for m, (cs, ce) in zip(results[d], spans[d])] for d in range(len(texts))]
+
     def _best_labels(self, spans: torch.Tensor, label_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per span, the best label's logit and index, scoring labels in bounded blocks."""
         flat = spans.reshape(-1, spans.shape[-1])

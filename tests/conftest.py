@@ -94,8 +94,8 @@ def make_entity(qid: str, label: str, description: str = "", aliases=(), p31=(),
 # The "Boston" set (real QIDs) plus a few more homonyms, as spaCy's tests do.
 BOSTON = [
     make_entity("Q100", "Boston", "capital city of Massachusetts, United States", ["Beantown"], ["Q515"], 200),
-    make_entity("Q131364", "Boston Celtics", "basketball team in Boston", ["Celtics", "Boston"], ["Q13393265"], 80),
-    make_entity("Q1193899", "Boston", "American rock band", [], ["Q215380"], 40),
+    make_entity("Q131371", "Boston Celtics", "basketball team in Boston", ["Celtics", "Boston"], ["Q13393265"], 80),
+    make_entity("Q204289", "Boston", "American rock band", [], ["Q215380"], 40),
     make_entity("Q2685", "Arnold Schwarzenegger", "Austrian-American actor and politician",
                 ["Arnold", "Schwarzenegger", "The Governator"], ["Q5"], 150),
     make_entity("Q162255", "The Terminator", "1984 science fiction film by James Cameron", ["Terminator"], ["Q11424"], 90),

@@ -38,9 +38,9 @@ def test_build_counts_and_manifest(boston_kb, tiny_detector):
 
 def test_alias_multimap_keeps_every_homonym_most_popular_first(boston_kb, tiny_detector):
     kb = KnowledgeBase.open(boston_kb, expect_fingerprint=tiny_detector.fingerprint)
-    assert kb.store.lookup_alias("Boston") == ["Q100", "Q131364", "Q1193899"]
-    assert kb.store.lookup_alias("  BOSTON, ") == ["Q100", "Q131364", "Q1193899"]
-    assert kb.store.lookup_alias("celtics") == ["Q131364"]
+    assert kb.store.lookup_alias("Boston") == ["Q100", "Q131371", "Q204289"]
+    assert kb.store.lookup_alias("  BOSTON, ") == ["Q100", "Q131371", "Q204289"]
+    assert kb.store.lookup_alias("celtics") == ["Q131371"]
     assert kb.store.lookup_alias("nowhere") == []
     rec = kb.store.get("Q2685")
     assert rec.label == "Arnold Schwarzenegger" and "The Governator" in rec.aliases and rec.types == ("Q5",)

@@ -29,11 +29,11 @@ def _vector_of(kb, detector, qid):
 
 
 def test_dense_retriever_scores_are_inner_products(kb, tiny_detector):
-    vec = _vector_of(kb, tiny_detector, "Q131364")
+    vec = _vector_of(kb, tiny_detector, "Q131371")
     m = Mention(0, 6, "Boston", "organization", 0.9, vec)
     (cands,) = DenseRetriever(kb, top_k=len(kb.store)).retrieve([m], ["Boston won."])
     by_qid = {c.qid: c for c in cands}
-    assert by_qid["Q131364"].dense_score == pytest.approx(float(vec @ vec), rel=1e-2)
+    assert by_qid["Q131371"].dense_score == pytest.approx(float(vec @ vec), rel=1e-2)
     assert [c.dense_score for c in cands] == sorted((c.dense_score for c in cands), reverse=True)
     assert cands[0].sources == ("dense",)
 
@@ -52,17 +52,17 @@ def test_dense_retriever_matches_brute_force(kb, tiny_detector):
 def test_alias_retriever_returns_all_homonyms_by_popularity(kb):
     m = Mention(0, 6, "boston", "location", 0.9)
     (cands,) = AliasRetriever(kb).retrieve([m], ["boston"])
-    assert [c.qid for c in cands] == ["Q100", "Q131364", "Q1193899"]
+    assert [c.qid for c in cands] == ["Q100", "Q131371", "Q204289"]
     assert all(c.alias_match for c in cands)
 
 
 def test_union_merges_and_flags(kb, tiny_detector):
-    vec = _vector_of(kb, tiny_detector, "Q1193899")
+    vec = _vector_of(kb, tiny_detector, "Q204289")
     m = Mention(0, 6, "Boston", "organization", 0.9, vec)
     (cands,) = UnionRetriever([DenseRetriever(kb, top_k=2), AliasRetriever(kb)]).retrieve([m], ["Boston"])
     by_qid = {c.qid: c for c in cands}
-    assert set(by_qid) >= {"Q100", "Q131364", "Q1193899"}
-    assert by_qid["Q1193899"].alias_match and set(by_qid["Q1193899"].sources) == {"dense", "alias"}
+    assert set(by_qid) >= {"Q100", "Q131371", "Q204289"}
+    assert by_qid["Q204289"].alias_match and set(by_qid["Q204289"].sources) == {"dense", "alias"}
     assert all(c.dense_score is not None for c in cands)  # alias candidates get exact scores from embeddings
 
 

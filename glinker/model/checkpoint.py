@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
 from glinker.errors import ModelError
 from glinker.model.base_weights import resolve_base_model
@@ -27,6 +28,9 @@ from glinker.model.config import BiEncoderConfig
 from glinker.model.network import SpanBiEncoder
 
 logger = logging.getLogger(__name__)
+# Base weights load from local folders in well under a second; transformers' per-load
+# progress bars would only clutter stderr, which carries our logs.
+hf_logging.disable_progress_bar()
 
 CONFIG_FILE = "gliner_config.json"
 SAFETENSORS_FILE = "model.safetensors"

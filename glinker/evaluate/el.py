@@ -1,0 +1,245 @@
+"""Entity-linking evaluation: ELEVANT JSONL and NIF/Turtle readers, ED and end-to-end scores.
+
+* ``ed`` (disambiguation): gold mention spans are given to the pipeline (the
+  detector only encodes them); accuracy = correct / gold, plus InKB micro P/R/F1
+  where NIL answers count as no prediction, and candidate recall@k.
+* ``e2e``: mentions are detected by the pipeline; strong matching (same span,
+  same QID), micro P/R/F1 over linked predictions.
+
+In-KB setting (default): gold mentions whose QID is not in the KB, and NIL gold
+(``Unknown…``, non-QIDs), are left out and counted by reason; predictions on
+exactly those spans are ignored rather than counted as false positives.
+ELEVANT ``optional`` labels and nested child labels (``parent`` set) neither
+count as misses when absent nor as false positives when predicted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glinker.errors import InputError
+from glinker.types import Document
+
+_QID = re.compile(r"^Q\d+$")
+
+
+@dataclass(frozen=True)
+class GoldMention:
+    """A gold annotation: character span, QID (``None`` for NIL), optional flag."""
+
+    start: int
+    end: int
+    qid: str | None
+    optional: bool = False
+
+
+@dataclass
+class GoldDocument:
+    """A benchmark document with its gold mentions."""
+
+    id: str
+    text: str
+    mentions: list[GoldMention] = field(default_factory=list)
+
+
+def _qid(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    raw = raw.rsplit("/", 1)[-1]
+    return raw if _QID.match(raw) else None
+
+
+def load_elevant(path: str | Path) -> list[GoldDocument]:
+    """Read an ELEVANT ``*.benchmark.jsonl`` file."""
+    docs = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                mentions = [
+                    GoldMention(int(lab["span"][0]), int(lab["span"][1]), _qid(lab.get("entity_id")),
+                                optional=bool(lab.get("optional")) or lab.get("parent") is not None)
+                    for lab in obj.get("labels", [])
+                ]
+                docs.append(GoldDocument(str(obj.get("id", n)), obj["text"], mentions))
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise InputError(f"{path} line {n}: not an ELEVANT benchmark line ({exc})") from None
+    return docs
+
+
+def load_nif(path: str | Path) -> list[GoldDocument]:
+    """Read a NIF/Turtle corpus (GERBIL style: ``nif:isString``, begin/end index, ``itsrdf:taIdentRef``)."""
+    try:
+        import rdflib
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise InputError("reading NIF needs rdflib: pip install rdflib") from exc
+    nif = rdflib.Namespace("http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#")
+    its = rdflib.Namespace("http://www.w3.org/2005/11/its/rdf#")
+    graph = rdflib.Graph()
+    try:
+        graph.parse(str(path), format="turtle")
+    except Exception as exc:
+        raise InputError(f"{path}: cannot parse Turtle: {exc}") from None
+    docs: dict[Any, GoldDocument] = {}
+    for ctx, text in graph.subject_objects(nif.isString):
+        docs[ctx] = GoldDocument(str(ctx), str(text))
+    for phrase, ctx in graph.subject_objects(nif.referenceContext):
+        if ctx not in docs:
+            continue
+        begin = graph.value(phrase, nif.beginIndex)
+        end = graph.value(phrase, nif.endIndex)
+        if begin is None or end is None:
+            continue
+        refs = [str(r) for r in graph.objects(phrase, its.taIdentRef)]
+        qid = next((q for q in (_qid(r) for r in refs) if q), None)
+        docs[ctx].mentions.append(GoldMention(int(begin), int(end), qid))
+    out = sorted(docs.values(), key=lambda d: _natural_key(d.id))
+    for d in out:
+        d.mentions.sort(key=lambda m: (m.start, m.end))
+    return out
+
+
+def _natural_key(s: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+def load_benchmark(path: str | Path) -> list[GoldDocument]:
+    """Read a benchmark by extension: ``.jsonl`` (ELEVANT) or ``.ttl``/``.nif`` (NIF/Turtle)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"benchmark not found: {p}")
+    if p.suffix in (".ttl", ".nif"):
+        return load_nif(p)
+    return load_elevant(p)
+
+
+@dataclass
+class Scored:
+    """Evaluation counters and per-document errors."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    correct: int = 0
+    total: int = 0
+    nil_predicted: int = 0
+    left_out: Counter = field(default_factory=Counter)
+    recall_at: Counter = field(default_factory=Counter)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, Any]:
+        """P/R/F1 (and accuracy in ED mode) as a plain dict, in percent."""
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        out: dict[str, Any] = {"precision": round(100 * p, 2), "recall": round(100 * r, 2), "f1": round(100 * f, 2),
+                               "tp": self.tp, "fp": self.fp, "fn": self.fn, "left_out": dict(self.left_out)}
+        if self.total:
+            out["accuracy"] = round(100 * self.correct / self.total, 2)
+            out["scored_mentions"] = self.total
+            out["nil_predicted"] = self.nil_predicted
+            out["candidate_recall"] = {k: round(100 * v / self.total, 2) for k, v in self.recall_at.items()}
+        return out
+
+
+def _in_scope(m: GoldMention, kb_has, in_kb: bool) -> str | None:
+    """Why a gold mention is left out, or None when it is scored."""
+    if m.qid is None:
+        return "nil_gold"
+    if in_kb and not kb_has(m.qid):
+        return "not_in_kb"
+    return None
+
+
+RECALL_KS = (1, 5, 10, 50)
+
+
+def evaluate_ed(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, errors: bool = False) -> Scored:
+    """Disambiguation with gold spans: the detector encodes the spans, retrieval and reranking decide."""
+    kb_has = _kb_membership(pipeline.kb, docs)
+    score = Scored()
+    for doc in docs:
+        scored, skipped = [], []
+        for m in doc.mentions:
+            reason = _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
+            (skipped if reason else scored).append((m, reason))
+        for _, reason in skipped:
+            score.left_out[reason] += 1
+        if not scored:
+            continue
+        spans = [(m.start, m.end) for m, _ in scored]
+        (mentions,) = pipeline.detector.encode_spans([doc.text], [spans], pipeline.labels)
+        contexts = [doc.text] * len(mentions)
+        candidates = pipeline.retriever.retrieve(mentions, contexts)
+        decisions = pipeline.reranker.rerank(mentions, candidates, contexts)
+        for (gold, _), cands, dec in zip(scored, candidates, decisions):
+            score.total += 1
+            ranked = [c.qid for c, _ in dec.ranked] or [c.qid for c in cands]
+            for k in RECALL_KS:
+                score.recall_at[f"@{k}"] += gold.qid in ranked[:k]
+            score.recall_at["@all"] += gold.qid in {c.qid for c in cands}
+            if dec.qid is None:
+                score.nil_predicted += 1
+                score.fn += 1
+            elif dec.qid == gold.qid:
+                score.correct += 1
+                score.tp += 1
+            else:
+                score.fp += 1
+                score.fn += 1
+            if errors and dec.qid != gold.qid:
+                score.errors.append({"doc": doc.id, "span": [gold.start, gold.end], "text": doc.text[gold.start:gold.end],
+                                     "gold": gold.qid, "predicted": dec.qid, "gold_in_candidates": gold.qid in ranked,
+                                     "candidates": ranked[:5]})
+    return score
+
+
+def evaluate_e2e(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, errors: bool = False) -> Scored:
+    """End to end: detected and linked mentions against gold, strong matching."""
+    kb_has = _kb_membership(pipeline.kb, docs)
+    score = Scored()
+    batch = [Document(d.id, d.text) for d in docs]
+    for s in range(0, len(batch), pipeline.batch_size):
+        pipeline.link_batch(batch[s : s + pipeline.batch_size])
+    for gold_doc, pred_doc in zip(docs, batch):
+        gold_scored: dict[tuple[int, int], str] = {}
+        ignore: set[tuple[int, int]] = set()
+        for m in gold_doc.mentions:
+            reason = _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
+            if reason:
+                score.left_out[reason] += 1
+                ignore.add((m.start, m.end))
+            else:
+                gold_scored[(m.start, m.end)] = m.qid  # type: ignore[assignment]
+        preds = {(m.start, m.end): m.qid for m in pred_doc.mentions if m.qid is not None}
+        for span, qid in preds.items():
+            if gold_scored.get(span) == qid:
+                score.tp += 1
+            elif span in ignore and span not in gold_scored:
+                continue
+            else:
+                score.fp += 1
+                if errors:
+                    score.errors.append({"doc": gold_doc.id, "span": list(span), "text": gold_doc.text[span[0]:span[1]],
+                                         "kind": "false_positive", "predicted": qid, "gold": gold_scored.get(span)})
+        for span, qid in gold_scored.items():
+            if preds.get(span) != qid:
+                score.fn += 1
+                if errors:
+                    score.errors.append({"doc": gold_doc.id, "span": list(span), "text": gold_doc.text[span[0]:span[1]],
+                                         "kind": "missed", "gold": qid, "predicted": preds.get(span)})
+    return score
+
+
+def _kb_membership(kb, docs: Sequence[GoldDocument]):
+    qids = {m.qid for d in docs for m in d.mentions if m.qid}
+    present = set(kb.store.get_many(qids))
+    return present.__contains__

@@ -1,0 +1,119 @@
+"""EL evaluation: readers (ELEVANT JSONL, NIF/Turtle) and metrics on hand-checked cases."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from glinker.evaluate.el import GoldDocument, GoldMention, evaluate_e2e, evaluate_ed, load_benchmark
+from glinker.types import Candidate, LinkDecision, LinkedMention, Mention
+
+
+def test_elevant_reader(tmp_path):
+    p = tmp_path / "x.benchmark.jsonl"
+    p.write_text(json.dumps({"id": 7, "text": "Louis VIII of Hesse met Boston.", "labels": [
+        {"id": 0, "span": [0, 18], "entity_id": "Q213677", "children": [1]},
+        {"id": 1, "span": [14, 18], "entity_id": "Q693551", "parent": 0},
+        {"id": 2, "span": [23, 29], "entity_id": "Unknown3", "optional": False},
+        {"id": 3, "span": [0, 5], "entity_id": "Q1", "optional": True},
+    ]}) + "\n")
+    (doc,) = load_benchmark(p)
+    assert doc.id == "7"
+    assert doc.mentions == [GoldMention(0, 18, "Q213677"), GoldMention(14, 18, "Q693551", optional=True),
+                            GoldMention(23, 29, None), GoldMention(0, 5, "Q1", optional=True)]
+
+
+def test_nif_reader(tmp_path):
+    p = tmp_path / "c.ttl"
+    p.write_text("""@prefix nif: <http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#> .
+@prefix itsrdf: <http://www.w3.org/2005/11/its/rdf#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<http://ex.org/doc/1> a nif:Context ; nif:isString "Paris is in France." .
+<http://ex.org/doc/1#char=0,5> a nif:Phrase ; nif:referenceContext <http://ex.org/doc/1> ;
+    nif:beginIndex "0"^^xsd:nonNegativeInteger ; nif:endIndex "5"^^xsd:nonNegativeInteger ;
+    itsrdf:taIdentRef <http://www.wikidata.org/entity/Q90> .
+<http://ex.org/doc/1#char=12,18> a nif:Phrase ; nif:referenceContext <http://ex.org/doc/1> ;
+    nif:beginIndex "12"^^xsd:nonNegativeInteger ; nif:endIndex "18"^^xsd:nonNegativeInteger ;
+    itsrdf:taIdentRef <http://example.org/notwikidata> .
+""")
+    (doc,) = load_benchmark(p)
+    assert doc.text == "Paris is in France."
+    assert doc.mentions == [GoldMention(0, 5, "Q90"), GoldMention(12, 18, None)]
+
+
+class _Store:
+    def __init__(self, qids):
+        self.qids = set(qids)
+
+    def get_many(self, qids):
+        return {q: object() for q in qids if q in self.qids}
+
+
+class _KB:
+    def __init__(self, qids):
+        self.store = _Store(qids)
+
+
+class _Pipe:
+    """Answers from a fixed table, so the metric arithmetic can be checked by hand."""
+
+    labels = None
+    batch_size = 8
+
+    def __init__(self, kb_qids, answers, detected=()):
+        self.kb = _KB(kb_qids)
+        self.answers = answers  # (start, end) -> qid or None
+        self.detected = detected
+        self.detector = self
+        self.retriever = self
+        self.reranker = self
+
+    def encode_spans(self, texts, spans, labels=None):
+        return [[Mention(s, e, texts[0][s:e], "x", 1.0) for s, e in spans[0]]]
+
+    def retrieve(self, mentions, contexts):
+        return [[Candidate(self.answers[(m.start, m.end)], 1.0)] if self.answers.get((m.start, m.end)) else []
+                for m in mentions]
+
+    def rerank(self, mentions, cands, contexts):
+        return [LinkDecision(c[0].qid, 1.0, ((c[0], 1.0),)) if c else LinkDecision(None, 0.0, ()) for c in cands]
+
+    def link_batch(self, docs):
+        for d in docs:
+            d.mentions = [LinkedMention(s, e, d.text[s:e], "x", 1.0, q) for (s, e, q) in self.detected]
+
+
+DOC = GoldDocument("d", "Boston and Paris and Mars and Zork", [
+    GoldMention(0, 6, "Q100"),       # in KB
+    GoldMention(11, 16, "Q90"),      # in KB
+    GoldMention(21, 25, "Q111"),     # not in KB -> left out
+    GoldMention(30, 34, None),       # NIL gold -> left out
+])
+
+
+def test_ed_accuracy_and_candidate_recall():
+    pipe = _Pipe({"Q100", "Q90"}, {(0, 6): "Q100", (11, 16): "Q999"})
+    s = evaluate_ed(pipe, [DOC], errors=True)
+    m = s.metrics()
+    assert m["accuracy"] == 50.0 and m["scored_mentions"] == 2
+    assert m["left_out"] == {"not_in_kb": 1, "nil_gold": 1}
+    assert m["candidate_recall"]["@1"] == 50.0
+    assert m["precision"] == 50.0 and m["recall"] == 50.0
+    assert len(s.errors) == 1 and s.errors[0]["gold"] == "Q90"
+
+
+def test_ed_without_in_kb_scores_every_qid():
+    pipe = _Pipe({"Q100", "Q90"}, {(0, 6): "Q100", (11, 16): "Q90"})
+    m = evaluate_ed(pipe, [DOC], in_kb=False).metrics()
+    assert m["scored_mentions"] == 3 and m["accuracy"] == pytest.approx(66.67)
+
+
+def test_e2e_strong_matching():
+    detected = [(0, 6, "Q100"),     # TP
+                (11, 16, "Q91"),    # wrong QID: FP and the gold is FN
+                (21, 25, "Q111"),   # on an out-of-KB gold span: ignored
+                (2, 6, "Q100")]     # wrong span: FP
+    m = evaluate_e2e(_Pipe({"Q100", "Q90"}, {}, detected), [DOC]).metrics()
+    assert (m["tp"], m["fp"], m["fn"]) == (1, 2, 1)
+    assert m["precision"] == pytest.approx(33.33) and m["recall"] == 50.0 and m["f1"] == 40.0
