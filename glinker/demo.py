@@ -20,12 +20,13 @@ def ensure_demo_kb(detector) -> Path:
 
     if not DEMO_DUMP.is_file():
         raise KBError(f"demo dump missing at {DEMO_DUMP}: reinstall glinker or pass kb_dir=")
-    target = cache_dir() / "kb" / f"demo-{detector.fingerprint}"
+    encoder = getattr(detector, "detector", detector)  # a union detector embeds with its bi-encoder
+    target = cache_dir() / "kb" / f"demo-{encoder.fingerprint}"
     if (target / MANIFEST_FILE).is_file():
         return target
     logger.info("building the demo KB at %s (first use)", target)
     try:
-        build_kb(DEMO_DUMP, target, detector, progress=False)
+        build_kb(DEMO_DUMP, target, encoder, progress=False)
     except KBError:
         if (target / MANIFEST_FILE).is_file():  # another process published it meanwhile
             return target

@@ -33,6 +33,8 @@ def build_pipeline(cfg: DictConfig) -> Pipeline:
     detector = build_stage(cfg.detector)
     kb_dir = cfg.get("kb_dir") or ensure_demo_kb(detector)
     kb = KnowledgeBase.open(kb_dir, expect_fingerprint=getattr(detector, "fingerprint", None))
+    if hasattr(detector, "attach_kb"):  # detectors that read the KB (e.g. alias dictionary matching)
+        detector.attach_kb(kb)
     retriever = build_stage(cfg.retriever, kb=kb, detector=detector)
     reranker = build_stage(cfg.reranker, kb=kb, detector=detector)
     labels = list(cfg.labels) if cfg.get("labels") else None

@@ -117,3 +117,33 @@ def test_pipeline_end_to_end_with_the_bi_encoder(kb, tiny_detector):
     for m in doc.mentions:
         assert doc.text[m.start:m.end] == m.text
         assert m.qid is None or kb.store.get(m.qid) is not None
+
+
+def test_alias_detector_whole_words_longest_match_and_guards(kb):
+    from glinker.alias_detector import AliasMentionDetector
+
+    det = AliasMentionDetector(kb)
+    text = "Bostonians cheered: the Boston Celtics beat a boston team; Arnold Schwarzenegger watched."
+    (ms,) = det.detect([text])
+    assert [m.text for m in ms] == ["Boston Celtics", "Arnold Schwarzenegger"]
+    for m in ms:
+        assert text[m.start:m.end] == m.text
+    (accented,) = det.detect(["BOSTON’s mayor"])
+    assert [m.text for m in accented] == ["BOSTON"]
+
+
+def test_union_detector_adds_dictionary_spans_with_vectors(kb, tiny_detector):
+    from glinker.alias_detector import UnionDetector
+    from glinker.detector import BiEncoderDetector
+
+    # a bi-encoder that proposes nothing: every mention must come from the dictionary
+    quiet = BiEncoderDetector(tiny_detector.bundle, labels=["person"], threshold=0.999999)
+    union = UnionDetector(quiet, kb)
+    text = "Yesterday the Celtics played in Boston."
+    (ms,) = union.detect([text])
+    assert [m.text for m in ms] == ["Celtics", "Boston"]
+    assert all(m.label == "person" for m in ms)  # labelled by the bi-encoder's label set
+    for a in ms:
+        for b in ms:
+            assert a is b or not (a.start < b.end and b.start < a.end)
+    assert all(m.vector is not None for m in ms)
