@@ -1,0 +1,136 @@
+"""Learn the :class:`~glinker.rerank.FeatureReranker` weights and NIL threshold from gold mentions.
+
+For every gold mention whose entity is in the KB, the pipeline's detector encodes
+the gold span, the retriever proposes candidates, and each candidate becomes one
+example (features, is-gold). A logistic regression is fitted by Newton's method
+(IRLS, L2-regularised); the NIL threshold is then chosen on held-out documents to
+maximise InKB F1 when NIL gold (out-of-KB) mentions are included as negatives.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from glinker.evaluate.el import GoldDocument
+from glinker.rerank import FEATURES, candidate_features
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MentionExamples:
+    """Candidate feature rows of one gold mention; ``gold`` is None for out-of-KB/NIL gold."""
+
+    features: np.ndarray  # (n_candidates, n_features)
+    labels: np.ndarray  # (n_candidates,) 1 for the gold entity
+    gold: str | None
+    qids: list[str]
+
+
+def collect(pipeline, docs: Sequence[GoldDocument], features: Sequence[str] = FEATURES) -> list[MentionExamples]:
+    """Candidate features for every gold mention of ``docs`` (in-KB ones and out-of-KB ones)."""
+    kb = pipeline.kb
+    out: list[MentionExamples] = []
+    qids = {m.qid for d in docs for m in d.mentions if m.qid}
+    present = set(kb.store.get_many(qids))
+    for doc in docs:
+        gold = [m for m in doc.mentions if not m.optional]
+        if not gold:
+            continue
+        (mentions,) = pipeline.detector.encode_spans([doc.text], [[(m.start, m.end) for m in gold]], pipeline.labels)
+        contexts = [doc.text] * len(mentions)
+        cands = pipeline.retriever.retrieve(mentions, contexts)
+        records = kb.store.get_many(c.qid for cs in cands for c in cs)
+        for g, m, cs in zip(gold, mentions, cands):
+            if not cs:
+                continue
+            feats = candidate_features(m, cs, records)
+            x = np.array([[f[name] for name in features] for f in feats], dtype=np.float64)
+            target = g.qid if g.qid in present else None
+            y = np.array([float(c.qid == target) for c in cs])
+            out.append(MentionExamples(x, y, target, [c.qid for c in cs]))
+    return out
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression by IRLS; returns (weights, bias)."""
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    reg = np.full(d + 1, l2)
+    reg[-1] = 0.0
+    for _ in range(iters):
+        z = np.clip(xb @ w, -30, 30)
+        p = 1.0 / (1.0 + np.exp(-z))
+        grad = xb.T @ (p - y) + reg * w
+        hess = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(reg + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+def decide(examples: Sequence[MentionExamples], weights: np.ndarray, bias: float) -> list[tuple[str | None, float]]:
+    """Best candidate and its probability per mention."""
+    out = []
+    for ex in examples:
+        p = 1.0 / (1.0 + np.exp(-np.clip(ex.features @ weights + bias, -30, 30)))
+        i = int(np.argmax(p))
+        out.append((ex.qids[i], float(p[i])))
+    return out
+
+
+def inkb_scores(examples: Sequence[MentionExamples], picks: Sequence[tuple[str | None, float]],
+                threshold: float) -> dict[str, float]:
+    """Accuracy over in-KB gold and InKB micro P/R/F1 with NIL below ``threshold``."""
+    tp = fp = fn = correct = total = 0
+    for ex, (qid, p) in zip(examples, picks):
+        linked = qid if p >= threshold else None
+        if ex.gold is not None:
+            total += 1
+            correct += linked == ex.gold
+            fn += linked != ex.gold
+        if linked is not None:
+            if linked == ex.gold:
+                tp += 1
+            else:
+                fp += 1
+    prec = tp / (tp + fp) if tp + fp else 0.0
+    rec = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    return {"accuracy": 100 * correct / max(total, 1), "precision": 100 * prec, "recall": 100 * rec, "f1": 100 * f1}
+
+
+def fit_reranker(train: Sequence[MentionExamples], heldout: Sequence[MentionExamples], l2: float = 1.0,
+                 features: Sequence[str] = FEATURES) -> dict:
+    """Fit weights on ``train`` (in-KB mentions), pick the NIL threshold on ``heldout``; returns a report."""
+    rows = [ex for ex in train if ex.gold is not None and ex.labels.any()]
+    x = np.vstack([ex.features for ex in rows])
+    y = np.concatenate([ex.labels for ex in rows])
+    w, b = fit_logistic(x, y, l2=l2)
+    picks = decide(heldout, w, b)
+    best = max((inkb_scores(heldout, picks, t)["f1"], t) for t in np.arange(0.05, 0.96, 0.05))
+    threshold = float(round(best[1], 2))
+    return {
+        "weights": {name: round(float(v), 4) for name, v in zip(features, w)},
+        "bias": round(b, 4),
+        "nil_threshold": threshold,
+        "heldout": inkb_scores(heldout, picks, threshold),
+        "heldout_no_nil": inkb_scores(heldout, picks, 0.0),
+        "train_examples": int(len(y)),
+        "train_mentions": len(rows),
+    }
+
+
+def split_documents(docs: Sequence[GoldDocument], heldout_fraction: float = 0.3, seed: int = 0):
+    """Deterministic document-level split."""
+    idx = list(range(len(docs)))
+    random.Random(seed).shuffle(idx)
+    cut = int(round(len(docs) * (1 - heldout_fraction)))
+    return [docs[i] for i in sorted(idx[:cut])], [docs[i] for i in sorted(idx[cut:])]

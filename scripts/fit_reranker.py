@@ -1,0 +1,60 @@
+"""Learn the feature reranker's weights and NIL threshold on the shared dev benchmarks.
+
+    python scripts/fit_reranker.py kb_dir=kb/arnold [benchmarks=[...]] [write=conf/reranker/learned.yaml]
+
+Documents of each benchmark are split 70/30 (fixed seed): weights are fitted on
+the 70 %, the NIL threshold and the reported scores come from the held-out 30 %.
+Any other ``key=value`` is a ``glinker.link`` config override (detector, retriever…).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from glinker.config import CONF_DIR  # noqa: E402
+from glinker.settings import data_dir  # noqa: E402
+
+DEV = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "oke-2015-train", "derczynski", "news-fair"]
+
+
+def main(argv: list[str]) -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    from glinker.evaluate.el import load_benchmark
+    from glinker.link import build_pipeline
+    from glinker.rerank_fit import collect, fit_reranker, split_documents
+
+    opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in ("benchmarks", "write", "l2"))
+    overrides = [a for a in argv if a.split("=", 1)[0] not in opts]
+    names = opts.get("benchmarks", ",".join(DEV)).strip("[]").split(",")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="link", overrides=overrides)
+    pipeline = build_pipeline(cfg)
+    train, held = [], []
+    for name in names:
+        docs = load_benchmark(data_dir() / "el" / "elevant" / f"{name}.benchmark.jsonl")
+        a, b = split_documents(docs)
+        train += collect(pipeline, a)
+        held += collect(pipeline, b)
+        logging.info("%s: %d/%d documents, %d/%d mentions with candidates", name, len(a), len(b), len(train), len(held))
+    report = fit_reranker(train, held, l2=float(opts.get("l2", 1.0)))
+    report["benchmarks"] = names
+    print(json.dumps(report))
+    if "write" in opts:
+        lines = ["# Learned by: python scripts/fit_reranker.py " + " ".join(argv),
+                 f"# held-out InKB: {json.dumps({k: round(v, 2) for k, v in report['heldout'].items()})}",
+                 "_target_: glinker.rerank.FeatureReranker", "weights:"]
+        lines += [f"  {k}: {v}" for k, v in report["weights"].items()]
+        lines += [f"bias: {report['bias']}", f"nil_threshold: {report['nil_threshold']}"]
+        Path(opts["write"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
