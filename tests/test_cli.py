@@ -123,3 +123,37 @@ def test_nothing_to_link_is_explained(tiny_model_dir, built):
     root, kb = built
     res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}")
     assert res.returncode == 2 and "nothing to link" in res.stderr.decode()
+
+
+README_STAGE = '''
+from glinker.retrieval import AliasRetriever
+
+class TypedAliasRetriever:
+    def __init__(self, kb, allowed_types: list[str], top_k: int = 32):
+        self.inner = AliasRetriever(kb, top_k=top_k)
+        self.kb, self.allowed = kb, set(allowed_types)
+
+    def retrieve(self, mentions, contexts):
+        out = []
+        for cands in self.inner.retrieve(mentions, contexts):
+            recs = self.kb.store.get_many(c.qid for c in cands)
+            out.append([c for c in cands if self.allowed & set(recs[c.qid].types)])
+        return out
+'''
+
+
+def test_readme_custom_stage_example(built, tiny_model_dir, tmp_path):
+    """The README's plug-in example works as written: only Q5 (human) candidates survive."""
+    root, kb = built
+    (tmp_path / "my_stages.py").write_text(README_STAGE)
+    env_path = os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
+    res = subprocess.run(
+        [sys.executable, "-m", "glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}",
+         "text=Arnold Schwarzenegger and Boston", "retriever=alias", "retriever._target_=my_stages.TypedAliasRetriever",
+         "+retriever.allowed_types=[Q5]", "reranker=none", "candidates=5"],
+        cwd=ROOT, capture_output=True, timeout=300, env=dict(os.environ, PYTHONPATH=env_path, HF_HUB_OFFLINE="1"))
+    assert res.returncode == 0, res.stderr.decode()
+    row = json.loads(res.stdout)
+    for m in row["mentions"]:
+        for c in m["candidates"]:
+            assert c["qid"] in ("Q2685", "Q42")  # the humans of the test KB
