@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 
 import hydra
@@ -52,8 +53,14 @@ def run(cfg: DictConfig) -> dict:
     return manifest
 
 
+def _terminate(signum, frame):  # noqa: ANN001 - signal handler signature
+    # Turn SIGTERM into an exception so the build's cleanup runs (no temp folder left behind).
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="kb_build", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         manifest = run(cfg)
     except GlinkerError as exc:

@@ -108,6 +108,7 @@ def build_kb(
         pop_table = load_popularity(popularity)
     extractor = Extractor(languages=tuple(languages), filters=filters, popularity=pop_table)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(target)
     tmp = target.parent / f".{target.name}.building-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -225,6 +226,19 @@ def _nlist(factory: str) -> int:
             digits = "".join(ch for ch in part[3:] if ch.isdigit() or ch == "_").split("_")[0]
             return int(digits) if digits else 1
     return 1
+
+
+def _remove_stale_builds(target: Path) -> None:
+    """Delete temporary folders of earlier builds of ``target`` whose process is gone (killed hard)."""
+    for stale in target.parent.glob(f".{target.name}.building-*"):
+        try:
+            pid = int(stale.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)  # raises if no such process
+        except ProcessLookupError:
+            logger.info("removing the leftovers of an interrupted build: %s", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 def _publish(tmp: Path, target: Path) -> None:

@@ -138,3 +138,11 @@ def test_gz_and_plain_dumps_build_the_same_kb(tmp_path, tiny_detector):
     a = build_kb(plain, tmp_path / "a", tiny_detector, progress=False)
     b = build_kb(gz, tmp_path / "b", tiny_detector, progress=False)
     assert a["counts"] == b["counts"]
+
+
+def test_leftovers_of_a_killed_build_are_removed(tmp_path, boston_dump, tiny_detector):
+    stale = tmp_path / ".kb.building-999999999"  # no such pid
+    stale.mkdir()
+    (stale / "junk").write_text("x")
+    build_kb(boston_dump, tmp_path / "kb", tiny_detector, progress=False)
+    assert not stale.exists() and (tmp_path / "kb" / "manifest.json").exists()
