@@ -108,8 +108,9 @@ def make_windows(
         bounds.append((start, end))
         if end >= n:
             break
-        # next window starts `overlap` words back, but always moves forward
-        start = max(start + 1, end - overlap)
+        # Next window starts `overlap` words back, but advances by at least half a
+        # window, so a tight token budget cannot create a flood of tiny windows.
+        start = max(start + 1, end - min(overlap, (end - start) // 2))
     windows = []
     for i, (s, e) in enumerate(bounds):
         core_s = 0 if i == 0 else (bounds[i - 1][1] + s) // 2
