@@ -17,16 +17,21 @@ by truncating and bit-flipping test files, and how this module handles them:
   it often stops silently at the last complete deflate block (about half of
   random cut points). After EOF we compare ``tell_compressed()`` (bits
   consumed) with the file size: a complete file is consumed to its last byte.
-* indexed_bzip2 verifies each block's CRC but returns no data at all when the
-  file is cut before its first complete block; an empty result from a
-  non-trivial file is re-checked with the stdlib ``bz2`` decoder.
+* indexed_bzip2 verifies each block's CRC but returns no data and no error when
+  the file is cut to its first few bytes; an empty result is re-checked with
+  the stdlib ``bz2`` decoder.
 * indexed_bzip2 does not check the stream-level combined CRC (each block CRC is
   checked, so the data it returns is still verified).
 * A rapidgzip file left open at interpreter exit aborts the process
   ("Detected Python finalization from running rapidgzip thread"), e.g. when a
   half-consumed :func:`iter_lines` generator is still alive. Open streams are
   tracked and closed by an ``atexit`` hook.
-* rapidgzip prints its own diagnostics to stderr on corrupt input.
+* rapidgzip prints its own diagnostics to stderr on corrupt input, and rejects
+  zero-padded gzip files that the stdlib accepts.
+* Speed on 2 vCPUs: rapidgzip with ``parallelization=1`` (ISA-L inflate) read
+  ~20% faster than stdlib gzip (~560 MB/s); ``parallelization=2`` was slower
+  (its speculative decoding needs more cores), so pass ``threads=1`` on small
+  machines, especially when parsing workers share the cores.
 * Truncation exactly at a gzip member or bzip2 stream boundary cannot be
   detected by any decoder (the prefix is itself a valid file).
 """
@@ -104,6 +109,8 @@ class _DumpStream(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()  # in blocks, so that the end-of-stream check runs
         try:
             data = self._inner.read(size)
         except _STREAM_ERRORS as exc:
@@ -282,9 +289,19 @@ def iter_lines(path: str | Path, threads: int = 0) -> Iterator[tuple[int, bytes]
 
 
 def iter_line_batches(path: str | Path, batch_lines: int = 2000, threads: int = 0) -> Iterator[list[tuple[int, bytes]]]:
-    """Yields the entity lines of a dump in lists of ``batch_lines`` (the last may be shorter).
+    """Yields the entity lines of a dump in lists, without a generator step per line.
 
-    Same items and errors as :func:`iter_lines`, without a generator step per line.
+    Args:
+        path: The dump file (see :func:`open_dump`).
+        batch_lines: Lines per list; the last list may be shorter.
+        threads: Decoder threads; 0 means ``os.cpu_count()``.
+
+    Yields:
+        Lists of ``(line_no, entity_json)``, as :func:`iter_lines` would yield them.
+
+    Raises:
+        DumpError: The file is missing, or its compressed stream is truncated or corrupt.
+        ValueError: ``batch_lines`` is below 1.
     """
     if batch_lines < 1:
         raise ValueError(f"batch_lines must be >= 1, got {batch_lines}")

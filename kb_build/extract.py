@@ -46,8 +46,7 @@ class _Text(msgspec.Struct):
 
 class _EntityIdValue(msgspec.Struct):
     id: str | None = None
-    # 2015-era dumps have only the numeric id.
-    numeric_id: int | None = msgspec.field(default=None, name="numeric-id")
+    numeric_id: int | None = msgspec.field(default=None, name="numeric-id")  # 2015 dumps: no "id"
     entity_type: str = msgspec.field(default="item", name="entity-type")
 
 
@@ -195,10 +194,6 @@ class Extractor:
         self.__dict__.update(state)
         self._decoder = _make_decoder(self._lookup)
 
-    def __repr__(self) -> str:
-        table = "None" if self.popularity is None else f"<{len(self.popularity)} entries>"
-        return f"Extractor(languages={self.languages!r}, filters={self.filters!r}, popularity={table})"
-
     def extract(self, line: bytes) -> EntityRecord | str:
         """Extracts one entity.
 
@@ -258,7 +253,7 @@ class Extractor:
             return "no_label"
 
         # Language by language: its label (if not the chosen one), then its aliases.
-        seen = {label}
+        seen = {label, ""}  # "" so that empty strings never become aliases
         aliases: list[str] = []
         alias_lists = _values(entity.aliases)
         for text, alias_list in zip(labels or self._nones, alias_lists or self._nones, strict=True):
@@ -315,9 +310,14 @@ def _rebuild_batch_result(blob: bytes, filtered: dict[str, int], malformed: list
 
 
 def extract_batch(extractor: Extractor, batch: list[tuple[int, bytes]]) -> BatchResult:
-    """Applies ``extractor`` to ``(line_no, line)`` pairs (from :func:`kb_build.dump.iter_line_batches`).
+    """Extracts a batch of dump lines; never raises on bad lines.
 
-    Never raises on bad lines: they are returned in :attr:`BatchResult.malformed`.
+    Args:
+        extractor: The extractor to apply.
+        batch: ``(line_no, line)`` pairs from :func:`kb_build.dump.iter_line_batches`.
+
+    Returns:
+        Records, filter counts and every malformed line with its message.
     """
     result = BatchResult()
     records = result.records
