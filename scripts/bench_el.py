@@ -1,0 +1,74 @@
+"""Entity-linking accuracy table: baselines and the default pipeline, side by side, in one run.
+
+    python scripts/bench_el.py kb_dir=kb/arnold [mode=ed|e2e|both] [benchmarks=[a,b]] [out=bench_el.md]
+
+Each system is a ``glinker.link`` config (overrides); every system runs on every
+benchmark with the same KB and model. Prints a Markdown table (and writes it to
+``out``) and a JSON line with all metrics last.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from glinker.config import CONF_DIR  # noqa: E402
+
+BENCHMARKS = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "wiki-fair", "oke-2015-train", "derczynski",
+              "news-fair", "istex_train"]
+SYSTEMS = {
+    "alias + popularity": ["experiment=alias_popularity_baseline"],
+    "dense top-1": ["experiment=dense_baseline"],
+    "glinker (union + reranker)": [],
+}
+
+
+def _path(name: str) -> str:
+    return f"el/opentapioca/{name}.ttl" if name.startswith("istex") else f"el/elevant/{name}.benchmark.jsonl"
+
+
+def main(argv: list[str]) -> None:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from glinker.evaluate.el_cli import run_el
+
+    opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in ("mode", "benchmarks", "out", "systems"))
+    overrides = [a for a in argv if a.split("=", 1)[0] not in opts]
+    modes = ["ed", "e2e"] if opts.get("mode", "both") == "both" else [opts["mode"]]
+    names = opts["benchmarks"].strip("[]").split(",") if "benchmarks" in opts else BENCHMARKS
+    systems = SYSTEMS
+    all_results: dict = {}
+    lines = []
+    for mode in modes:
+        key = "accuracy" if mode == "ed" else "f1"
+        header = "| system | " + " | ".join(names) + " | mean |"
+        lines += [f"\n**{mode}** ({'accuracy, gold spans, in-KB' if mode == 'ed' else 'strong-match micro F1, in-KB'})\n",
+                  header, "|" + "---|" * (len(names) + 2)]
+        for system, sys_over in systems.items():
+            with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                cfg = compose(config_name="evaluate_el",
+                              overrides=overrides + sys_over + [f"mode={mode}", f"benchmark=[{','.join(_path(n) for n in names)}]"])
+            out = run_el(cfg)
+            all_results[f"{mode}/{system}"] = out
+            vals = [out["results"][Path(_path(n)).name.replace(".benchmark.jsonl", "")].get(key, 0.0) for n in names]
+            mean = sum(vals) / len(vals)
+            lines.append(f"| {system} | " + " | ".join(f"{v:.1f}" for v in vals) + f" | {mean:.1f} |")
+            print(lines[-1], file=sys.stderr, flush=True)
+    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores"
+    text = f"Command: `python scripts/bench_el.py {' '.join(argv)}` ({stamp})\n" + "\n".join(lines) + "\n"
+    print(text, file=sys.stderr)
+    if "out" in opts:
+        Path(opts["out"]).write_text(text, encoding="utf-8")
+    print(json.dumps(all_results))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
