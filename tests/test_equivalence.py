@@ -121,3 +121,27 @@ def test_checkpoint_round_trip_loads_in_reference(reference, tmp_path):
         b = again.predict_entities(text, LABELS, threshold=0.5)
         assert [(e["start"], e["end"], e["label"]) for e in a] == [(e["start"], e["end"], e["label"]) for e in b]
     assert load_checkpoint(out).fingerprint == bundle.fingerprint
+
+
+def test_pytorch_bin_checkpoint_loads_without_unpickling_objects(reference, tmp_path):
+    """The reference's default format (pytorch_model.bin) loads through torch.load(weights_only=True)."""
+    ref, ckpt = reference
+    ref.save_pretrained(tmp_path / "bin", safe_serialization=False)
+    assert (tmp_path / "bin" / "pytorch_model.bin").exists()
+    assert load_checkpoint(tmp_path / "bin").fingerprint == load_checkpoint(ckpt).fingerprint
+
+
+def test_unsupported_checkpoints_are_refused(tmp_path):
+    import json
+
+    from glinker.errors import ModelError
+
+    (tmp_path / "gliner_config.json").write_text(json.dumps({"model_name": "x", "span_mode": "markerV0"}))
+    with pytest.raises(ModelError, match="uni-encoder"):
+        load_checkpoint(tmp_path)
+    (tmp_path / "gliner_config.json").write_text(json.dumps({"model_name": "x", "labels_encoder": "y",
+                                                             "span_mode": "token_level"}))
+    with pytest.raises(ModelError, match="span_mode"):
+        load_checkpoint(tmp_path)
+    with pytest.raises(ModelError, match="no gliner_config.json"):
+        load_checkpoint(tmp_path / "missing")
