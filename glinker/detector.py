@@ -110,17 +110,30 @@ class BiEncoderDetector:
         Used for labels and for entity texts (``"{label}: {description}"``).
         Texts are sorted by length so batches carry little padding.
         """
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        return self.encode_texts_pooled(texts, batch_size, max_length)[0]
+
+    @torch.inference_mode()
+    def encode_texts_pooled(
+        self, texts: Sequence[str], batch_size: int = 64, max_length: int = 128
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(P, E): span-space vectors and the label tower's mean-pooled sentence embeddings.
+
+        E (before ``prompt_rep_layer``) is a sentence embedding in the label encoder's own
+        space (all-MiniLM-L6-v2 for the default model), used for context similarity.
+        """
+        p_out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        e_out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return out
+            return p_out, e_out
         tok = self.bundle.labels_tokenizer
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for s in range(0, len(order), batch_size):
             idx = order[s : s + batch_size]
             enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
             emb = self.model.label_embeddings(enc["input_ids"], enc["attention_mask"])
-            out[idx] = self.model.label_reps(emb).float().numpy()
-        return out
+            p_out[idx] = self.model.label_reps(emb).float().numpy()
+            e_out[idx] = emb.float().numpy()
+        return p_out, e_out
 
     def label_vectors(self, labels: Sequence[str]) -> np.ndarray:
         """Cached P rows for ``labels`` (C, D)."""

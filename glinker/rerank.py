@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+import numpy as np
+
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
 from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
@@ -33,7 +35,8 @@ class NoReranker:
         return out
 
 
-FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity")
+FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity",
+            "context_sim")
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "dense": 0.0,
@@ -43,11 +46,21 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "alias_match": 1.5,
     "prior": 2.0,
     "log_popularity": 0.0,
+    "context_sim": 0.0,
 }
 
 
-def candidate_features(mention: Mention, cands: Sequence[Candidate], records: Mapping[str, EntityRecord]) -> list[dict[str, float]]:
-    """Feature dicts (names in :data:`FEATURES`) for one mention's candidates."""
+def candidate_features(
+    mention: Mention,
+    cands: Sequence[Candidate],
+    records: Mapping[str, EntityRecord],
+    context_sims: Sequence[float] | None = None,
+) -> list[dict[str, float]]:
+    """Feature dicts (names in :data:`FEATURES`) for one mention's candidates.
+
+    ``context_sims``: per candidate, cosine between the mention's context and the
+    entity's sentence embedding (0 when unavailable).
+    """
     norm = normalize_alias(mention.text)
     dense = [c.dense_score for c in cands]
     known = [d for d in dense if d is not None]
@@ -70,6 +83,7 @@ def candidate_features(mention: Mention, cands: Sequence[Candidate], records: Ma
             "alias_match": float(alias_match),
             "prior": pops[i] / total if total > 0 else 1.0 / len(cands),
             "log_popularity": math.log1p(max(0.0, pops[i])),
+            "context_sim": float(context_sims[i]) if context_sims is not None else 0.0,
         })
     return feats
 
@@ -82,6 +96,8 @@ class FeatureReranker:
         weights: Feature weights (missing features weigh 0); defaults are hand-set.
         bias: Intercept.
         nil_threshold: Link only when the best candidate's probability reaches this.
+        detector: Encodes mention contexts for ``context_sim`` (injected by the config builder).
+        context_chars: Characters of text on each side of a mention used as its context.
     """
 
     def __init__(
@@ -90,8 +106,12 @@ class FeatureReranker:
         weights: Mapping[str, float] | None = None,
         bias: float = -2.0,
         nil_threshold: float = 0.5,
+        detector=None,
+        context_chars: int = 200,
     ) -> None:
         self.kb = kb
+        self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
+        self.context_chars = int(context_chars)
         self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
         unknown = set(self.weights) - set(FEATURES)
         if unknown:
@@ -103,17 +123,42 @@ class FeatureReranker:
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
     ) -> list[LinkDecision]:
         """Score all candidates (records fetched in one pass) and apply the NIL threshold."""
-        records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
         out = []
-        for mention, cands in zip(mentions, candidates):
+        for mention, cands, feats in zip(mentions, candidates, self.featurize(mentions, candidates, contexts)):
             if not cands:
                 out.append(LinkDecision(None, 0.0, ()))
                 continue
-            feats = candidate_features(mention, cands, records)
             probs = [self._prob(f) for f in feats]
             ranked = tuple(sorted(zip(cands, probs), key=lambda cp: -cp[1]))
             best, p = ranked[0]
             out.append(LinkDecision(best.qid if p >= self.nil_threshold else None, p, ranked))
+        return out
+
+    def featurize(
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
+    ) -> list[list[dict[str, float]]]:
+        """Feature dicts of every candidate of every mention (batched KB reads and context encoding)."""
+        records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
+        sims = self._context_sims(mentions, candidates, contexts, records)
+        return [candidate_features(m, cands, records, sims[i]) if cands else []
+                for i, (m, cands) in enumerate(zip(mentions, candidates))]
+
+    def _context_sims(self, mentions, candidates, contexts, records) -> list[list[float] | None]:
+        if self.detector is None or self.kb.sentences is None or not hasattr(self.detector, "encode_texts_pooled"):
+            return [None] * len(mentions)
+        cc = self.context_chars
+        windows = [ctx[max(0, m.start - cc): m.end + cc] for m, ctx in zip(mentions, contexts)]
+        todo = [i for i, c in enumerate(candidates) if c]
+        out: list[list[float] | None] = [None] * len(mentions)
+        if not todo:
+            return out
+        _, pooled = self.detector.encode_texts_pooled([windows[i] for i in todo])
+        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True).clip(min=1e-9)
+        for j, i in enumerate(todo):
+            rows = np.array([records[c.qid].row if c.qid in records else 0 for c in candidates[i]])
+            ent = self.kb.sentence_vectors(rows)
+            ent /= np.linalg.norm(ent, axis=1, keepdims=True).clip(min=1e-9)
+            out[i] = (ent @ pooled[j]).tolist()
         return out
 
     def _prob(self, feats: Mapping[str, float]) -> float:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from glinker.evaluate.el import GoldDocument
-from glinker.rerank import FEATURES, candidate_features
+from glinker.rerank import FEATURES, FeatureReranker
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ class MentionExamples:
 def collect(pipeline, docs: Sequence[GoldDocument], features: Sequence[str] = FEATURES) -> list[MentionExamples]:
     """Candidate features for every gold mention of ``docs`` (in-KB ones and out-of-KB ones)."""
     kb = pipeline.kb
+    reranker = pipeline.reranker if isinstance(pipeline.reranker, FeatureReranker) else \
+        FeatureReranker(kb, detector=pipeline.detector)
     out: list[MentionExamples] = []
     qids = {m.qid for d in docs for m in d.mentions if m.qid}
     present = set(kb.store.get_many(qids))
@@ -45,11 +47,9 @@ def collect(pipeline, docs: Sequence[GoldDocument], features: Sequence[str] = FE
         (mentions,) = pipeline.detector.encode_spans([doc.text], [[(m.start, m.end) for m in gold]], pipeline.labels)
         contexts = [doc.text] * len(mentions)
         cands = pipeline.retriever.retrieve(mentions, contexts)
-        records = kb.store.get_many(c.qid for cs in cands for c in cs)
-        for g, m, cs in zip(gold, mentions, cands):
+        for g, cs, feats in zip(gold, cands, reranker.featurize(mentions, cands, contexts)):
             if not cs:
                 continue
-            feats = candidate_features(m, cs, records)
             x = np.array([[f[name] for name in features] for f in feats], dtype=np.float64)
             target = g.qid if g.qid in present else None
             y = np.array([float(c.qid == target) for c in cs])

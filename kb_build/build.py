@@ -25,7 +25,14 @@ from tqdm.auto import tqdm
 
 from glinker.errors import DumpError, KBError
 from glinker.kb.index import default_factory
-from glinker.kb.manifest import EMBEDDINGS_FILE, FORMAT_VERSION, INDEX_FILE, LMDB_DIR, write_manifest
+from glinker.kb.manifest import (
+    EMBEDDINGS_FILE,
+    FORMAT_VERSION,
+    INDEX_FILE,
+    LMDB_DIR,
+    SENTENCE_EMBEDDINGS_FILE,
+    write_manifest,
+)
 from glinker.kb.store import LmdbEntityWriter
 from glinker.types import EntityRecord
 from kb_build.extract import Extractor, FilterConfig, iter_extracted
@@ -42,7 +49,7 @@ class EntityEncoder(Protocol):
     fingerprint: str
     dim: int
 
-    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
+    def encode_texts_pooled(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def entity_text(rec: EntityRecord, template: str) -> str:
@@ -117,11 +124,12 @@ def build_kb(
     try:
         writer = LmdbEntityWriter(tmp / LMDB_DIR)
         raw_path = tmp / "embeddings.raw"
+        sent_path = tmp / "sentence.raw"
         counts: Counter[str] = Counter()
         first_errors: list[tuple[int, str]] = []
         n_rows = 0
         bar = tqdm(desc=f"kb_build {dump_path.name}", unit=" ent", disable=not progress, mininterval=1.0)
-        with open(raw_path, "wb") as raw:
+        with open(raw_path, "wb") as raw, open(sent_path, "wb") as sent:
             for result in iter_extracted(dump_path, extractor, workers=workers, batch_lines=batch_lines, threads=threads):
                 counts["malformed"] += len(result.malformed)
                 for line_no, msg in result.malformed:
@@ -139,8 +147,9 @@ def build_kb(
                 records = result.records
                 if records:
                     texts = [entity_text(r, template) for r in records]
-                    vecs = encoder.encode_texts(texts, batch_size=embed_batch_size)
+                    vecs, pooled = encoder.encode_texts_pooled(texts, batch_size=embed_batch_size)
                     raw.write(np.ascontiguousarray(vecs, dtype=np.float16).tobytes())
+                    sent.write(np.ascontiguousarray(pooled, dtype=np.float16).tobytes())
                     for rec in records:
                         writer.add(dataclasses.replace(rec, row=n_rows))
                         n_rows += 1
@@ -161,6 +170,10 @@ def build_kb(
         np.save(tmp / EMBEDDINGS_FILE, vectors, allow_pickle=False)
         del vectors
         raw_path.unlink()
+        sentences = np.memmap(sent_path, dtype=np.float16, mode="r", shape=(n_rows, dim))
+        np.save(tmp / SENTENCE_EMBEDDINGS_FILE, sentences, allow_pickle=False)
+        del sentences
+        sent_path.unlink()
         filtered = {k.split(".", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("filtered.")}
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -182,7 +195,8 @@ def build_kb(
             "template": template,
             "popularity": {"path": str(popularity), "entries": len(pop_table)} if pop_table is not None else None,
             "model": {"name": encoder.name, "fingerprint": encoder.fingerprint},
-            "embeddings": {"file": EMBEDDINGS_FILE, "dim": dim, "dtype": "float16"},
+            "embeddings": {"file": EMBEDDINGS_FILE, "dim": dim, "dtype": "float16",
+                           "sentence_file": SENTENCE_EMBEDDINGS_FILE},
             "index": {"file": INDEX_FILE, "factory": factory, "metric": "inner_product", "ntotal": n_rows},
             "build": {
                 "seconds": round(time.time() - started, 1),

@@ -147,3 +147,14 @@ def test_union_detector_adds_dictionary_spans_with_vectors(kb, tiny_detector):
         for b in ms:
             assert a is b or not (a.start < b.end and b.start < a.end)
     assert all(m.vector is not None for m in ms)
+
+
+def test_context_similarity_feature_uses_sentence_embeddings(kb, tiny_detector):
+    m = Mention(0, 6, "Boston", "location", 0.9)
+    alias = AliasRetriever(kb).retrieve([m], ["Boston"])[0]
+    with_ctx = FeatureReranker(kb, detector=tiny_detector)
+    (feats,) = with_ctx.featurize([m], [alias], ["Boston is the capital city of Massachusetts."])
+    sims = [f["context_sim"] for f in feats]
+    assert all(-1.0 <= s <= 1.0 for s in sims) and len(set(sims)) == len(sims)
+    (plain,) = FeatureReranker(kb).featurize([m], [alias], ["Boston"])
+    assert all(f["context_sim"] == 0.0 for f in plain)  # no detector: the feature is off

@@ -1,22 +1,20 @@
 """``python -m glinker.evaluate <command> key=value ...``: a small dispatcher.
 
 ``ner``: zero-shot NER scores (``conf/evaluate_ner.yaml``, metrics in :mod:`glinker.evaluate.ner`).
+``el``: entity linking (``conf/evaluate_el.yaml``, the app in :mod:`glinker.evaluate.el_cli`).
 The subcommand is removed from ``sys.argv`` and the command's Hydra app runs on the rest.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from glinker.settings import PROJECT_ROOT
-
-CONF_DIR = str(PROJECT_ROOT / "conf")
+from glinker.config import CONF_DIR
 
 
 def _resolve_data(path: str) -> Path:
@@ -28,9 +26,8 @@ def _resolve_data(path: str) -> Path:
     return data_dir() / path
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate_ner")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate_ner")
 def _ner_app(cfg: DictConfig) -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     from glinker.detector import BiEncoderDetector
     from glinker.errors import GlinkerError
     from glinker.evaluate.ner import average_f1, evaluate_examples, format_table, load_eval_set
@@ -63,7 +60,13 @@ def _ner_app(cfg: DictConfig) -> None:
     print(json.dumps(out))
 
 
-COMMANDS = {"ner": _ner_app}
+def _el_app() -> None:
+    from glinker.evaluate.el_cli import el_app
+
+    el_app()
+
+
+COMMANDS = {"ner": _ner_app, "el": _el_app}
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from glinker.errors import KBError
 from glinker.kb.index import FaissEntityIndex
-from glinker.kb.manifest import EMBEDDINGS_FILE, INDEX_FILE, LMDB_DIR, read_manifest
+from glinker.kb.manifest import EMBEDDINGS_FILE, INDEX_FILE, LMDB_DIR, SENTENCE_EMBEDDINGS_FILE, read_manifest
 from glinker.kb.store import LmdbEntityStore
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ class KnowledgeBase:
         store: The LMDB entity store.
         index: The FAISS index.
         embeddings: (n, D) float16 memmap of entity vectors, for exact scores of alias candidates.
+        sentences: (n, D) float16 memmap of the entities' sentence embeddings, or None.
     """
 
     def __init__(
@@ -40,12 +41,14 @@ class KnowledgeBase:
         store: LmdbEntityStore,
         index: FaissEntityIndex,
         embeddings: np.ndarray | None,
+        sentences: np.ndarray | None = None,
     ) -> None:
         self.path = path
         self.manifest = manifest
         self.store = store
         self.index = index
         self.embeddings = embeddings
+        self.sentences = sentences
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r}, entities={self.index.ntotal})"
@@ -67,9 +70,11 @@ class KnowledgeBase:
         index = FaissEntityIndex(kb_dir / INDEX_FILE, mmap=mmap)
         emb_path = kb_dir / EMBEDDINGS_FILE
         embeddings = np.load(emb_path, mmap_mode="r", allow_pickle=False) if emb_path.exists() else None
+        sent_path = kb_dir / SENTENCE_EMBEDDINGS_FILE
+        sentences = np.load(sent_path, mmap_mode="r", allow_pickle=False) if sent_path.exists() else None
         if index.ntotal != manifest.get("index", {}).get("ntotal", index.ntotal):
             raise KBError(f"KB {kb_dir}: index holds {index.ntotal} vectors, manifest says otherwise; rebuild the KB")
-        return cls(kb_dir, manifest, store, index, embeddings)
+        return cls(kb_dir, manifest, store, index, embeddings, sentences)
 
     @property
     def fingerprint(self) -> str | None:
@@ -81,3 +86,9 @@ class KnowledgeBase:
         if self.embeddings is None:
             return None
         return np.asarray(self.embeddings[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+
+    def sentence_vectors(self, rows: np.ndarray) -> np.ndarray | None:
+        """fp32 sentence embeddings for rows (``None`` if the KB has none)."""
+        if self.sentences is None:
+            return None
+        return np.asarray(self.sentences[np.asarray(rows, dtype=np.int64)], dtype=np.float32)

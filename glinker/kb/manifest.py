@@ -13,7 +13,8 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 LMDB_DIR = "entities.lmdb"
 INDEX_FILE = "entities.faiss"
-EMBEDDINGS_FILE = "embeddings.f16.npy"
+EMBEDDINGS_FILE = "embeddings.f16.npy"  # P: span-space vectors (what FAISS indexes)
+SENTENCE_EMBEDDINGS_FILE = "sentence.f16.npy"  # E: label-tower sentence embeddings (context similarity)
 
 
 def read_manifest(kb_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from glinker.settings import PROJECT_ROOT
-
-CONF_DIR = str(PROJECT_ROOT / "conf")
+from glinker.config import CONF_DIR
 
 
-@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def _app(cfg: DictConfig) -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     from glinker.errors import GlinkerError
     from glinker.settings import data_dir
     from glinker.train.loop import TrainSettings
@@ -35,6 +31,7 @@ def _app(cfg: DictConfig) -> None:
             weak_dump=weak.get("dump"),
             weak_popularity=weak.get("popularity"),
             weak_max_per_span=weak.get("max_per_span", 2),
+            weak_descriptions=weak.get("descriptions", False),
             train_text_embeddings=not c["freeze"]["text_embeddings"],
             train_text_layers=not c["freeze"]["text_layers"],
             train_label_tower=not c["freeze"]["label_tower"],

@@ -207,11 +207,14 @@ def train(
     resume: bool = False,
     progress: bool = True,
     export_name: str = "glinker-minilm-bi-v0",
+    stop_at: int | None = None,
 ) -> dict:
     """Train ``bundle.model`` in place on prepared examples; returns a summary dict.
 
     Writes ``out_dir/last.pt`` every ``checkpoint_every`` steps (and at the end) and,
-    if ``export_every`` > 0, a GLiNER folder ``out_dir/export-{step}`` (and ``export-final``).
+    if ``export_every`` > 0, a GLiNER folder ``out_dir/export-{step}``. ``stop_at`` ends the
+    run early at that step (after saving state), as an interruption would; the schedule still
+    spans ``settings.steps``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -236,7 +239,8 @@ def train(
     bar = tqdm(total=s.steps, initial=step, disable=not progress, dynamic_ncols=True, mininterval=2.0)
     ema, seen, t0 = None, 0, time.time()
     history = []
-    while step < s.steps:
+    end = min(s.steps, stop_at) if stop_at else s.steps
+    while step < end:
         epoch, pos = divmod(step, per_epoch)
         batches = epoch_batches(lengths, s.batch_size, s.seed, epoch)
         idx = batches[pos]
@@ -269,9 +273,9 @@ def train(
         bar.update(1)
         bar.set_postfix(loss=f"{ema:.3f}", ex_s=f"{seen / max(1e-9, time.time() - t0):.1f}", refresh=False)
         if step % s.log_every == 0 or step == s.steps:
-            history.append({"step": step, "loss": round(ema, 5), "lr_heads": scheduler.get_last_lr()[-1]})
+            history.append({"step": step, "loss": round(ema, 5), "raw_loss": round(val, 5), "lr_heads": scheduler.get_last_lr()[-1]})
             logger.info("step %d loss %.4f ex/s %.1f", step, ema, seen / max(1e-9, time.time() - t0))
-        if step % s.checkpoint_every == 0 or step == s.steps:
+        if step % s.checkpoint_every == 0 or step == end:
             _save_state(state_path, model, optimizer, scheduler, step)
         if s.export_every and step % s.export_every == 0 and step != s.steps:
             rng_state = torch.get_rng_state()  # loading base weights may draw from the RNG

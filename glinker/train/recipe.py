@@ -74,6 +74,7 @@ def run_training(
     weak_dump: str | None = None,
     weak_popularity: str | None = None,
     weak_max_per_span: int = 2,
+    weak_descriptions: bool = False,
     train_text_embeddings: bool = False,
     train_text_layers: bool = True,
     train_label_tower: bool = False,
@@ -99,7 +100,7 @@ def run_training(
         pop = None
         if weak_popularity:
             pop = Path(weak_popularity) if Path(weak_popularity).is_absolute() else root / weak_popularity
-        index = load_class_index(dump, pop)
+        index = load_class_index(dump, pop, descriptions=weak_descriptions)
         examples, counts = add_weak_labels(examples, index, weak_max_per_span)
         logger.info("weak labels: %d spans added, %d class names", sum(counts.values()), len(counts))
     start = Path(init) if init else out / "init"

@@ -25,21 +25,46 @@ logger = logging.getLogger(__name__)
 _SKIP = {
     "human", "wikimedia disambiguation page", "wikimedia list article", "wikimedia category",
     "wikimedia template", "family name", "given name", "male given name", "female given name",
-    "scholarly article", "unisex given name", "wikimedia human name disambiguation page",
+    "scholarly article", "unisex given name", "list article", "wikimedia human name disambiguation page",
 }
+# Where a description's head noun phrase ends ("1984 film directed by ..." -> "film").
+_CUT = re.compile(r"\s*(?:[,;:(]| by | in | of | from | for | and | or | who | which | that | directed | created"
+                  r" | located | situated | originating | spoken | based | founded | born | at | on | to | with | between"
+                  r" | held | released )", re.I)
 _DETOK = re.compile(r" ([.,:;!?')\]])|([(\[]) ")
+
+
+def description_type(description: str, max_words: int = 3) -> str | None:
+    """A type phrase from a Wikidata description: drop leading years and proper adjectives, keep the head.
+
+    ``"1994 American crime film directed by Quentin Tarantino"`` -> ``"crime film"``,
+    ``"Swedish mathematician"`` -> ``"mathematician"``, ``"river in Serbia"`` -> ``"river"``.
+    """
+    head = _CUT.split(" " + description.strip() + " ", maxsplit=1)[0].strip()
+    words = head.split()
+    while words and (words[0][:1].isupper() or words[0][:1].isdigit() or words[0].lower() in {"a", "an", "the", "former"}):
+        words.pop(0)
+    if not words or len(words) > max_words or any(not w.isalpha() or w[:1].isupper() for w in words):
+        return None
+    phrase = " ".join(words).lower()
+    return None if phrase in _SKIP or len(phrase) < 3 else phrase
 
 
 def _open(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
 
 
-def load_class_index(dump: str | Path, popularity: str | Path | None = None, max_words: int = 4
-                     ) -> dict[str, list[str]]:
-    """Map each English label/alias of a KB item to the P31 class names of its most popular bearer."""
+def load_class_index(dump: str | Path, popularity: str | Path | None = None, max_words: int = 4,
+                     descriptions: bool = False) -> dict[str, list[str]]:
+    """Map each English label/alias of a KB item to the P31 class names of its most popular bearer.
+
+    With ``descriptions``, the type phrase of the item's description (:func:`description_type`,
+    e.g. "politician" for a human) comes first.
+    """
     dump = Path(dump)
     names: dict[str, str] = {}
     items: dict[str, tuple[list[str], list[str]]] = {}
+    desc: dict[str, str] = {}
     with _open(dump) as f:
         for line in f:
             line = line.strip().rstrip(",")
@@ -60,6 +85,11 @@ def load_class_index(dump: str | Path, popularity: str | Path | None = None, max
             ]
             if surface and classes:
                 items[qid] = (surface, classes)
+                if descriptions:
+                    d = ent.get("descriptions", {}).get("en", {}).get("value")
+                    phrase = description_type(d) if d else None
+                    if phrase:
+                        desc[qid] = phrase
     rank: dict[str, float] = {}
     if popularity and Path(popularity).exists():
         with _open(Path(popularity)) as f:
@@ -76,7 +106,7 @@ def load_class_index(dump: str | Path, popularity: str | Path | None = None, max
                 best[s] = (r, qid)
     index: dict[str, list[str]] = {}
     for s, (_, qid) in best.items():
-        labels = []
+        labels = [desc[qid]] if qid in desc else []
         for c in items[qid][1]:
             name = names.get(c)
             if not name or name != name.lower() or name in _SKIP or len(name.split()) > max_words:
