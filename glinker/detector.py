@@ -9,6 +9,7 @@ beyond ``score_budget`` elements.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import math
@@ -22,7 +23,7 @@ import torch
 from glinker.errors import InputError
 from glinker.model.checkpoint import BiEncoderBundle, load_checkpoint
 from glinker.model.decode import ScoredSpan, greedy_decode
-from glinker.model.inputs import collate_windows, make_windows, split_words, word_token_ids
+from glinker.model.inputs import Window, Words, collate_windows, make_windows, split_words, word_token_ids
 from glinker.types import Mention
 
 logger = logging.getLogger(__name__)
@@ -172,21 +173,8 @@ class BiEncoderDetector:
         if not labels:
             raise InputError("no labels given: pass labels=[...] (e.g. person, organization, location)")
         label_p = torch.from_numpy(self.label_vectors(labels))
-        words = [split_words(t) for t in texts]
-        tok_ids = word_token_ids(self.bundle.tokenizer, [w.tokens for w in words])
-        windows = []
-        for d, ids in enumerate(tok_ids):
-            windows.extend(
-                make_windows(
-                    d,
-                    ids,
-                    self.bundle.tokenizer,
-                    max_words=self.max_words,
-                    max_tokens=self.max_tokens,
-                    overlap=self.overlap,
-                    pooling=self.bundle.config.subtoken_pooling,
-                )
-            )
+        words, doc_windows = self._windows(texts)
+        windows = [w for ws in doc_windows for w in ws]
         per_doc: list[list[ScoredSpan]] = [[] for _ in texts]
         vectors: list[np.ndarray] = []
         windows.sort(key=lambda w: len(w.token_ids))
@@ -233,21 +221,17 @@ class BiEncoderDetector:
         """
         labels = list(labels) if labels is not None else self.labels
         label_p = torch.from_numpy(self.label_vectors(labels))
-        words = [split_words(t) for t in texts]
-        tok_ids = word_token_ids(self.bundle.tokenizer, [w.tokens for w in words])
+        words, per_doc_windows = self._windows(texts)
         wanted: dict[int, list[tuple[int, int, int]]] = {}  # window index -> (span index, word i, width k)
         windows = []
         results: list[list[Mention | None]] = [[None] * len(s) for s in spans]
-        for d, ids in enumerate(tok_ids):
-            doc_windows = make_windows(d, ids, self.bundle.tokenizer, max_words=self.max_words,
-                                       max_tokens=self.max_tokens, overlap=self.overlap,
-                                       pooling=self.bundle.config.subtoken_pooling)
+        for d, doc_windows in enumerate(per_doc_windows):
             w = words[d]
             for j, (cs, ce) in enumerate(spans[d]):
-                inside = [i for i in range(len(w)) if w.ends[i] > cs and w.starts[i] < ce]
-                if not inside:
+                first = bisect.bisect_right(w.ends, cs)  # first word ending after the span starts
+                last = bisect.bisect_left(w.starts, ce) - 1  # last word starting before it ends
+                if first > last:
                     continue
-                first, last = inside[0], inside[-1]
                 for win in doc_windows:
                     if win.core_start <= first < win.core_end:
                         key = len(windows) + doc_windows.index(win)
@@ -295,10 +279,7 @@ class BiEncoderDetector:
 
         For tests and analysis; raises if the text needs more than one window.
         """
-        words = split_words(text)
-        ids = word_token_ids(self.bundle.tokenizer, [words.tokens])[0]
-        wins = make_windows(0, ids, self.bundle.tokenizer, max_words=self.max_words, max_tokens=self.max_tokens,
-                            overlap=self.overlap, pooling=self.bundle.config.subtoken_pooling)
+        (words,), (wins,) = self._windows([text])
         if len(wins) != 1:
             raise InputError("span_logits needs a text that fits one window")
         batch = collate_windows(wins, self.bundle.tokenizer.pad_token_id or 0)
@@ -306,3 +287,14 @@ class BiEncoderDetector:
         spans = self.model.span_reps(states)[0]
         p = torch.from_numpy(self.label_vectors(labels))
         return words.tokens, torch.einsum("lkd,cd->lkc", spans, p)
+
+    def _windows(self, texts: Sequence[str]) -> tuple[list[Words], list[list[Window]]]:
+        """Words of each text and the encoder windows covering it."""
+        words = [split_words(t) for t in texts]
+        tok_ids = word_token_ids(self.bundle.tokenizer, [w.tokens for w in words])
+        windows = [
+            make_windows(d, ids, self.bundle.tokenizer, max_words=self.max_words, max_tokens=self.max_tokens,
+                         overlap=self.overlap, pooling=self.bundle.config.subtoken_pooling)
+            for d, ids in enumerate(tok_ids)
+        ]
+        return words, windows
