@@ -61,7 +61,8 @@ def word_token_ids(tokenizer: PreTrainedTokenizerBase, docs: list[list[str]]) ->
     """Sub-token ids of every word, tokenising each document once (no special tokens)."""
     out: list[list[list[int]]] = []
     nonempty = [d for d in docs if d]
-    enc = tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False) if nonempty else None
+    # whole documents are tokenised once here and windowed later: silence the length warning
+    enc = tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False, verbose=False) if nonempty else None
     k = 0
     for words in docs:
         per_word: list[list[int]] = [[] for _ in words]
