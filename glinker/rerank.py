@@ -38,16 +38,20 @@ class NoReranker:
 FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity",
             "context_sim")
 
+# Learned with scripts/fit_reranker.py on the shared dev benchmarks (default model, arnold KB);
+# conf/reranker/feature.yaml holds the same values.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "dense": 0.0,
-    "dense_gap": 0.3,
-    "dense_rank": 0.5,
-    "label_match": 1.0,
-    "alias_match": 1.5,
-    "prior": 2.0,
-    "log_popularity": 0.0,
-    "context_sim": 0.0,
+    "dense": -0.3247,
+    "dense_gap": 1.3855,
+    "dense_rank": -0.1415,
+    "label_match": 1.695,
+    "alias_match": 8.3907,
+    "prior": 5.3973,
+    "log_popularity": 0.0416,
+    "context_sim": 4.4853,
 }
+DEFAULT_BIAS = -9.1126
+DEFAULT_NIL_THRESHOLD = 0.15
 
 
 def candidate_features(
@@ -93,7 +97,7 @@ class FeatureReranker:
 
     Args:
         kb: The opened knowledge base (records for alias and popularity features).
-        weights: Feature weights (missing features weigh 0); defaults are hand-set.
+        weights: Feature weights (missing features weigh 0); defaults are the learned ones.
         bias: Intercept.
         nil_threshold: Link only when the best candidate's probability reaches this.
         detector: Encodes mention contexts for ``context_sim`` (injected by the config builder).
@@ -104,8 +108,8 @@ class FeatureReranker:
         self,
         kb: KnowledgeBase,
         weights: Mapping[str, float] | None = None,
-        bias: float = -2.0,
-        nil_threshold: float = 0.5,
+        bias: float = DEFAULT_BIAS,
+        nil_threshold: float = DEFAULT_NIL_THRESHOLD,
         detector=None,
         context_chars: int = 200,
     ) -> None:

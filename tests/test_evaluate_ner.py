@@ -51,7 +51,8 @@ def test_per_type_by_hand():
 
 
 def test_to_text_offsets():
-    text, spans = to_text(NerExample(["Peter", "Blackburn", "in", "New", "York"], [(0, 1, "person"), (3, 4, "location")]))
+    ex = NerExample(["Peter", "Blackburn", "in", "New", "York"], [(0, 1, "person"), (3, 4, "location")])
+    text, spans = to_text(ex)
     assert text == "Peter Blackburn in New York"
     assert [text[s:e] for s, e, _ in spans] == ["Peter Blackburn", "New York"]
 
@@ -94,12 +95,15 @@ def test_evaluate_examples_thresholds():
 
 def test_label_set_from_labels_json(tmp_path):
     (tmp_path / "dev.json").write_text(json.dumps([
-        {"sentence": "SVM is an algorithm", "entities": [{"name": "SVM", "type": "program language", "pos": [0, 3]}]}
+        {"sentence": "SVM is an algorithm by IBM", "entities": [
+            {"name": "SVM", "type": "program language", "pos": [0, 3]}, {"name": "an", "type": "misc", "pos": [7, 9]},
+            {"name": "IBM", "type": "organisation", "pos": [23, 26]}]}
     ]), encoding="utf-8")
-    (tmp_path / "labels.json").write_text(json.dumps(["program language", "else"]), encoding="utf-8")
+    (tmp_path / "labels.json").write_text(json.dumps(["program language", "else", "organization"]), encoding="utf-8")
     exs, labels = load_eval_set(tmp_path / "dev.json")
-    assert labels == ["program language", "else"]
-    assert exs[0].spans == [(0, 0, "program language")]  # verbatim, as in GLiNER's protocol
+    assert labels == ["program language", "else", "organization"]
+    # verbatim, as in GLiNER's protocol; types spelt differently from labels.json are aligned to it
+    assert exs[0].spans == [(0, 0, "program language"), (2, 2, "else"), (5, 5, "organization")]
     _, override = load_eval_set(tmp_path / "dev.json", labels=["x"])
     assert override == ["x"]
 

@@ -44,7 +44,8 @@ def test_conll_space_iob1(tmp_path):
 
 def test_conllu(tmp_path):
     f = tmp_path / "val.conllu"
-    f.write_text("0\tHer\tO\n1\tvisit\tO\n2\tto\tO\n3\tTuvalu\tB-LOC\n\n0\tAl\tB-PER\n1\tGore\tI-PER\n", encoding="utf-8")
+    f.write_text("0\tHer\tO\n1\tvisit\tO\n2\tto\tO\n3\tTuvalu\tB-LOC\n\n0\tAl\tB-PER\n1\tGore\tI-PER\n",
+                 encoding="utf-8")
     assert detect_format(f) == "conllu"
     exs = read_examples(f)
     assert exs[0].tokens == ["Her", "visit", "to", "Tuvalu"] and exs[0].spans == [(3, 3, "location")]

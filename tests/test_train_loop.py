@@ -20,6 +20,15 @@ EXAMPLES = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: one thread is much faster than two competing ones."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="module")
 def tokenizer_dir():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -85,6 +94,22 @@ def test_batches_targets_and_labels(tokenizer_dir):
     assert batch.targets.sum() == 4
     assert batch.targets[0, 0, 1, labels.index("person")] == 1
     assert not batch.valid[0, 6, 1] and batch.valid[0, 6, 0]  # 7 words: span 6..7 runs past the end
+
+
+def test_coarse_label_demotion(tokenizer_dir):
+    import random
+
+    bundle = tiny_bundle(tokenizer_dir)
+    ex = NerExample(["Germany", "and", "Thal"], [(0, 0, "location"), (0, 0, "country"), (2, 2, "location")])
+    data = prepare_examples([ex], bundle.tokenizer, max_width=12, max_words=32, max_tokens=64)
+    labels = ["location", "country"]
+    kept = make_batch(data, labels, 0, 12, coarse={"location"}, demote_prob=0.0, rng=random.Random(0))
+    assert kept.targets[0, 0, 0].tolist() == [1.0, 1.0]
+    demoted = make_batch(data, labels, 0, 12, coarse={"location"}, demote_prob=1.0, rng=random.Random(0))
+    assert demoted.targets[0, 0, 0].tolist() == [0.0, 1.0]  # "Germany": the finer label wins
+    assert demoted.targets[0, 2, 0].tolist() == [1.0, 0.0]  # "Thal" has no finer label: untouched
+    without_fine = make_batch(data, ["location"], 0, 12, coarse={"location"}, demote_prob=1.0, rng=random.Random(0))
+    assert without_fine.targets[0, 0, 0].tolist() == [1.0]  # finer label not offered in this batch
 
 
 def _settings(**kw) -> TrainSettings:

@@ -44,7 +44,7 @@ def prepare_examples(
     exs = [e for e in exs if e.tokens]
     ids = word_token_ids(tokenizer, [e.tokens for e in exs])
     out: list[Prepared] = []
-    for i, (ex, word_ids) in enumerate(zip(exs, ids)):
+    for i, (ex, word_ids) in enumerate(zip(exs, ids, strict=True)):
         wins = make_windows(i, word_ids, tokenizer, max_words=max_words, max_tokens=max_tokens, overlap=0,
                             pooling=pooling)
         if not wins:
@@ -56,7 +56,9 @@ def prepare_examples(
     return out
 
 
-def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int, pool_batches: int = 50) -> list[list[int]]:
+def epoch_batches(
+    lengths: Sequence[int], batch_size: int, seed: int, epoch: int, pool_batches: int = 50
+) -> list[list[int]]:
     """Length-bucketed batches for one epoch, deterministic in (seed, epoch).
 
     Shuffle, cut into pools of ``pool_batches`` batches, sort each pool by length,
@@ -108,17 +110,35 @@ class TrainBatch:
     valid: torch.Tensor
 
 
-def make_batch(items: Sequence[Prepared], labels: Sequence[str], pad_id: int, max_width: int) -> TrainBatch:
-    """Collate windows and build targets; a span (i, k) is valid when i + k < length."""
+def make_batch(
+    items: Sequence[Prepared],
+    labels: Sequence[str],
+    pad_id: int,
+    max_width: int,
+    coarse: frozenset[str] | set[str] = frozenset(),
+    demote_prob: float = 0.0,
+    rng: random.Random | None = None,
+) -> TrainBatch:
+    """Collate windows and build targets; a span (i, k) is valid when i + k < length.
+
+    A span that has both a ``coarse`` label (person, location, ...) and a finer one in
+    the batch keeps the coarse label as a positive only with probability ``1 - demote_prob``:
+    otherwise it is a negative, so that where both are offered the finer label scores
+    higher (CrossNER wants "country", not "location").
+    """
     inputs = collate_windows([it.window for it in items], pad_id)
     b, length, c = len(items), inputs.num_words, len(labels)
     index = {lab: j for j, lab in enumerate(labels)}
     targets = torch.zeros((b, length, max_width, c))
     for bi, it in enumerate(items):
+        fine = {(s, e) for s, e, lab in it.spans if lab not in coarse and lab in index}
         for s, e, lab in it.spans:
             j = index.get(lab)
-            if j is not None:
-                targets[bi, s, e - s, j] = 1.0
+            if j is None:
+                continue
+            if demote_prob > 0 and lab in coarse and (s, e) in fine and rng is not None and rng.random() < demote_prob:
+                continue
+            targets[bi, s, e - s, j] = 1.0
     lengths = torch.tensor(inputs.lengths)
     starts = torch.arange(length).view(1, length, 1)
     widths = torch.arange(max_width).view(1, 1, max_width)

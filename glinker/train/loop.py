@@ -119,7 +119,7 @@ class LabelCache:
             enc = self.tokenizer(missing, padding=True, truncation=True, max_length=32, return_tensors="pt")
             emb = self.model.label_embeddings(enc["input_ids"], enc["attention_mask"])
             tower.train(was)
-            self.cache.update(zip(missing, emb))
+            self.cache.update(zip(missing, emb, strict=True))
         return torch.stack([self.cache[lab] for lab in labels])
 
 
@@ -168,6 +168,7 @@ class TrainSettings:
     num_negatives: int = 10
     max_labels: int = 30
     synonym_prob: float = 0.0
+    demote_prob: float = 0.0
     checkpoint_every: int = 500
     export_every: int = 0
     seed: int = 42
@@ -204,6 +205,7 @@ def train(
     *,
     negative_pool: Sequence[str] = (),
     synonyms: dict[str, list[str]] | None = None,
+    coarse: Sequence[str] = (),
     resume: bool = False,
     progress: bool = True,
     export_name: str = "glinker-minilm-bi-v0",
@@ -233,6 +235,7 @@ def train(
     frozen_labels = not any(p.requires_grad for p in model.token_rep_layer.labels_encoder.parameters())
     label_cache = LabelCache(model, bundle.labels_tokenizer) if frozen_labels else None
     pad_id = bundle.tokenizer.pad_token_id or 0
+    coarse_set = frozenset(coarse)
     lengths = [d.n_tokens for d in data]
     per_epoch = math.ceil(len(data) / s.batch_size)
     model.train()
@@ -247,7 +250,7 @@ def train(
         rng = random.Random(s.seed * 7_919 + step)
         items = [data[i] for i in idx]
         labels = batch_labels(items, rng, negative_pool, s.num_negatives, s.max_labels)
-        batch = make_batch(items, labels, pad_id, model.max_width)
+        batch = make_batch(items, labels, pad_id, model.max_width, coarse_set, s.demote_prob, rng)
         shown = labels
         if synonyms and s.synonym_prob > 0:
             shown = [rng.choice(synonyms[lab]) if lab in synonyms and rng.random() < s.synonym_prob else lab
@@ -273,7 +276,8 @@ def train(
         bar.update(1)
         bar.set_postfix(loss=f"{ema:.3f}", ex_s=f"{seen / max(1e-9, time.time() - t0):.1f}", refresh=False)
         if step % s.log_every == 0 or step == s.steps:
-            history.append({"step": step, "loss": round(ema, 5), "raw_loss": round(val, 5), "lr_heads": scheduler.get_last_lr()[-1]})
+            history.append({"step": step, "loss": round(ema, 5), "raw_loss": round(val, 5),
+                            "lr_heads": scheduler.get_last_lr()[-1]})
             logger.info("step %d loss %.4f ex/s %.1f", step, ema, seen / max(1e-9, time.time() - t0))
         if step % s.checkpoint_every == 0 or step == end:
             _save_state(state_path, model, optimizer, scheduler, step)

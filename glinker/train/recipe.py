@@ -39,6 +39,10 @@ SYNONYMS = {
 }
 
 
+# The corpora's own (coarse) types; finer weak labels may demote them (TrainSettings.demote_prob).
+COARSE = ("person", "organization", "location", "miscellaneous", "corporation", "group", "product", "creative work")
+
+
 def check_trainable(path: str) -> None:
     """Raise if ``path`` looks like an evaluation split."""
     norm = path.replace(os.sep, "/")
@@ -116,12 +120,34 @@ def run_training(
     n_train = sum(p.numel() for p in bundle.model.parameters() if p.requires_grad)
     logger.info("%d training examples, %d label names, %d trainable parameters; setup %.0fs",
                 len(data), len(pool), n_train, time.time() - t0)
-    summary = train(bundle, data, out, settings, negative_pool=pool, synonyms=SYNONYMS, resume=resume,
+    summary = train(bundle, data, out, settings, negative_pool=pool, synonyms=SYNONYMS, coarse=COARSE,
+                    resume=resume,
                     progress=progress, export_name=name)
     final = export(bundle, out / "final", name)
     if install:
-        export(bundle, install, name)
+        card = Path(install) / "MODEL_CARD.md"
+        text = card.read_text(encoding="utf-8") if card.is_file() else None
+        export(bundle, install, name)  # replaces the folder
+        if text is not None:
+            card.write_text(text, encoding="utf-8")
     summary.update({"examples": len(data), "labels": len(pool), "trainable_parameters": n_train,
                     "wall_seconds": time.time() - t0, "export": str(final)})
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
+
+
+def export_from_state(init: str | os.PathLike[str], state_path: str | os.PathLike[str], out: str | os.PathLike[str],
+                      *, name: str = "glinker-minilm-bi-v0", half: bool = True, omit_base_weights: bool = True):
+    """Write a checkpoint folder from a training state file (``last.pt``) over its start checkpoint.
+
+    ``half=False`` gives the fp32 weights (for the fp16-costs-nothing check);
+    ``omit_base_weights=False`` a full checkpoint the reference ``gliner`` package loads without our loader.
+    """
+    from glinker.model.checkpoint import save_checkpoint
+
+    bundle = load_checkpoint(init)
+    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    bundle.model.load_state_dict(state["model"])
+    bundle.model.eval()
+    return save_checkpoint(bundle, out, omit_base_weights=omit_base_weights, half=half,
+                           extra_config={"glinker_name": name})

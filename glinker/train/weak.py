@@ -29,8 +29,9 @@ _SKIP = {
 }
 # Where a description's head noun phrase ends ("1984 film directed by ..." -> "film").
 _CUT = re.compile(r"\s*(?:[,;:(]| by | in | of | from | for | and | or | who | which | that | directed | created"
-                  r" | located | situated | originating | spoken | based | founded | born | at | on | to | with | between"
-                  r" | held | released )", re.I)
+                  r" | located | situated | originating | spoken | based | founded | born | at | on | to | with"
+                  r" | between | held | released )", re.I)
+_LEADING = {"a", "an", "the", "former"}
 _DETOK = re.compile(r" ([.,:;!?')\]])|([(\[]) ")
 
 
@@ -42,7 +43,7 @@ def description_type(description: str, max_words: int = 3) -> str | None:
     """
     head = _CUT.split(" " + description.strip() + " ", maxsplit=1)[0].strip()
     words = head.split()
-    while words and (words[0][:1].isupper() or words[0][:1].isdigit() or words[0].lower() in {"a", "an", "the", "former"}):
+    while words and (words[0][:1].isupper() or words[0][:1].isdigit() or words[0].lower() in _LEADING):
         words.pop(0)
     if not words or len(words) > max_words or any(not w.isalpha() or w[:1].isupper() for w in words):
         return None
