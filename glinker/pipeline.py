@@ -70,17 +70,19 @@ class Pipeline:
         labels: Sequence[str] | None = None,
         **kwargs,
     ) -> Pipeline:
-        """Default model, union retrieval (dense + alias) and feature reranker; demo KB if no ``kb_dir``."""
+        """Default model, alias retrieval and the learned feature reranker; demo KB if no ``kb_dir``.
+
+        (Alias retrieval is the measured best default with the current model; see BENCHMARKS.md.)
+        """
         from glinker.demo import ensure_demo_kb
         from glinker.detector import BiEncoderDetector
         from glinker.rerank import FeatureReranker
-        from glinker.retrieval import AliasRetriever, DenseRetriever, UnionRetriever
+        from glinker.retrieval import AliasRetriever
 
         detector = BiEncoderDetector(model)
         path = kb_dir if kb_dir is not None else ensure_demo_kb(detector)
         kb = KnowledgeBase.open(path, expect_fingerprint=detector.fingerprint)
-        retriever = UnionRetriever([DenseRetriever(kb), AliasRetriever(kb)])
-        return cls(detector, retriever, FeatureReranker(kb), kb, labels=labels, **kwargs)
+        return cls(detector, AliasRetriever(kb), FeatureReranker(kb, detector=detector), kb, labels=labels, **kwargs)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         """Link documents lazily, ``batch_size`` at a time; yields them annotated, in input order."""

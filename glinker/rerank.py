@@ -38,20 +38,21 @@ class NoReranker:
 FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity",
             "context_sim")
 
-# Learned with scripts/fit_reranker.py on the shared dev benchmarks (default model, arnold KB);
+# Learned with scripts/fit_reranker.py on the shared dev benchmarks (default model, alias
+# candidates, arnold KB);
 # conf/reranker/feature.yaml holds the same values.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "dense": -0.3247,
-    "dense_gap": 1.3855,
-    "dense_rank": -0.1415,
-    "label_match": 1.695,
-    "alias_match": 8.3907,
-    "prior": 5.3973,
-    "log_popularity": 0.0416,
-    "context_sim": 4.4853,
+    "dense": -0.0969,
+    "dense_gap": 1.0141,
+    "dense_rank": 1.6248,
+    "label_match": 1.144,
+    "alias_match": -0.0,
+    "prior": 5.8175,
+    "log_popularity": 0.0219,
+    "context_sim": 2.5829,
 }
-DEFAULT_BIAS = -9.1126
-DEFAULT_NIL_THRESHOLD = 0.15
+DEFAULT_BIAS = -5.0761
+DEFAULT_NIL_THRESHOLD = 0.75
 
 
 def candidate_features(

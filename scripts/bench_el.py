@@ -28,7 +28,8 @@ BENCHMARKS = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "wiki-fa
 SYSTEMS = {
     "alias + popularity": ["experiment=alias_popularity_baseline"],
     "dense top-1": ["experiment=dense_baseline"],
-    "glinker (union + reranker)": [],
+    "glinker default (alias + learned reranker)": [],
+    "glinker union (dense ∪ alias) + learned reranker": ["retriever=union"],
 }
 
 

@@ -66,6 +66,10 @@ def test_union_merges_and_flags(kb, tiny_detector):
     assert all(c.dense_score is not None for c in cands)  # alias candidates get exact scores from embeddings
 
 
+# hand-set weights, so these tests do not move when the learned defaults are refitted
+SIMPLE_WEIGHTS = {"alias_match": 1.5, "prior": 2.0}
+
+
 def test_no_reranker_keeps_order_and_nil_without_candidates():
     m = Mention(0, 1, "x", "person", 0.5)
     d1, d2 = NoReranker().rerank([m, m], [[Candidate("Q1", 2.0), Candidate("Q2", 1.0)], []], ["x", "x"])
@@ -76,9 +80,10 @@ def test_no_reranker_keeps_order_and_nil_without_candidates():
 def test_feature_reranker_prefers_alias_and_popularity_and_says_nil(kb):
     m = Mention(0, 6, "Boston", "location", 0.9)
     alias = AliasRetriever(kb).retrieve([m], ["Boston"])[0]
-    (d,) = FeatureReranker(kb).rerank([m], [alias], ["Boston"])
+    rr = FeatureReranker(kb, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.5)
+    (d,) = rr.rerank([m], [alias], ["Boston"])
     assert d.qid == "Q100"
-    strict = FeatureReranker(kb, nil_threshold=0.999)
+    strict = FeatureReranker(kb, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.999)
     (nil,) = strict.rerank([m], [alias], ["Boston"])
     assert nil.qid is None and nil.ranked  # NIL is explicit, candidates still reported
     with pytest.raises(ValueError, match="unknown reranker features"):
@@ -97,7 +102,8 @@ class _FixedDetector:
 
 
 def test_pipeline_writes_offsets_labels_and_nil(kb):
-    pipe = Pipeline(_FixedDetector(), AliasRetriever(kb), FeatureReranker(kb), kb, batch_size=2, max_candidates=2)
+    reranker = FeatureReranker(kb, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.5)
+    pipe = Pipeline(_FixedDetector(), AliasRetriever(kb), reranker, kb, batch_size=2, max_candidates=2)
     docs = [Document("a", "I live in Boston."), Document("b", "Nothing here."), Document("c", "Boston!")]
     out = list(pipe(docs))
     assert [d.id for d in out] == ["a", "b", "c"]
