@@ -117,3 +117,12 @@ def test_e2e_strong_matching():
     m = evaluate_e2e(_Pipe({"Q100", "Q90"}, {}, detected), [DOC]).metrics()
     assert (m["tp"], m["fp"], m["fn"]) == (1, 2, 1)
     assert m["precision"] == pytest.approx(33.33) and m["recall"] == 50.0 and m["f1"] == 40.0
+
+
+def test_ed_accuracy_ignores_nil_but_f1_does_not():
+    class _NilPipe(_Pipe):
+        def rerank(self, mentions, cands, contexts):  # right entity ranked first, but below the NIL threshold
+            return [LinkDecision(None, 0.1, ((c[0], 0.1),)) for c in cands]
+
+    m = evaluate_ed(_NilPipe({"Q100", "Q90"}, {(0, 6): "Q100", (11, 16): "Q90"}), [DOC]).metrics()
+    assert m["accuracy"] == 100.0 and m["recall"] == 0.0 and m["nil_predicted"] == 2

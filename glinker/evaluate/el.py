@@ -1,8 +1,9 @@
 """Entity-linking evaluation: ELEVANT JSONL and NIF/Turtle readers, ED and end-to-end scores.
 
 * ``ed`` (disambiguation): gold mention spans are given to the pipeline (the
-  detector only encodes them); accuracy = correct / gold, plus InKB micro P/R/F1
-  where NIL answers count as no prediction, and candidate recall@k.
+  detector only encodes them); accuracy = best-ranked candidate correct / gold
+  (the gold entity is known to be in the KB, so NIL is not an option), plus InKB
+  micro P/R/F1 where NIL answers count as no prediction, and candidate recall@k.
 * ``e2e``: mentions are detected by the pipeline; strong matching (same span,
   same QID), micro P/R/F1 over linked predictions.
 
@@ -186,11 +187,14 @@ def evaluate_ed(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, erro
             for k in RECALL_KS:
                 score.recall_at[f"@{k}"] += gold.qid in ranked[:k]
             score.recall_at["@all"] += gold.qid in {c.qid for c in cands}
+            # Accuracy is in-KB disambiguation: the gold entity is known to be in the KB, so the
+            # best-ranked candidate is the answer. P/R/F1 honour the NIL decision.
+            top = dec.ranked[0][0].qid if dec.ranked else (cands[0].qid if cands else None)
+            score.correct += top == gold.qid
             if dec.qid is None:
                 score.nil_predicted += 1
                 score.fn += 1
             elif dec.qid == gold.qid:
-                score.correct += 1
                 score.tp += 1
             else:
                 score.fp += 1
