@@ -106,6 +106,9 @@ class BiEncoderConfig:
                 "words_splitter_type": "whitespace",
             }
         )
+        for key in ("encoder_config", "labels_encoder_config"):
+            if out[key]:
+                out[key].pop("_name_or_path", None)  # a local path of the machine that saved it
         # We never build the LSTM the reference creates but does not call in the
         # bi-encoder; saying so keeps the reference from expecting its weights.
         out["num_rnn_layers"] = 0
