@@ -29,3 +29,11 @@ def cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "glinker"
+
+
+def resolve_data_path(path: str | Path) -> Path:
+    """A path as given if it exists (or is absolute), else relative to :func:`data_dir`."""
+    p = Path(path).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    return data_dir() / p

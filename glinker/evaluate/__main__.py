@@ -9,21 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from glinker.config import CONF_DIR
-
-
-def _resolve_data(path: str) -> Path:
-    from glinker.settings import data_dir
-
-    p = Path(path).expanduser()
-    if p.exists() or p.is_absolute():
-        return p
-    return data_dir() / path
+from glinker.settings import resolve_data_path
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate_ner")
@@ -40,7 +31,7 @@ def _ner_app(cfg: DictConfig) -> None:
                                 num_threads=c["num_threads"], threshold=min(thresholds))
         results = {}
         for p in paths:
-            path = _resolve_data(str(p))
+            path = resolve_data_path(str(p))
             examples, labels = load_eval_set(path, c["format"], c["labels"])
             if c["max_examples"]:
                 examples = examples[: int(c["max_examples"])]

@@ -13,15 +13,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from glinker.config import CONF_DIR
 from glinker.errors import GlinkerError
+from glinker.settings import resolve_data_path
 
 logger = logging.getLogger("glinker.evaluate.el")
-
-
-def _resolve(path: str) -> Path:
-    from glinker.settings import data_dir
-
-    p = Path(path).expanduser()
-    return p if p.exists() or p.is_absolute() else data_dir() / path
 
 
 def run_el(cfg: DictConfig) -> dict:
@@ -36,7 +30,7 @@ def run_el(cfg: DictConfig) -> dict:
     results = {}
     all_errors = []
     for bench in benches:
-        path = _resolve(str(bench))
+        path = resolve_data_path(str(bench))
         docs = load_benchmark(path)
         if cfg.max_docs:
             docs = docs[: int(cfg.max_docs)]
