@@ -25,3 +25,21 @@ def test_demo_kb_is_built_once_and_used_by_the_python_api(tiny_model_dir):
     assert doc.id == "text" and isinstance(doc.mentions, list)
     assert nlp.kb.store.get("Q2685").label == "Arnold Schwarzenegger"
     assert nlp.kb.store.lookup_alias("Schwarzenegger")[0] == "Q2685"
+
+
+def test_readme_demo_links_with_the_shipped_model():
+    """The README's first command, in-process: default model + demo KB link the sample sentence."""
+    from glinker.model.default import PACKAGED
+
+    if not (PACKAGED / "gliner_config.json").exists():
+        import pytest
+
+        pytest.skip("no packaged default model")
+    nlp = Pipeline.from_defaults()
+    doc = nlp.link_text("Arnold Schwarzenegger starred in The Terminator directed by James Cameron "
+                        "and later became governor of California.")
+    linked = {(m.text, m.qid) for m in doc.mentions}
+    assert ("Arnold Schwarzenegger", "Q2685") in linked
+    assert ("James Cameron", "Q42574") in linked
+    for m in doc.mentions:
+        assert doc.text[m.start:m.end] == m.text
