@@ -10,6 +10,7 @@ import numpy as np
 
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
+from glinker.retrieval import NameEncoder
 from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
 
 
@@ -36,7 +37,7 @@ class NoReranker:
 
 
 FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity",
-            "context_sim")
+            "context_sim", "name_sim", "name_gap", "name_rank", "string_sim", "token_overlap")
 
 # Learned with scripts/fit_reranker.py on the shared dev benchmarks (default model, alias
 # candidates, arnold KB);
@@ -55,40 +56,84 @@ DEFAULT_BIAS = -5.0761
 DEFAULT_NIL_THRESHOLD = 0.75
 
 
+def _trigrams(text: str) -> set[str]:
+    padded = f"  {text} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def string_similarity(norm_mention: str, names: Sequence[str]) -> float:
+    """Best character-trigram Jaccard between a normalised mention and normalised entity names."""
+    grams = _trigrams(norm_mention)
+    best = 0.0
+    for name in names:
+        other = _trigrams(name)
+        best = max(best, len(grams & other) / max(1, len(grams | other)))
+    return best
+
+
+def token_overlap(norm_mention: str, names: Sequence[str]) -> float:
+    """Fraction of the mention's tokens found in some entity name ("Yeltsin" in "Boris Yeltsin" -> 1)."""
+    tokens = norm_mention.split()
+    if not tokens:
+        return 0.0
+    best = 0.0
+    for name in names:
+        have = set(name.split())
+        best = max(best, sum(t in have for t in tokens) / len(tokens))
+    return best
+
+
+def _rank_features(values: Sequence[float | None]) -> tuple[list[float], list[float], list[float]]:
+    """(value-or-top, value - top, 1/(1+rank)) per candidate; unknown values get (top, 0, 0)."""
+    known = [v for v in values if v is not None]
+    top = max(known) if known else 0.0
+    order = sorted(range(len(values)), key=lambda i: -(values[i] if values[i] is not None else -math.inf))
+    rank = {i: r for r, i in enumerate(order)}
+    return ([v if v is not None else top for v in values],
+            [(v - top) if v is not None else 0.0 for v in values],
+            [1.0 / (1.0 + rank[i]) if v is not None else 0.0 for i, v in enumerate(values)])
+
+
 def candidate_features(
     mention: Mention,
     cands: Sequence[Candidate],
     records: Mapping[str, EntityRecord],
     context_sims: Sequence[float] | None = None,
+    name_sims: Sequence[float | None] | None = None,
 ) -> list[dict[str, float]]:
     """Feature dicts (names in :data:`FEATURES`) for one mention's candidates.
 
     ``context_sims``: per candidate, cosine between the mention's context and the
-    entity's sentence embedding (0 when unavailable).
+    entity's sentence embedding (0 when unavailable). ``name_sims``: cosine between the
+    mention text and the entity's sentence embedding (``None`` when unknown).
     """
     norm = normalize_alias(mention.text)
-    dense = [c.dense_score for c in cands]
-    known = [d for d in dense if d is not None]
-    top = max(known) if known else 0.0
-    order = sorted(range(len(cands)), key=lambda i: -(dense[i] if dense[i] is not None else -math.inf))
-    rank = {i: r for r, i in enumerate(order)}
+    dense, dense_gap, dense_rank = _rank_features([c.dense_score for c in cands])
+    if name_sims is None:
+        name_sims = [c.name_score for c in cands]
+    name, name_gap, name_rank = _rank_features(name_sims)
     pops = [records[c.qid].popularity if c.qid in records else 0.0 for c in cands]
     total = sum(pops)
     feats = []
     for i, c in enumerate(cands):
         rec = records.get(c.qid)
-        label_match = rec is not None and normalize_alias(rec.label) == norm
-        alias_match = c.alias_match or (rec is not None and (label_match or any(normalize_alias(a) == norm for a in rec.aliases)))
-        d = dense[i]
+        names = [normalize_alias(n) for n in ((rec.label,) + rec.aliases)] if rec is not None else []
+        label_match = bool(names) and names[0] == norm
+        alias_match = c.alias_match or norm in names
         feats.append({
-            "dense": d if d is not None else top,
-            "dense_gap": (d - top) if d is not None else 0.0,
-            "dense_rank": 1.0 / (1.0 + rank[i]) if d is not None else 0.0,
+            "dense": dense[i],
+            "dense_gap": dense_gap[i],
+            "dense_rank": dense_rank[i],
             "label_match": float(label_match),
             "alias_match": float(alias_match),
             "prior": pops[i] / total if total > 0 else 1.0 / len(cands),
             "log_popularity": math.log1p(max(0.0, pops[i])),
             "context_sim": float(context_sims[i]) if context_sims is not None else 0.0,
+            "name_sim": name[i] if name_sims[i] is not None else 0.0,
+            "name_gap": name_gap[i],
+            "name_rank": name_rank[i],
+            "string_sim": string_similarity(norm, names),
+            "token_overlap": token_overlap(norm, names),
         })
     return feats
 
@@ -116,6 +161,7 @@ class FeatureReranker:
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
+        self._names = NameEncoder(self.detector) if hasattr(self.detector, "encode_texts_pooled") else None
         self.context_chars = int(context_chars)
         self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
         unknown = set(self.weights) - set(FEATURES)
@@ -129,7 +175,7 @@ class FeatureReranker:
     ) -> list[LinkDecision]:
         """Score all candidates (records fetched in one pass) and apply the NIL threshold."""
         out = []
-        for mention, cands, feats in zip(mentions, candidates, self.featurize(mentions, candidates, contexts)):
+        for cands, feats in zip(candidates, self.featurize(mentions, candidates, contexts), strict=True):
             if not cands:
                 out.append(LinkDecision(None, 0.0, ()))
                 continue
@@ -145,8 +191,26 @@ class FeatureReranker:
         """Feature dicts of every candidate of every mention (batched KB reads and context encoding)."""
         records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
         sims = self._context_sims(mentions, candidates, contexts, records)
-        return [candidate_features(m, cands, records, sims[i]) if cands else []
+        names = self._name_sims(mentions, candidates, records)
+        return [candidate_features(m, cands, records, sims[i], names[i]) if cands else []
                 for i, (m, cands) in enumerate(zip(mentions, candidates))]
+
+    def _name_sims(self, mentions, candidates, records) -> list[list[float | None] | None]:
+        """Mention text · entity sentence embedding for every candidate (not only name-retrieved ones)."""
+        if self._names is None or self.kb.sentences is None:
+            return [None] * len(mentions)
+        todo = [i for i, c in enumerate(candidates) if c]
+        out: list[list[float | None] | None] = [None] * len(mentions)
+        if not todo:
+            return out
+        queries = self._names.encode([mentions[i].text for i in todo])
+        for j, i in enumerate(todo):
+            rows = [records[c.qid].row if c.qid in records else -1 for c in candidates[i]]
+            ent = self.kb.sentence_vectors(np.array([max(r, 0) for r in rows]))
+            ent /= np.linalg.norm(ent, axis=1, keepdims=True).clip(min=1e-9)
+            sims = (ent @ queries[j]).tolist()
+            out[i] = [s if r >= 0 else None for s, r in zip(sims, rows)]
+        return out
 
     def _context_sims(self, mentions, candidates, contexts, records) -> list[list[float] | None]:
         if self.detector is None or self.kb.sentences is None or not hasattr(self.detector, "encode_texts_pooled"):

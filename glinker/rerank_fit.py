@@ -134,3 +134,40 @@ def split_documents(docs: Sequence[GoldDocument], heldout_fraction: float = 0.3,
     random.Random(seed).shuffle(idx)
     cut = int(round(len(docs) * (1 - heldout_fraction)))
     return [docs[i] for i in sorted(idx[:cut])], [docs[i] for i in sorted(idx[cut:])]
+
+
+def select_features(examples: Sequence[MentionExamples], columns: Sequence[int]) -> list[MentionExamples]:
+    """The same examples restricted to feature ``columns`` (for fitting a feature subset)."""
+    cols = list(columns)
+    return [MentionExamples(ex.features[:, cols], ex.labels, ex.gold, ex.qids) for ex in examples]
+
+
+def save_examples(path, train: Sequence[MentionExamples], heldout: Sequence[MentionExamples]) -> None:
+    """Write collected examples as JSON (feature names in the file) so later fits skip collection."""
+    import json
+    from pathlib import Path
+
+    def rows(part):
+        return [{"x": ex.features.tolist(), "y": ex.labels.tolist(), "gold": ex.gold, "qids": ex.qids} for ex in part]
+
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps({"features": list(FEATURES), "train": rows(train), "heldout": rows(heldout)}),
+                   encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_examples(path) -> tuple[list[MentionExamples], list[MentionExamples]]:
+    """Read :func:`save_examples` output; refuse a file written with another feature list."""
+    import json
+    from pathlib import Path
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("features") != list(FEATURES):
+        raise ValueError(f"{path} was collected with features {data.get('features')}, not {list(FEATURES)}; delete it")
+
+    def part(rows):
+        return [MentionExamples(np.asarray(r["x"], dtype=np.float64), np.asarray(r["y"], dtype=np.float64), r["gold"],
+                                list(r["qids"])) for r in rows]
+
+    return part(data["train"]), part(data["heldout"])

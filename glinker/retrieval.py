@@ -1,4 +1,5 @@
-"""Candidate retrieval: dense (span vector → FAISS), alias (normalised exact match), and their union."""
+"""Candidate retrieval: dense (span vector → FAISS), name (mention text → FAISS over entity sentence
+embeddings), alias (normalised exact match), and their union."""
 
 from __future__ import annotations
 
@@ -91,6 +92,71 @@ class AliasRetriever:
         return (vecs @ mention.vector.astype(np.float32)).tolist()
 
 
+class NameEncoder:
+    """Unit-length sentence embeddings of mention strings from the detector's label tower, memoised.
+
+    The KB's sentence vectors (``"{label}: {description}"`` through the same tower) live in
+    the same space, so mention text · entity vector is a fuzzy name match that also knows
+    "Dutch" ~ Netherlands and "Yeltsin" ~ Boris Yeltsin.
+    """
+
+    def __init__(self, detector, cache_size: int = 100_000) -> None:
+        self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
+        if self.detector is None or not hasattr(self.detector, "encode_texts_pooled"):
+            raise ValueError("name retrieval needs the bi-encoder detector (its label tower encodes mention text)")
+        self.cache_size = int(cache_size)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, D) float32 unit vectors, one per text."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            if len(self._cache) + len(todo) > self.cache_size:
+                self._cache.clear()
+            _, emb = self.detector.encode_texts_pooled(todo)
+            emb /= np.linalg.norm(emb, axis=1, keepdims=True).clip(min=1e-9)
+            self._cache.update(zip(todo, emb))
+        dim = self.detector.dim
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, dim), np.float32)
+
+
+class NameRetriever:
+    """Top-k entities by cosine between the mention text and the entity's sentence embedding.
+
+    Recovers what exact alias lookup misses (demonyms, surnames, spelling variants); needs
+    the KB's name index (``names.faiss``) and the detector's label tower.
+
+    Args:
+        kb: The opened knowledge base.
+        detector: The bi-encoder detector (injected by the config builder).
+        top_k: Candidates per mention.
+    """
+
+    name = "name"
+
+    def __init__(self, kb: KnowledgeBase, detector, top_k: int = 32) -> None:
+        self.kb = kb
+        self.encoder = NameEncoder(detector)
+        self.top_k = int(top_k)
+
+    def retrieve(self, mentions: Sequence[Mention], contexts: Sequence[str]) -> list[list[Candidate]]:
+        """One batched search for all mentions."""
+        if not mentions:
+            return []
+        queries = self.encoder.encode([m.text for m in mentions])
+        rows, scores = self.kb.name_index.search(queries, self.top_k)
+        qids = self.kb.store.qids_for_rows(rows.reshape(-1).tolist())
+        width = rows.shape[1]
+        out = []
+        for j in range(len(mentions)):
+            out.append([
+                Candidate(q, float(scores[j, r]), name_score=float(scores[j, r]), sources=(self.name,))
+                for r in range(width)
+                if (q := qids[j * width + r]) is not None
+            ])
+        return out
+
+
 class UnionRetriever:
     """Union of several retrievers' candidates, merged per QID, ordered by dense score when known.
 
@@ -124,6 +190,7 @@ class UnionRetriever:
                         dense_score=dense,
                         alias_match=old.alias_match or c.alias_match,
                         sources=tuple(dict.fromkeys(old.sources + c.sources)),
+                        name_score=old.name_score if old.name_score is not None else c.name_score,
                     )
             cands = list(merged.values())
             if all(c.dense_score is not None for c in cands):

@@ -79,6 +79,7 @@ class Candidate:
         dense_score: Span·entity inner product, when known.
         alias_match: True when the mention's normalised text is a label or alias of the entity.
         sources: Names of the retrievers that proposed it.
+        name_score: Cosine between the mention text's and the entity's sentence embeddings, when known.
     """
 
     qid: str
@@ -86,6 +87,7 @@ class Candidate:
     dense_score: float | None = None
     alias_match: bool = False
     sources: tuple[str, ...] = ()
+    name_score: float | None = None
 
 
 @dataclass(frozen=True)

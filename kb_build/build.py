@@ -30,6 +30,7 @@ from glinker.kb.manifest import (
     FORMAT_VERSION,
     INDEX_FILE,
     LMDB_DIR,
+    NAME_INDEX_FILE,
     SENTENCE_EMBEDDINGS_FILE,
     write_manifest,
 )
@@ -172,6 +173,7 @@ def build_kb(
         raw_path.unlink()
         sentences = np.memmap(sent_path, dtype=np.float16, mode="r", shape=(n_rows, dim))
         np.save(tmp / SENTENCE_EMBEDDINGS_FILE, sentences, allow_pickle=False)
+        index_seconds += _build_index(sentences, factory, tmp / NAME_INDEX_FILE, normalize=True)
         del sentences
         sent_path.unlink()
         filtered = {k.split(".", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("filtered.")}
@@ -198,6 +200,7 @@ def build_kb(
             "embeddings": {"file": EMBEDDINGS_FILE, "dim": dim, "dtype": "float16",
                            "sentence_file": SENTENCE_EMBEDDINGS_FILE},
             "index": {"file": INDEX_FILE, "factory": factory, "metric": "inner_product", "ntotal": n_rows},
+            "name_index": {"file": NAME_INDEX_FILE, "factory": factory, "metric": "cosine", "ntotal": n_rows},
             "build": {
                 "seconds": round(time.time() - started, 1),
                 "index_seconds": round(index_seconds, 1),
@@ -215,8 +218,16 @@ def build_kb(
     return manifest
 
 
-def _build_index(vectors: np.ndarray, factory: str, path: Path, chunk: int = 100_000) -> float:
+def _build_index(vectors: np.ndarray, factory: str, path: Path, chunk: int = 100_000, normalize: bool = False) -> float:
+    """Train (if needed) and fill a FAISS index from a (memmapped) matrix in chunks; ``normalize``: cosine."""
     start = time.time()
+
+    def rows_of(sel) -> np.ndarray:
+        block = np.asarray(vectors[sel], dtype=np.float32)
+        if normalize:
+            block /= np.linalg.norm(block, axis=1, keepdims=True).clip(min=1e-9)
+        return block
+
     n, dim = vectors.shape
     try:
         index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
@@ -227,9 +238,9 @@ def _build_index(vectors: np.ndarray, factory: str, path: Path, chunk: int = 100
         rng = np.random.default_rng(0)
         rows = np.sort(rng.choice(n, size=sample, replace=False)) if sample < n else np.arange(n)
         logger.info("training %s on %d vectors", factory, len(rows))
-        index.train(np.asarray(vectors[rows], dtype=np.float32))
+        index.train(rows_of(rows))
     for s in range(0, n, chunk):
-        index.add(np.asarray(vectors[s : s + chunk], dtype=np.float32))
+        index.add(rows_of(slice(s, s + chunk)))
     faiss.write_index(index, str(path))
     return time.time() - start
 

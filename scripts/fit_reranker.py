@@ -1,9 +1,12 @@
 """Learn the feature reranker's weights and NIL threshold on the shared dev benchmarks.
 
     python scripts/fit_reranker.py kb_dir=kb/arnold [benchmarks=[...]] [write=conf/reranker/learned.yaml]
+        [features=[name,...]] [cache=examples.json]
 
 Documents of each benchmark are split 70/30 (fixed seed): weights are fitted on
 the 70 %, the NIL threshold and the reported scores come from the held-out 30 %.
+``features`` fits a subset of the reranker's features; ``cache`` stores the collected
+candidate features (JSON) and reuses them on the next run with the same file.
 Any other ``key=value`` is a ``glinker.link`` config override (detector, retriever…).
 """
 
@@ -22,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from glinker.config import CONF_DIR  # noqa: E402
 from glinker.settings import data_dir  # noqa: E402
 
+OPTIONS = ("benchmarks", "write", "l2", "features", "cache")
 DEV = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "oke-2015-train", "derczynski", "news-fair"]
 
 
@@ -29,22 +33,40 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     from glinker.evaluate.el import load_benchmark
     from glinker.link import build_pipeline
-    from glinker.rerank_fit import collect, fit_reranker, split_documents
+    from glinker.rerank import FEATURES
+    from glinker.rerank_fit import (
+        collect,
+        fit_reranker,
+        load_examples,
+        save_examples,
+        select_features,
+        split_documents,
+    )
 
-    opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in ("benchmarks", "write", "l2"))
+    opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in OPTIONS)
     overrides = [a for a in argv if a.split("=", 1)[0] not in opts]
     names = opts.get("benchmarks", ",".join(DEV)).strip("[]").split(",")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="link", overrides=overrides)
-    pipeline = build_pipeline(cfg)
-    train, held = [], []
-    for name in names:
-        docs = load_benchmark(data_dir() / "el" / "elevant" / f"{name}.benchmark.jsonl")
-        a, b = split_documents(docs)
-        train += collect(pipeline, a)
-        held += collect(pipeline, b)
-        logging.info("%s: %d/%d documents, %d/%d mentions with candidates", name, len(a), len(b), len(train), len(held))
-    report = fit_reranker(train, held, l2=float(opts.get("l2", 1.0)))
+    cache = Path(opts["cache"]) if "cache" in opts else None
+    if cache is not None and cache.is_file():
+        train, held = load_examples(cache)
+    else:
+        pipeline = build_pipeline(cfg)
+        train, held = [], []
+        for name in names:
+            docs = load_benchmark(data_dir() / "el" / "elevant" / f"{name}.benchmark.jsonl")
+            a, b = split_documents(docs)
+            train += collect(pipeline, a)
+            held += collect(pipeline, b)
+            logging.info("%s: %d/%d documents, %d/%d mentions with candidates", name, len(a), len(b), len(train),
+                         len(held))
+        if cache is not None:
+            save_examples(cache, train, held)
+    chosen = opts["features"].strip("[]").split(",") if "features" in opts else list(FEATURES)
+    cols = [FEATURES.index(f) for f in chosen]
+    train, held = (select_features(part, cols) for part in (train, held))
+    report = fit_reranker(train, held, l2=float(opts.get("l2", 1.0)), features=chosen)
     report["benchmarks"] = names
     print(json.dumps(report))
     if "write" in opts:

@@ -11,7 +11,14 @@ import numpy as np
 
 from glinker.errors import KBError
 from glinker.kb.index import FaissEntityIndex
-from glinker.kb.manifest import EMBEDDINGS_FILE, INDEX_FILE, LMDB_DIR, SENTENCE_EMBEDDINGS_FILE, read_manifest
+from glinker.kb.manifest import (
+    EMBEDDINGS_FILE,
+    INDEX_FILE,
+    LMDB_DIR,
+    NAME_INDEX_FILE,
+    SENTENCE_EMBEDDINGS_FILE,
+    read_manifest,
+)
 from glinker.kb.store import LmdbEntityStore
 
 logger = logging.getLogger(__name__)
@@ -49,12 +56,15 @@ class KnowledgeBase:
         self.index = index
         self.embeddings = embeddings
         self.sentences = sentences
+        self._mmap = True
+        self._name_index: FaissEntityIndex | None = None
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r}, entities={self.index.ntotal})"
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], expect_fingerprint: str | None = None, mmap: bool = True) -> KnowledgeBase:
+    def open(cls, path: str | os.PathLike[str], expect_fingerprint: str | None = None,
+             mmap: bool = True) -> KnowledgeBase:
         """Open a KB; refuse it if it was built with another model than ``expect_fingerprint``."""
         kb_dir = Path(path)
         manifest = read_manifest(kb_dir)
@@ -74,7 +84,9 @@ class KnowledgeBase:
         sentences = np.load(sent_path, mmap_mode="r", allow_pickle=False) if sent_path.exists() else None
         if index.ntotal != manifest.get("index", {}).get("ntotal", index.ntotal):
             raise KBError(f"KB {kb_dir}: index holds {index.ntotal} vectors, manifest says otherwise; rebuild the KB")
-        return cls(kb_dir, manifest, store, index, embeddings, sentences)
+        kb = cls(kb_dir, manifest, store, index, embeddings, sentences)
+        kb._mmap = mmap
+        return kb
 
     @property
     def fingerprint(self) -> str | None:
@@ -87,8 +99,42 @@ class KnowledgeBase:
             return None
         return np.asarray(self.embeddings[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
 
+    # KBs built before names.faiss existed get an exact in-memory name index up to this size.
+    MAX_IN_MEMORY_NAME_INDEX = 2_000_000
+
+    @property
+    def name_index(self) -> FaissEntityIndex:
+        """Index over the L2-normalised sentence embeddings (mention text -> entity), opened on first use.
+
+        Built by ``kb_build`` as ``names.faiss``; a KB without it (built by an older version)
+        gets an exact in-memory index when small enough.
+        """
+        if self._name_index is not None:
+            return self._name_index
+        path = self.path / NAME_INDEX_FILE
+        if path.is_file():
+            index = FaissEntityIndex(path, mmap=self._mmap)
+        elif self.sentences is not None and len(self.sentences) <= self.MAX_IN_MEMORY_NAME_INDEX:
+            logger.info("%s has no %s (older build): indexing its %d sentence vectors in memory",
+                        self.path, NAME_INDEX_FILE, len(self.sentences))
+            index = FaissEntityIndex.exact(normalized_rows(self.sentences))
+        else:
+            raise KBError(f"KB {self.path} has no name index ({NAME_INDEX_FILE}) for name retrieval; "
+                          "rebuild it with this version of kb_build")
+        self._name_index = index
+        return index
+
     def sentence_vectors(self, rows: np.ndarray) -> np.ndarray | None:
         """fp32 sentence embeddings for rows (``None`` if the KB has none)."""
         if self.sentences is None:
             return None
         return np.asarray(self.sentences[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+
+
+def normalized_rows(vectors: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """fp32 copy of ``vectors`` with every row scaled to unit length (cosine by inner product)."""
+    out = np.empty(vectors.shape, dtype=np.float32)
+    for s in range(0, len(vectors), chunk):
+        block = np.asarray(vectors[s : s + chunk], dtype=np.float32)
+        out[s : s + chunk] = block / np.linalg.norm(block, axis=1, keepdims=True).clip(min=1e-9)
+    return out

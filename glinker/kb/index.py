@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -24,6 +26,91 @@ def default_factory(n: int) -> str:
     return f"IVF{nlist}_HNSW32,SQ8"
 
 
+def default_train_points(factory: str, n: int) -> int:
+    """Training sample for a factory: 32 per IVF list (≥ 100k), 64k for quantizer-only types (SQ, PQ, OPQ)."""
+    nlist = _nlist(factory)
+    return min(n, max(100_000, 32 * nlist) if nlist > 1 else 65_536)
+
+
+def build_index(
+    vectors: np.ndarray,
+    factory: str,
+    path: str | os.PathLike[str],
+    *,
+    normalize: bool = False,
+    train_points: int | None = None,
+    chunk: int = 100_000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Train (when the type needs it) and fill an inner-product FAISS index from an (n, D) matrix; write it to ``path``.
+
+    ``vectors`` may be an fp16 memmap: at most ``chunk`` rows (and the training sample) are
+    held as fp32 at once, so a 10M-entity index builds in bounded memory.
+
+    Args:
+        vectors: (n, D) entity vectors, any float dtype.
+        factory: FAISS ``index_factory`` string.
+        path: Output file (written under a temporary name, then renamed).
+        normalize: Scale rows to unit length first (cosine similarity by inner product).
+        train_points: Training sample size (default :func:`default_train_points`).
+        chunk: Rows converted and added per step.
+        seed: Seed of the training sample.
+
+    Returns:
+        ``train_seconds``, ``add_seconds``, ``train_points`` and, for IVF types, ``imbalance``
+        (FAISS's list-size imbalance factor, 1.0 = equal lists).
+    """
+    n, dim = vectors.shape
+
+    def rows_of(sel: slice | np.ndarray) -> np.ndarray:
+        block = np.ascontiguousarray(vectors[sel], dtype=np.float32)
+        if normalize:
+            block /= np.linalg.norm(block, axis=1, keepdims=True).clip(min=1e-9)
+        return block
+
+    try:
+        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    except RuntimeError as exc:
+        raise KBError(f"invalid index_factory {factory!r}: {exc}") from exc
+    ivf = faiss.try_extract_index_ivf(index)
+    start = time.perf_counter()
+    used = 0
+    if not index.is_trained:
+        used = min(n, int(train_points or default_train_points(factory, n)))
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=used, replace=False)) if used < n else slice(None)
+        assigner = None
+        if ivf is not None and ivf.nlist >= 4096:
+            # k-means assignment to tens of thousands of centroids is exact (brute force) by default:
+            # hours on a few cores at 65k lists; an HNSW over the centroids makes each iteration minutes.
+            assigner = faiss.IndexHNSWFlat(ivf.d, 32)
+            ivf.clustering_index = assigner
+        logger.info("training %s on %d vectors", factory, used)
+        index.train(rows_of(rows))
+        if assigner is not None:
+            ivf.clustering_index = None
+    train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    for s in range(0, n, chunk):
+        index.add(rows_of(slice(s, s + chunk)))
+    add_seconds = time.perf_counter() - start
+    out = Path(path)
+    tmp = out.with_name(out.name + ".partial")
+    faiss.write_index(index, str(tmp))
+    os.replace(tmp, out)
+    facts: dict[str, Any] = {"train_seconds": train_seconds, "add_seconds": add_seconds, "train_points": used}
+    if ivf is not None:
+        facts["imbalance"] = float(ivf.invlists.imbalance_factor())
+    return facts
+
+
+def _nlist(factory: str) -> int:
+    for part in factory.split(","):
+        if part.startswith("IVF"):
+            digits = part[3:].split("_")[0]
+            return int(digits) if digits.isdigit() else 1
+    return 1
+
+
 class FaissEntityIndex:
     """Searches span vectors against entity vectors; rows map to QIDs through the store.
 
@@ -31,10 +118,25 @@ class FaissEntityIndex:
         path: The ``entities.faiss`` file.
         mmap: Memory-map the index so several processes share one copy.
         nprobe: IVF lists probed per query (IVF indexes only).
-        ef_search: HNSW search depth (HNSW indexes only).
+        ef_search: HNSW search depth (HNSW indexes, or the HNSW quantizer of IVF ones).
+        rescore_vectors: (n, D) entity vectors (e.g. the KB's fp16 memmap) for exact rescoring.
+        rescore_k: With ``rescore_vectors``, fetch this many approximate neighbours per query and
+            return the top ``k`` of them by exact inner product (0: no rescoring). Recovers the
+            ranking lost to compressed codes (SQ8, PQ) at the cost of ``rescore_k`` vector reads.
     """
 
-    def __init__(self, path: str | os.PathLike[str], mmap: bool = True, nprobe: int = 32, ef_search: int = 128) -> None:
+    rescore_vectors: np.ndarray | None = None
+    rescore_k: int = 0
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        mmap: bool = True,
+        nprobe: int = 32,
+        ef_search: int = 128,
+        rescore_vectors: np.ndarray | None = None,
+        rescore_k: int = 0,
+    ) -> None:
         if not Path(path).is_file():
             raise KBError(f"FAISS index not found: {path}; rebuild the KB")
         index = None
@@ -52,12 +154,36 @@ class FaissEntityIndex:
             except RuntimeError as exc:
                 raise KBError(f"cannot read FAISS index {path}: {exc}; rebuild the KB") from exc
         self.index = index
-        ivf = faiss.try_extract_index_ivf(index)
-        if ivf is not None:
-            ivf.nprobe = nprobe
-        hnsw = _find_hnsw(index)
-        if hnsw is not None:
-            hnsw.hnsw.efSearch = ef_search
+        if rescore_k and rescore_vectors is not None:
+            if rescore_vectors.shape != (index.ntotal, index.d):
+                raise KBError(f"{path}: rescoring vectors have shape {rescore_vectors.shape}, the index holds "
+                              f"{index.ntotal} vectors of width {index.d}; rebuild the KB")
+            self.rescore_vectors = rescore_vectors
+        self.set_search_params(nprobe=nprobe, ef_search=ef_search, rescore_k=rescore_k)
+
+    def set_search_params(
+        self, nprobe: int | None = None, ef_search: int | None = None, rescore_k: int | None = None
+    ) -> None:
+        """Change search effort; ``None`` keeps a setting. The IVF quantizer's HNSW depth is at least ``nprobe``."""
+        ivf = faiss.try_extract_index_ivf(self.index)
+        if ivf is not None and nprobe is not None:
+            ivf.nprobe = int(nprobe)
+        hnsw = _find_hnsw(self.index)
+        if hnsw is not None and (ef_search is not None or nprobe is not None):
+            ef = int(ef_search) if ef_search is not None else hnsw.hnsw.efSearch
+            # an HNSW quantizer returning fewer than nprobe good lists would silently cap nprobe
+            hnsw.hnsw.efSearch = max(ef, ivf.nprobe) if ivf is not None else ef
+        if rescore_k is not None:
+            self.rescore_k = int(rescore_k) if self.rescore_vectors is not None else 0
+
+    @classmethod
+    def exact(cls, vectors: np.ndarray, chunk: int = 65_536) -> FaissEntityIndex:
+        """An in-memory exact inner-product index over ``vectors`` (added in fp32 chunks)."""
+        self = cls.__new__(cls)
+        self.index = faiss.IndexFlatIP(int(vectors.shape[1]))
+        for s in range(0, len(vectors), chunk):
+            self.index.add(np.ascontiguousarray(vectors[s : s + chunk], dtype=np.float32))
+        return self
 
     @property
     def ntotal(self) -> int:
@@ -76,8 +202,29 @@ class FaissEntityIndex:
             raise KBError(f"query vectors have shape {q.shape}, the index expects width {self.dim}")
         if len(q) == 0:
             return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+        if self.rescore_k > k:
+            _, rows = self.index.search(q, min(self.rescore_k, max(1, self.ntotal)))
+            return self._rescore(q, rows, k)
         scores, rows = self.index.search(q, min(k, max(1, self.ntotal)))
         return rows, scores
+
+    def _rescore(self, q: np.ndarray, rows: np.ndarray, k: int, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Exact inner products of each query with its candidate rows; keep the best ``k``."""
+        k = min(k, rows.shape[1])
+        out_rows = np.full((len(q), k), -1, dtype=np.int64)
+        out_scores = np.full((len(q), k), -np.inf, dtype=np.float32)
+        for s in range(0, len(q), block):
+            cand = rows[s : s + block]
+            # one sorted gather per block: sequential-ish reads from a memmap, each row read once
+            uniq, inverse = np.unique(np.where(cand < 0, 0, cand), return_inverse=True)
+            vecs = np.asarray(self.rescore_vectors[uniq], dtype=np.float32)
+            exact = np.matmul(vecs[inverse.reshape(cand.shape)], q[s : s + block, :, None])[:, :, 0]
+            exact[cand < 0] = -np.inf
+            top = np.argsort(-exact, axis=1, kind="stable")[:, :k]
+            out_rows[s : s + block] = np.where(np.take_along_axis(exact, top, 1) > -np.inf,
+                                               np.take_along_axis(cand, top, 1), -1)
+            out_scores[s : s + block] = np.take_along_axis(exact, top, 1)
+        return out_rows, out_scores
 
 
 def _find_hnsw(index: faiss.Index) -> faiss.Index | None:

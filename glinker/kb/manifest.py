@@ -15,6 +15,7 @@ LMDB_DIR = "entities.lmdb"
 INDEX_FILE = "entities.faiss"
 EMBEDDINGS_FILE = "embeddings.f16.npy"  # P: span-space vectors (what FAISS indexes)
 SENTENCE_EMBEDDINGS_FILE = "sentence.f16.npy"  # E: label-tower sentence embeddings (context similarity)
+NAME_INDEX_FILE = "names.faiss"  # FAISS over the L2-normalised E rows: mention text -> entity (name retrieval)
 
 
 def read_manifest(kb_dir: str | os.PathLike[str]) -> dict[str, Any]:
