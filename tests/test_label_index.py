@@ -1,0 +1,104 @@
+"""Huge label sets: the label index picks the same best labels as exhaustive blocked scoring."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from glinker.detector import BiEncoderDetector
+from glinker.errors import InputError
+from glinker.label_index import LabelIndex
+
+TEXTS = [
+    "Arnold Schwarzenegger was born in Thal, Austria, and later moved to Los Angeles.",
+    "The Terminator (1984) was directed by James Cameron for Orion Pictures; it co-starred Linda Hamilton.",
+    "Japan began the defence of their Asian Cup title with a lucky 2-1 win against Syria on Friday.",
+]
+WORDS = ["German", "former", "public", "fictional", "river", "city", "film", "person", "award", "band", "school",
+         "company", "party", "saint", "island", "museum", "bridge", "village", "novel", "team"]
+# 3,420 distinct labels: "German river", "river German", ..., "river number 151"
+LABELS = tuple(f"{a} {b}" for a, b in itertools.permutations(WORDS, 2)) + tuple(
+    f"{w} number {i}" for w in WORDS for i in range(152))
+
+
+def _entities(mentions):
+    return [[(m.start, m.end, m.label) for m in doc] for doc in mentions]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """Label cache shared by the detectors of this module, so the labels are encoded once."""
+    return tmp_path_factory.mktemp("label-cache")
+
+
+def _detector(model_dir, cache, **kwargs) -> BiEncoderDetector:
+    return BiEncoderDetector(model_dir, threshold=0.2, label_cache_dir=cache, disk_cache_min_labels=1000, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def detectors(tiny_model_dir, cache):
+    # tiny blocks so the exhaustive path really runs block by block
+    blocked = _detector(tiny_model_dir, cache, score_budget=20_000, label_index_min_labels=10**9)
+    indexed = _detector(tiny_model_dir, cache, label_index_min_labels=1000, label_index="flat")
+    return blocked, indexed
+
+
+def test_exact_index_finds_the_same_entities_as_blocked_scoring(detectors):
+    blocked, indexed = detectors
+    assert len(set(LABELS)) == len(LABELS) > 3000
+    want, got = blocked.detect(TEXTS, LABELS), indexed.detect(TEXTS, LABELS)
+    assert indexed._label_set(LABELS).index is not None and blocked._label_set(LABELS).index is None
+    assert sum(map(len, want)) >= 3, "the tiny model should propose some spans at threshold 0.2"
+    assert len({m.label for doc in want for m in doc}) >= 2
+    assert _entities(got) == _entities(want)
+    for a, b in zip(itertools.chain(*want), itertools.chain(*got)):
+        assert b.score == pytest.approx(a.score, abs=1e-5)
+        np.testing.assert_allclose(b.vector, a.vector, atol=1e-6)
+
+
+def test_exact_index_gold_spans_match_blocked_scoring(detectors):
+    blocked, indexed = detectors
+    spans = [[(0, 21), (34, 38), (57, 68)], [(4, 14), (38, 51)], [(0, 5)]]
+    want, got = blocked.encode_spans(TEXTS, spans, LABELS), indexed.encode_spans(TEXTS, spans, LABELS)
+    assert [[(m.label, round(m.score, 5)) for m in d] for d in got] == [[(m.label, round(m.score, 5)) for m in d]
+                                                                         for d in want]
+
+
+def test_small_label_sets_stay_on_blocked_scoring(detectors):
+    _, indexed = detectors
+    labels = LABELS[:999]
+    assert indexed._label_set(labels).index is None
+    assert indexed._label_set(labels) is indexed._label_set(labels)  # prepared once, found by identity
+
+
+def test_label_index_is_cached_on_disk_and_reloaded(detectors, tiny_model_dir, cache):
+    _, indexed = detectors
+    first = indexed.detect(TEXTS, LABELS)
+    files = sorted(p.name for p in cache.iterdir())
+    assert len(files) == 2 and files[0].endswith(".flat.faiss") and files[1].endswith(".npy")
+    fresh = _detector(tiny_model_dir, cache, label_index_min_labels=1000, label_index="flat")
+    fresh.encode_texts = None  # everything must come from the cache
+    assert _entities(fresh.detect(TEXTS, LABELS)) == _entities(first)
+
+
+def test_flat_index_matches_brute_force_and_hnsw_recall_is_high():
+    rng = np.random.default_rng(0)
+    labels = rng.normal(size=(5000, 32)).astype(np.float32)
+    queries = rng.normal(size=(300, 32)).astype(np.float32)
+    truth = (queries @ labels.T).argmax(axis=1)
+    scores, ids = LabelIndex.build(labels, "flat").best(queries)
+    np.testing.assert_array_equal(ids, truth)
+    np.testing.assert_allclose(scores, (queries * labels[truth]).sum(axis=1), rtol=1e-5)
+    hnsw = LabelIndex.build(labels, "hnsw", ef_search=256)
+    assert hnsw.kind == "hnsw"
+    _, approx = hnsw.best(queries)
+    assert (approx == truth).mean() >= 0.95
+
+
+def test_bad_label_index_settings_are_refused(tiny_model_dir):
+    with pytest.raises(InputError, match="label_index"):
+        BiEncoderDetector(tiny_model_dir, label_index="ivf")
+    with pytest.raises(InputError, match="width"):
+        LabelIndex.build(np.ones((4, 8), np.float32), "flat").best(np.ones((2, 7), np.float32))
