@@ -97,6 +97,23 @@ def test_flat_index_matches_brute_force_and_hnsw_recall_is_high():
     assert (approx == truth).mean() >= 0.95
 
 
+def test_hnsw_finds_the_best_label_when_label_vectors_share_a_large_component(tmp_path):
+    # like the real label towers: every label vector ~ a common mean, span vectors point against it
+    rng = np.random.default_rng(1)
+    mean = np.zeros(32, np.float32)
+    mean[0] = 5.0
+    labels = (mean + rng.normal(scale=0.5, size=(5000, 32))).astype(np.float32)
+    queries = (-0.5 * mean + rng.normal(scale=0.3, size=(300, 32))).astype(np.float32)
+    exact = queries @ labels.T
+    index = LabelIndex.build(labels, "hnsw", ef_search=64)
+    index.save(tmp_path / "labels.hnsw.faiss")
+    loaded = LabelIndex.load(tmp_path / "labels.hnsw.faiss", ef_search=64)
+    for idx in (index, loaded):
+        scores, ids = idx.best(queries)
+        assert (ids == exact.argmax(axis=1)).mean() >= 0.95
+        np.testing.assert_allclose(scores, exact[np.arange(len(ids)), ids], rtol=1e-4, atol=1e-4)
+
+
 def test_bad_label_index_settings_are_refused(tiny_model_dir):
     with pytest.raises(InputError, match="label_index"):
         BiEncoderDetector(tiny_model_dir, label_index="ivf")
