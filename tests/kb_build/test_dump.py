@@ -95,6 +95,33 @@ def test_lines_longer_than_a_block(tmp_path, monkeypatch):
     assert [line for _, line in iter_lines(path)] == [e.strip() for e in entities]
 
 
+def naive_entity_lines(data: bytes) -> list[tuple[int, bytes]]:
+    """The documented contract of iter_lines, written the slow obvious way."""
+    out = []
+    for line_no, raw in enumerate(data.split(b"\n"), 1):
+        line = raw.strip()
+        if line.endswith(b","):
+            line = line[:-1].rstrip()
+        if line not in (b"", b"[", b"]"):
+            out.append((line_no, line))
+    return out
+
+
+@pytest.mark.parametrize("block_size", [40, 100, 333, 1 << 22])
+def test_lines_and_blocks_match_the_documented_cleaning(tmp_path, monkeypatch, block_size):
+    # Official layout with irregular stretches (CR LF, blank lines, spaces around commas,
+    # lines without comma, a lone comma), cut into blocks of several sizes.
+    rng = random.Random(block_size)
+    separators = [b",\n"] * 12 + [b",\r\n", b",\n\n", b" ,\n", b",\n  ", b"\n", b",\n,\n", b",\t\n", b",\x0c\n"]
+    body = b"".join(entity_line(i) + rng.choice(separators) for i in range(300))
+    data = b"[\n" + body + b"]\n"
+    monkeypatch.setattr(dump, "BLOCK_SIZE", block_size)
+    path = write(tmp_path, "d.json.gz", data)
+    expected = naive_entity_lines(data)
+    assert list(iter_lines(path)) == expected
+    assert [item for first, block in dump.iter_line_blocks(path) for item in dump.block_lines(first, block)] == expected
+
+
 def test_iter_line_batches_matches_iter_lines(tmp_path, monkeypatch):
     monkeypatch.setattr(dump, "BLOCK_SIZE", 100)  # many blocks, batches across block borders
     entities = [entity_line(i) for i in range(103)]

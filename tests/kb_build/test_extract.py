@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import kb_build.dump as dump_module
 import kb_build.extract as extract_module
 from glinker.errors import DumpError
 from glinker.settings import data_dir
@@ -298,21 +299,44 @@ def test_workers_give_same_records_as_in_process(tmp_path, start_method):
     assert len(one.malformed) == 5 and len(one.records) == 5 * 63  # "de" keeps Q2
 
 
-def test_workers_keep_a_bounded_number_of_batches_in_flight(tmp_path, monkeypatch):
+def test_workers_keep_a_bounded_number_of_blocks_in_flight(tmp_path, monkeypatch):
     path = write_dump(tmp_path / "d.json", sample_entities() * 20)
-    real = extract_module.iter_line_batches
+    monkeypatch.setattr(dump_module, "BLOCK_SIZE", 512)  # ~5 lines per block
+    real = extract_module.iter_line_blocks
     pulled = []
 
     def counting(*args, **kwargs):
-        for batch in real(*args, **kwargs):
-            pulled.append(len(batch))
-            yield batch
+        for block in real(*args, **kwargs):
+            pulled.append(block)
+            yield block
 
-    monkeypatch.setattr(extract_module, "iter_line_batches", counting)
+    monkeypatch.setattr(extract_module, "iter_line_blocks", counting)
     results = iter_extracted(path, Extractor(), workers=2, batch_lines=5, start_method="fork")
     next(results)
-    assert len(pulled) <= 2 * 2  # not the whole dump (~270 batches)
+    assert len(pulled) <= 2 * 2  # not the whole dump (~270 blocks)
     results.close()  # terminates the pool without reading further
+
+
+@pytest.mark.parametrize("block_size", [64, 700, 1 << 22])
+def test_workers_batches_cover_every_line_whatever_the_block_size(tmp_path, monkeypatch, block_size):
+    # Blocks shorter than a line, a few lines, the whole file: same records, same line numbers.
+    path = write_dump(tmp_path / "d.json.gz", sample_entities() * 3)
+    monkeypatch.setattr(dump_module, "BLOCK_SIZE", block_size)
+    one = collect(iter_extracted(path, Extractor(), workers=1, batch_lines=7))
+    results = list(iter_extracted(path, Extractor(), workers=2, batch_lines=7, start_method="fork"))
+    two = collect(results)
+    assert (two.records, two.filtered, two.malformed) == (one.records, one.filtered, one.malformed)
+    assert [m[0] for m in two.malformed] == [5, 72, 139]
+    assert all(len(b.records) + sum(b.filtered.values()) + len(b.malformed) <= 7 for b in results)
+
+
+def test_fast_record_equals_constructed_record():
+    fields = ("Q1", "one", "first", ("uno",), ("Q5",), ("Q2",), 3, 0.5)
+    fast = extract_module._new_record(fields)
+    assert fast == EntityRecord(*fields) and vars(fast) == vars(EntityRecord(*fields))
+    assert hash(fast) == hash(EntityRecord(*fields)) and fast.row == -1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.label = "x"
 
 
 def test_iter_extracted_missing_dump(tmp_path):
