@@ -26,7 +26,7 @@ import torch
 from glinker.errors import InputError
 from glinker.label_index import KINDS, LabelIndex
 from glinker.model.checkpoint import BiEncoderBundle, load_checkpoint
-from glinker.model.decode import ScoredSpan, greedy_decode
+from glinker.model.decode import ScoredSpan, SpanBoundaries, greedy_decode
 from glinker.model.inputs import Window, Words, collate_windows, make_windows, split_words, word_token_ids
 from glinker.types import Mention
 
@@ -71,6 +71,8 @@ class BiEncoderDetector:
             ``label_cache_dir`` it is cached on disk next to the label vectors.
         label_index_ef_search: HNSW search depth (more: better recall, slower).
         num_threads: torch intra-op threads (``None`` leaves torch's setting).
+        span_boundaries: Refuse spans across brackets, quotes, line breaks and sentence ends
+            (:class:`~glinker.model.decode.SpanBoundaries`); off reproduces GLiNER's decoding exactly.
 
     Pass a label set that does not change between calls as a tuple: its prepared
     vectors / index are then found by identity, without comparing 10^6 strings.
@@ -92,6 +94,7 @@ class BiEncoderDetector:
         label_index: str = "hnsw",
         label_index_ef_search: int = 128,
         num_threads: int | None = None,
+        span_boundaries: bool = False,
     ) -> None:
         if model is None:
             from glinker.model.default import default_model_path
@@ -102,6 +105,7 @@ class BiEncoderDetector:
         self.labels = list(labels)
         self.threshold = float(threshold)
         self.flat_ner = flat_ner
+        self.span_boundaries = bool(span_boundaries)
         self.batch_size = int(batch_size)
         cfg = self.bundle.config
         self.max_words = int(max_words or cfg.max_len)
@@ -270,6 +274,9 @@ class BiEncoderDetector:
         results: list[list[Mention]] = []
         for d, cands in enumerate(per_doc):
             w = words[d]
+            if self.span_boundaries:
+                allowed = SpanBoundaries(texts[d], w.tokens, w.starts, w.ends).allows
+                cands = [c for c in cands if allowed(c.start, c.end)]
             mentions = []
             for sp in greedy_decode(cands, flat=self.flat_ner):
                 start, end = w.starts[sp.start], w.ends[sp.end]

@@ -37,3 +37,39 @@ def _conflict(a: ScoredSpan, b: ScoredSpan, flat: bool) -> bool:
         return not disjoint
     nested = (a.start <= b.start and a.end >= b.end) or (b.start <= a.start and b.end >= a.end)
     return not (disjoint or nested)
+
+
+# Tokens no mention contains: brackets, quotes, separators and AIDA-style masks.
+_HARD = frozenset("()[]{};*|\"“”«»")
+_STOPS = frozenset(".!?")
+
+
+class SpanBoundaries:
+    """Where a text's words may not be spanned by one mention (an option, off in GLiNER).
+
+    A span is refused when it contains a bracket, quote, semicolon or ``*`` token, a line
+    break, or a sentence end followed by more words of the span: ``.``/``!``/``?`` after a
+    word of four or more characters ("Spears. Finn"), while abbreviations such as "U.S.",
+    "Inc." or "St. Louis" stay possible. The model otherwise proposes such spans across
+    list items and sentences ("Mark Philippoussis ( Australia ) Andrei Olhovskiy").
+    """
+
+    def __init__(self, text: str, tokens: list[str], starts: list[int], ends: list[int]) -> None:
+        hard = [0]
+        brk = [0, 0]  # brk[k + 1]: breaks before words 1..k
+        for k, tok in enumerate(tokens):
+            hard.append(hard[-1] + (tok in _HARD))
+            if k == 0:
+                continue
+            gap_break = "\n" in text[ends[k - 1] : starts[k]]
+            prev = tokens[k - 1]
+            sentence_end = prev in _STOPS and (prev != "." or (k >= 2 and len(tokens[k - 2]) >= 4))
+            brk.append(brk[-1] + (gap_break or sentence_end))
+        self._hard = hard
+        self._brk = brk
+
+    def allows(self, start: int, end: int) -> bool:
+        """True if words ``start..end`` (inclusive) may form one mention."""
+        if self._hard[end + 1] - self._hard[start]:
+            return False
+        return self._brk[end + 1] - self._brk[start + 1] == 0
