@@ -171,3 +171,42 @@ def load_examples(path) -> tuple[list[MentionExamples], list[MentionExamples]]:
                                 list(r["qids"])) for r in rows]
 
     return part(data["train"]), part(data["heldout"])
+
+
+def link_for_tuning(pipeline, docs: Sequence[GoldDocument]) -> list[list[tuple[int, int, str | None, float, float]]]:
+    """Link ``docs`` end to end with the NIL threshold off: (start, end, qid, link score, mention score) per mention."""
+    from glinker.types import Document
+
+    saved = getattr(pipeline.reranker, "nil_threshold", None)
+    if saved is not None:
+        pipeline.reranker.nil_threshold = 0.0
+    try:
+        batch = [Document(d.id, d.text) for d in docs]
+        for s in range(0, len(batch), pipeline.batch_size):
+            pipeline.link_batch(batch[s : s + pipeline.batch_size])
+    finally:
+        if saved is not None:
+            pipeline.reranker.nil_threshold = saved
+    return [[(m.start, m.end, m.qid, m.link_score, m.score) for m in d.mentions] for d in batch]
+
+
+def tune_e2e(docs: Sequence[GoldDocument], linked, kb_has,
+             link_grid: Sequence[float] = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2)),
+             mention_grid: Sequence[float] = (0.0, 0.4, 0.5, 0.6, 0.7)) -> dict:
+    """The NIL threshold (and a mention-score floor) that maximise end-to-end strong-match F1 on ``docs``.
+
+    Gold spans the detector never finds and non-entity detections both count here, which the
+    gold-mention fit cannot see.
+    """
+    from glinker.evaluate.el import score_e2e
+
+    best = None
+    for t in link_grid:
+        for u in mention_grid:
+            preds = [[(s, e, q) for s, e, q, p, ms in doc if q is not None and p >= t and ms >= u] for doc in linked]
+            res = score_e2e(docs, preds, kb_has).metrics()
+            key = (res["f1"], -t, -u)
+            if best is None or key > best[0]:
+                best = (key, float(t), float(u), res)
+    _, t, u, res = best
+    return {"nil_threshold": t, "min_mention_score": u, "e2e": {k: res[k] for k in ("precision", "recall", "f1")}}

@@ -35,3 +35,20 @@ def test_fit_reranker_links_in_kb_and_rejects_nil():
     assert report["heldout"]["precision"] > report["heldout_no_nil"]["precision"]
     picks = decide(held, np.array(list(report["weights"].values())), report["bias"])
     assert inkb_scores(held, picks, report["nil_threshold"])["f1"] == report["heldout"]["f1"]
+
+
+def test_tune_e2e_picks_the_threshold_that_drops_confident_looking_noise():
+    from glinker.evaluate.el import GoldDocument, GoldMention
+    from glinker.rerank_fit import tune_e2e
+
+    docs = [GoldDocument(str(i), "x" * 100, [GoldMention(0, 5, "Q1"), GoldMention(10, 15, "Q2")]) for i in range(4)]
+    # per doc: two right links scored 0.8 / 0.6, one non-entity linked with 0.3, one wrong entity at 0.2
+    linked = [[(0, 5, "Q1", 0.8, 0.9), (10, 15, "Q2", 0.6, 0.9), (20, 25, "Q9", 0.3, 0.9), (30, 35, "Q8", 0.2, 0.45)]
+              for _ in docs]
+    res = tune_e2e(docs, linked, kb_has=lambda q: True)
+    assert 0.3 < res["nil_threshold"] <= 0.6
+    assert res["e2e"]["f1"] == 100.0
+    # with the wrong link scored above a right one, the best threshold trades one for the other
+    linked[0][2] = (20, 25, "Q9", 0.7, 0.9)
+    res = tune_e2e(docs, linked, kb_has=lambda q: True)
+    assert res["e2e"]["f1"] < 100.0
