@@ -29,7 +29,6 @@ from glinker.config import CONF_DIR  # noqa: E402
 from glinker.settings import data_dir  # noqa: E402
 
 OPTIONS = ("benchmarks", "write", "l2", "features", "cache", "e2e")
-DEV = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "oke-2015-train", "derczynski", "news-fair"]
 
 
 def main(argv: list[str]) -> None:
@@ -38,6 +37,7 @@ def main(argv: list[str]) -> None:
     from glinker.link import build_pipeline
     from glinker.rerank import FEATURES, FeatureReranker
     from glinker.rerank_fit import (
+        FIT_BENCHMARKS,
         collect,
         fit_reranker,
         link_for_tuning,
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> None:
 
     opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in OPTIONS)
     overrides = [a for a in argv if a.split("=", 1)[0] not in opts]
-    names = opts.get("benchmarks", ",".join(DEV)).strip("[]").split(",")
+    names = opts.get("benchmarks", ",".join(FIT_BENCHMARKS)).strip("[]").split(",")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="link", overrides=overrides)
     cache = Path(opts["cache"]) if "cache" in opts else None

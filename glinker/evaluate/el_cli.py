@@ -32,6 +32,11 @@ def run_el(cfg: DictConfig) -> dict:
     for bench in benches:
         path = resolve_data_path(str(bench))
         docs = load_benchmark(path)
+        stem = path.name.replace(".benchmark.jsonl", "")
+        if stem in (cfg.get("heldout_only") or ()):
+            from glinker.rerank_fit import split_documents
+
+            docs = split_documents(docs)[1]  # the documents the reranker fit never saw
         if cfg.max_docs:
             docs = docs[: int(cfg.max_docs)]
         started = time.time()
