@@ -1,18 +1,33 @@
-"""End-to-end linking throughput on the shared EL dev texts, document batching on and off, in one run.
+"""End-to-end linking throughput on the shared EL dev texts, in one run.
 
     python scripts/bench_link.py kb_dir=kb/arnold [docs=1000] [batch_sizes=[1,16]] [glinker.link overrides]
+    python scripts/bench_link.py kb_dir=kb/arnold docs=1000 cli=true [trees=[REV,.]] [glinker.link overrides]
 
-Loads the pipeline once, warms it up on 4 documents, then links the first
-``docs`` documents of the ELEVANT dev benchmarks (cycling if fewer) at each
-batch size. Prints a Markdown table and a JSON line last.
+In-process (default): loads the pipeline once, warms it up on 4 documents, then
+links the first ``docs`` documents of the ELEVANT dev benchmarks (cycling if
+fewer) at each batch size.
+
+``cli=true``: runs ``python -m glinker.link kb_dir=... input=docs.jsonl`` as a
+subprocess for each source tree in ``trees`` (a git revision, exported with
+``git archive``, or ``.`` for the working tree; default ``[.]``) and reports its
+docs/s (the CLI's own count, model and KB loading excluded), CPU seconds and
+peak RSS of the whole process; the JSONL of every tree is compared with the
+first tree's (same mentions, same QIDs), so a speed change is checked for
+changed output in the same run. Prints a Markdown table and a JSON line last.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import platform
+import re
 import resource
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,9 +58,12 @@ def main(argv: list[str]) -> None:
     from glinker.link import build_pipeline
     from glinker.types import Document
 
-    opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in ("docs", "batch_sizes"))
+    opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in ("docs", "batch_sizes", "cli", "trees"))
     overrides = [a for a in argv if a.split("=", 1)[0] not in opts]
     n = int(opts.get("docs", 1000))
+    if opts.get("cli", "false").lower() in ("1", "true", "yes"):
+        trees = [t.strip() for t in opts.get("trees", "[.]").strip("[]").split(",") if t.strip()]
+        return main_cli(argv, n, trees, overrides)
     sizes = [int(x) for x in opts.get("batch_sizes", "[1,16]").strip("[]").split(",")]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="link", overrides=overrides)
@@ -67,13 +85,89 @@ def main(argv: list[str]) -> None:
                      "linked": sum(m.qid is not None for d in docs for m in d.mentions)})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}"
-    print(f"Command: `python scripts/bench_link.py {' '.join(argv)}` ({stamp}); peak RSS {peak:.0f} MB", file=sys.stderr)
+    print(f"Command: `python scripts/bench_link.py {' '.join(argv)}` ({stamp}); peak RSS {peak:.0f} MB",
+          file=sys.stderr)
     print("| batch size | docs | seconds | docs/s | kchars/s | mentions | linked |\n|---|---|---|---|---|---|---|",
           file=sys.stderr)
     for r in rows:
         print(f"| {r['batch_size']} | {r['docs']} | {r['seconds']} | {r['docs_per_s']} | {r['kchars_per_s']} | "
               f"{r['mentions']} | {r['linked']} |", file=sys.stderr)
     print(json.dumps({"rows": rows, "peak_rss_mb": round(peak), "kb": str(pipeline.kb.path)}))
+
+
+_LOG = re.compile(r"linked (\d+) documents \((\d+) mentions, (\d+) linked.*?in ([\d.]+) s")
+
+
+def _source_tree(rev: str, tmp: Path) -> Path:
+    """``.``: this working tree; else a clean export of a git revision (``git archive``, no .git changes)."""
+    if rev == ".":
+        return ROOT
+    dest = tmp / re.sub(r"[^\w.-]", "_", rev)
+    dest.mkdir()
+    data = subprocess.run(["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def run_cli(tree: Path, docs: Path, out: Path, overrides: list[str]) -> dict:
+    """One ``python -m glinker.link`` run from ``tree``; its own rusage (peak RSS, CPU) via wait4."""
+    env = dict(os.environ, PYTHONPATH=str(tree), HF_HUB_OFFLINE="1")
+    kb = [a for a in overrides if a.startswith("kb_dir=")]
+    args = [a for a in overrides if not a.startswith("kb_dir=")]
+    kb_arg = [f"kb_dir={(ROOT / kb[-1].split('=', 1)[1]).resolve()}"] if kb else []
+    start = time.perf_counter()
+    with open(out.with_suffix(".log"), "w") as log:
+        cmd = [sys.executable, "-m", "glinker.link", *kb_arg, f"input={docs}", f"output={out}", *args]
+        proc = subprocess.Popen(cmd, cwd=tree, env=env, stderr=log, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (RUSAGE_CHILDREN would pool them)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    text = out.with_suffix(".log").read_text()
+    m = _LOG.search(text)
+    if proc.returncode != 0 or m is None:
+        raise SystemExit(f"glinker.link from {tree} failed:\n{text[-2000:]}")
+    ndocs, mentions, linked, secs = int(m[1]), int(m[2]), int(m[3]), float(m[4])
+    return {"docs": ndocs, "seconds": secs, "docs_per_s": round(ndocs / secs, 2), "wall_seconds": round(wall, 1),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "mentions": mentions, "linked": linked}
+
+
+def _links(path: Path) -> dict[str, list[tuple]]:
+    with open(path, encoding="utf-8") as fh:
+        return {d["id"]: [(m["start"], m["end"], m["qid"]) for m in d["mentions"]] for d in map(json.loads, fh)}
+
+
+def main_cli(argv: list[str], n: int, trees: list[str], overrides: list[str]) -> None:
+    """``cli=true``: the CLI over ``n`` documents from each source tree, outputs compared with the first tree's."""
+    texts = load_texts(n)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_link_") as tmp_name:
+        tmp = Path(tmp_name)
+        docs = tmp / "docs.jsonl"
+        docs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)))
+        first = None
+        for rev in trees:
+            out = tmp / f"out-{len(rows)}.jsonl"
+            row = {"tree": rev, **run_cli(_source_tree(rev, tmp), docs, out, overrides)}
+            links = _links(out)
+            if first is None:
+                first = links
+            row["docs_same_as_first"] = sum(links.get(k) == v for k, v in first.items())
+            row["mentions_same_as_first"] = sum(len(set(links.get(k, [])) & set(v)) for k, v in first.items())
+            rows.append(row)
+            print(f"[bench_link] {row}", file=sys.stderr, flush=True)
+    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}"
+    print(f"Command: `python scripts/bench_link.py {' '.join(argv)}` ({stamp})", file=sys.stderr)
+    print("| tree | docs | link s | docs/s | process CPU s | wall s (with loading) | peak RSS MB | mentions | linked "
+          "| docs identical to first | mentions identical to first |\n|---|---|---|---|---|---|---|---|---|---|---|",
+          file=sys.stderr)
+    for r in rows:
+        print(f"| {r['tree']} | {r['docs']} | {r['seconds']} | {r['docs_per_s']} | {r['cpu_seconds']} | "
+              f"{r['wall_seconds']} | {r['peak_rss_mb']} | {r['mentions']} | {r['linked']} | "
+              f"{r['docs_same_as_first']}/{r['docs']} | {r['mentions_same_as_first']}/{rows[0]['mentions']} |",
+              file=sys.stderr)
+    print(json.dumps({"rows": rows}))
 
 
 if __name__ == "__main__":

@@ -163,57 +163,79 @@ def _in_scope(m: GoldMention, kb_has, in_kb: bool) -> str | None:
 RECALL_KS = (1, 5, 10, 50)
 
 
+def ed_scope(doc: GoldDocument, kb_has, in_kb: bool = True) -> tuple[list[GoldMention], list[str]]:
+    """The gold mentions of ``doc`` that ED scores, and the reasons of those left out."""
+    scored, skipped = [], []
+    for m in doc.mentions:
+        reason = _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
+        if reason:
+            skipped.append(reason)
+        else:
+            scored.append(m)
+    return scored, skipped
+
+
+def tally_ed(score: Scored, doc_id: str, text: str, gold: GoldMention, ranked: Sequence[str],
+             candidates: Sequence[str], linked: str | None, errors: bool = False) -> None:
+    """Count one gold mention's ED outcome: ``ranked`` best first, ``linked`` the NIL-aware answer."""
+    score.total += 1
+    for k in RECALL_KS:
+        score.recall_at[f"@{k}"] += gold.qid in ranked[:k]
+    score.recall_at["@all"] += gold.qid in set(candidates)
+    # Accuracy is in-KB disambiguation: the gold entity is known to be in the KB, so the
+    # best-ranked candidate is the answer. P/R/F1 honour the NIL decision.
+    score.correct += (ranked[0] if ranked else None) == gold.qid
+    if linked is None:
+        score.nil_predicted += 1
+        score.fn += 1
+    elif linked == gold.qid:
+        score.tp += 1
+    else:
+        score.fp += 1
+        score.fn += 1
+    if errors and linked != gold.qid:
+        score.errors.append({"doc": doc_id, "span": [gold.start, gold.end], "text": text[gold.start:gold.end],
+                             "gold": gold.qid, "predicted": linked, "gold_in_candidates": gold.qid in ranked,
+                             "candidates": list(ranked[:5])})
+
+
 def evaluate_ed(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, errors: bool = False) -> Scored:
     """Disambiguation with gold spans: the detector encodes the spans, retrieval and reranking decide."""
-    kb_has = _kb_membership(pipeline.kb, docs)
+    kb_has = kb_membership(pipeline.kb, docs)
     score = Scored()
     for doc in docs:
-        scored, skipped = [], []
-        for m in doc.mentions:
-            reason = _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
-            (skipped if reason else scored).append((m, reason))
-        for _, reason in skipped:
-            score.left_out[reason] += 1
+        scored, skipped = ed_scope(doc, kb_has, in_kb)
+        score.left_out.update(skipped)
         if not scored:
             continue
-        spans = [(m.start, m.end) for m, _ in scored]
+        spans = [(m.start, m.end) for m in scored]
         (mentions,) = pipeline.detector.encode_spans([doc.text], [spans], pipeline.labels)
         contexts = [doc.text] * len(mentions)
         candidates = pipeline.retriever.retrieve(mentions, contexts)
         decisions = pipeline.reranker.rerank(mentions, candidates, contexts)
-        for (gold, _), cands, dec in zip(scored, candidates, decisions):
-            score.total += 1
+        for gold, cands, dec in zip(scored, candidates, decisions):
             ranked = [c.qid for c, _ in dec.ranked] or [c.qid for c in cands]
-            for k in RECALL_KS:
-                score.recall_at[f"@{k}"] += gold.qid in ranked[:k]
-            score.recall_at["@all"] += gold.qid in {c.qid for c in cands}
-            # Accuracy is in-KB disambiguation: the gold entity is known to be in the KB, so the
-            # best-ranked candidate is the answer. P/R/F1 honour the NIL decision.
-            top = dec.ranked[0][0].qid if dec.ranked else (cands[0].qid if cands else None)
-            score.correct += top == gold.qid
-            if dec.qid is None:
-                score.nil_predicted += 1
-                score.fn += 1
-            elif dec.qid == gold.qid:
-                score.tp += 1
-            else:
-                score.fp += 1
-                score.fn += 1
-            if errors and dec.qid != gold.qid:
-                score.errors.append({"doc": doc.id, "span": [gold.start, gold.end], "text": doc.text[gold.start:gold.end],
-                                     "gold": gold.qid, "predicted": dec.qid, "gold_in_candidates": gold.qid in ranked,
-                                     "candidates": ranked[:5]})
+            tally_ed(score, doc.id, doc.text, gold, ranked, [c.qid for c in cands], dec.qid, errors)
     return score
 
 
 def evaluate_e2e(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, errors: bool = False) -> Scored:
     """End to end: detected and linked mentions against gold, strong matching."""
-    kb_has = _kb_membership(pipeline.kb, docs)
-    score = Scored()
     batch = [Document(d.id, d.text) for d in docs]
     for s in range(0, len(batch), pipeline.batch_size):
         pipeline.link_batch(batch[s : s + pipeline.batch_size])
-    for gold_doc, pred_doc in zip(docs, batch):
+    predictions = [[(m.start, m.end, m.qid) for m in d.mentions] for d in batch]
+    return score_e2e(docs, predictions, kb_membership(pipeline.kb, docs), in_kb, errors)
+
+
+def score_e2e(docs: Sequence[GoldDocument], predictions: Sequence[Sequence[tuple[int, int, str | None]]], kb_has,
+              in_kb: bool = True, errors: bool = False) -> Scored:
+    """Strong-match micro P/R/F1 of any system's output: ``predictions[i]`` is (start, end, qid) for ``docs[i]``.
+
+    ``kb_has(qid)`` tells KB membership (see :func:`kb_membership`); NIL predictions (qid ``None``) are ignored.
+    """
+    score = Scored()
+    for gold_doc, pred in zip(docs, predictions):
         gold_scored: dict[tuple[int, int], str] = {}
         ignore: set[tuple[int, int]] = set()
         for m in gold_doc.mentions:
@@ -223,7 +245,7 @@ def evaluate_e2e(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, err
                 ignore.add((m.start, m.end))
             else:
                 gold_scored[(m.start, m.end)] = m.qid  # type: ignore[assignment]
-        preds = {(m.start, m.end): m.qid for m in pred_doc.mentions if m.qid is not None}
+        preds = {(start, end): qid for start, end, qid in pred if qid is not None}
         for span, qid in preds.items():
             if gold_scored.get(span) == qid:
                 score.tp += 1
@@ -243,7 +265,8 @@ def evaluate_e2e(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, err
     return score
 
 
-def _kb_membership(kb, docs: Sequence[GoldDocument]):
+def kb_membership(kb, docs: Sequence[GoldDocument]):
+    """``qid -> bool``: whether the KB holds each gold QID of ``docs`` (one batched lookup)."""
     qids = {m.qid for d in docs for m in d.mentions if m.qid}
     present = set(kb.store.get_many(qids))
     return present.__contains__
