@@ -259,13 +259,22 @@ class BiEncoderDetector:
             chunk = windows[s : s + self.batch_size]
             batch = collate_windows(chunk, pad_id)
             states = self.model.word_states(batch.input_ids, batch.attention_mask, batch.words_mask, batch.num_words)
-            spans = self.model.span_reps(states)  # (B, L, K, D)
+            hidden = self.model.span_hidden(states)  # (B, L, K, 4D): span vectors are one Linear away
             # only spans inside the text and starting in their window's core are scored: padding
             # and overlap slots would cost label scores (index queries) for nothing
-            owned = self._owned_spans(chunk, batch.lengths, spans.shape[1], spans.shape[2])
-            best, arg = self._best_labels(spans[owned], lset)
-            keep = best > logit_cut
-            kept_vecs = spans[owned][keep].float().numpy()
+            owned = self._owned_spans(chunk, batch.lengths, hidden.shape[1], hidden.shape[2])
+            hidden = hidden[owned]
+            if lset.vectors is not None and 3 * lset.vectors.shape[0] < 4 * self.dim:
+                # few labels: score the hidden rows against P·W_out (C, 4D) and build span vectors
+                # only for the kept spans, instead of a (4D -> D) Linear over every span
+                best, arg = self._best_labels_from_hidden(hidden, lset.vectors)
+                keep = best > logit_cut
+                kept_vecs = self.model.span_out(hidden[keep]).float().numpy()
+            else:
+                spans = self.model.span_out(hidden)
+                best, arg = self._best_labels(spans, lset)
+                keep = best > logit_cut
+                kept_vecs = spans[keep].float().numpy()
             for (b, i, k), lab, score, vec in zip(torch.nonzero(owned)[keep].tolist(), arg[keep].tolist(),
                                                   torch.sigmoid(best[keep]).tolist(), kept_vecs):
                 win = chunk[b]
@@ -342,6 +351,23 @@ class BiEncoderDetector:
         # spans that cover no word (whitespace only) get a mention without a vector
         return [[m if m is not None else Mention(cs, ce, texts[d][cs:ce], lset.names[0], 0.0)
                  for m, (cs, ce) in zip(results[d], spans[d])] for d in range(len(texts))]
+
+    def _best_labels_from_hidden(
+        self, hidden: torch.Tensor, label_p: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per span hidden row (N, 4D), the best label's logit and index, without the span vectors.
+
+        ``s·p = (W·h + b)·p = h·(Wᵀp) + b·p``: the same logits as scoring :meth:`SpanBiEncoder.span_out`
+        vectors (up to float rounding), at 4D·C instead of 4D·D + D·C multiplications per span.
+        """
+        out = self.model.span_rep_layer.span_rep_layer.out_project[3]
+        q = label_p @ out.weight  # (C, 4D)
+        c = label_p @ out.bias  # (C,)
+        block = max(1, self.score_budget // max(1, q.shape[0]))
+        parts = [(hidden[s : s + block] @ q.T + c).max(dim=1) for s in range(0, hidden.shape[0], block)]
+        if not parts:
+            return torch.zeros(0), torch.zeros(0, dtype=torch.long)
+        return torch.cat([v for v, _ in parts]), torch.cat([i for _, i in parts])
 
     def _best_labels(self, spans: torch.Tensor, lset: _LabelSet) -> tuple[torch.Tensor, torch.Tensor]:
         """Per span vector (N, D), the best label's logit and index: (N,), (N,).
