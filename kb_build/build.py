@@ -19,12 +19,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
-import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
 from glinker.errors import DumpError, KBError
-from glinker.kb.index import default_factory
+from glinker.kb.index import build_index, default_factory, default_search_params
 from glinker.kb.manifest import (
     EMBEDDINGS_FILE,
     FORMAT_VERSION,
@@ -167,13 +166,13 @@ def build_kb(
         dim = encoder.dim
         vectors = np.memmap(raw_path, dtype=np.float16, mode="r", shape=(n_rows, dim))
         factory = default_factory(n_rows) if index_factory == "auto" else index_factory
-        index_seconds = _build_index(vectors, factory, tmp / INDEX_FILE)
+        index_facts = build_index(vectors, factory, tmp / INDEX_FILE)
         np.save(tmp / EMBEDDINGS_FILE, vectors, allow_pickle=False)
         del vectors
         raw_path.unlink()
         sentences = np.memmap(sent_path, dtype=np.float16, mode="r", shape=(n_rows, dim))
         np.save(tmp / SENTENCE_EMBEDDINGS_FILE, sentences, allow_pickle=False)
-        index_seconds += _build_index(sentences, factory, tmp / NAME_INDEX_FILE, normalize=True)
+        name_facts = build_index(sentences, factory, tmp / NAME_INDEX_FILE, normalize=True)
         del sentences
         sent_path.unlink()
         filtered = {k.split(".", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("filtered.")}
@@ -199,11 +198,14 @@ def build_kb(
             "model": {"name": encoder.name, "fingerprint": encoder.fingerprint},
             "embeddings": {"file": EMBEDDINGS_FILE, "dim": dim, "dtype": "float16",
                            "sentence_file": SENTENCE_EMBEDDINGS_FILE},
-            "index": {"file": INDEX_FILE, "factory": factory, "metric": "inner_product", "ntotal": n_rows},
-            "name_index": {"file": NAME_INDEX_FILE, "factory": factory, "metric": "cosine", "ntotal": n_rows},
+            "index": {"file": INDEX_FILE, "factory": factory, "metric": "inner_product", "ntotal": n_rows,
+                      **_search_settings(factory, index_facts, rescore=True)},
+            "name_index": {"file": NAME_INDEX_FILE, "factory": factory, "metric": "cosine", "ntotal": n_rows,
+                           **_search_settings(factory, name_facts, rescore=False)},
             "build": {
                 "seconds": round(time.time() - started, 1),
-                "index_seconds": round(index_seconds, 1),
+                "index_seconds": round(sum(f["train_seconds"] + f["add_seconds"] for f in (index_facts, name_facts)),
+                                       1),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "workers": workers,
             },
@@ -218,39 +220,12 @@ def build_kb(
     return manifest
 
 
-def _build_index(vectors: np.ndarray, factory: str, path: Path, chunk: int = 100_000, normalize: bool = False) -> float:
-    """Train (if needed) and fill a FAISS index from a (memmapped) matrix in chunks; ``normalize``: cosine."""
-    start = time.time()
-
-    def rows_of(sel) -> np.ndarray:
-        block = np.asarray(vectors[sel], dtype=np.float32)
-        if normalize:
-            block /= np.linalg.norm(block, axis=1, keepdims=True).clip(min=1e-9)
-        return block
-
-    n, dim = vectors.shape
-    try:
-        index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
-    except RuntimeError as exc:
-        raise KBError(f"invalid index_factory {factory!r}: {exc}") from exc
-    if not index.is_trained:
-        sample = min(n, max(100_000, 64 * _nlist(factory)))
-        rng = np.random.default_rng(0)
-        rows = np.sort(rng.choice(n, size=sample, replace=False)) if sample < n else np.arange(n)
-        logger.info("training %s on %d vectors", factory, len(rows))
-        index.train(rows_of(rows))
-    for s in range(0, n, chunk):
-        index.add(rows_of(slice(s, s + chunk)))
-    faiss.write_index(index, str(path))
-    return time.time() - start
-
-
-def _nlist(factory: str) -> int:
-    for part in factory.split(","):
-        if part.startswith("IVF"):
-            digits = "".join(ch for ch in part[3:] if ch.isdigit() or ch == "_").split("_")[0]
-            return int(digits) if digits else 1
-    return 1
+def _search_settings(factory: str, facts: dict[str, Any], rescore: bool) -> dict[str, Any]:
+    """Manifest fields that ``FaissEntityIndex.from_manifest`` reads back: augmentation and search effort."""
+    params = default_search_params(factory)
+    if not rescore:  # the name index holds normalised rows; the stored sentence vectors are not
+        params.pop("rescore_k", None)
+    return {"mips_augmented": facts["mips_augmented"], **params}
 
 
 def _remove_stale_builds(target: Path) -> None:

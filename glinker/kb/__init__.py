@@ -77,9 +77,11 @@ class KnowledgeBase:
                 f"or run the detector with the KB's model"
             )
         store = LmdbEntityStore(kb_dir / LMDB_DIR)
-        index = FaissEntityIndex(kb_dir / INDEX_FILE, mmap=mmap)
         emb_path = kb_dir / EMBEDDINGS_FILE
         embeddings = np.load(emb_path, mmap_mode="r", allow_pickle=False) if emb_path.exists() else None
+        # search settings (and exact rescoring from the fp16 vectors) as the build recorded them
+        index = FaissEntityIndex.from_manifest(kb_dir / INDEX_FILE, manifest.get("index", {}), mmap=mmap,
+                                               rescore_vectors=embeddings)
         sent_path = kb_dir / SENTENCE_EMBEDDINGS_FILE
         sentences = np.load(sent_path, mmap_mode="r", allow_pickle=False) if sent_path.exists() else None
         if index.ntotal != manifest.get("index", {}).get("ntotal", index.ntotal):
@@ -113,7 +115,7 @@ class KnowledgeBase:
             return self._name_index
         path = self.path / NAME_INDEX_FILE
         if path.is_file():
-            index = FaissEntityIndex(path, mmap=self._mmap)
+            index = FaissEntityIndex.from_manifest(path, self.manifest.get("name_index", {}), mmap=self._mmap)
         elif self.sentences is not None and len(self.sentences) <= self.MAX_IN_MEMORY_NAME_INDEX:
             logger.info("%s has no %s (older build): indexing its %d sentence vectors in memory",
                         self.path, NAME_INDEX_FILE, len(self.sentences))
