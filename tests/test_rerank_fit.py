@@ -52,3 +52,22 @@ def test_tune_e2e_picks_the_threshold_that_drops_confident_looking_noise():
     linked[0][2] = (20, 25, "Q9", 0.7, 0.9)
     res = tune_e2e(docs, linked, kb_has=lambda q: True)
     assert res["e2e"]["f1"] < 100.0
+
+
+def test_listwise_fit_ranks_by_the_feature_that_separates_within_mentions():
+    from glinker.rerank_fit import fit_listwise
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(80):
+        # feature 0 differs between mentions only (useless for ranking), feature 1 marks the gold candidate
+        x = np.column_stack([np.full(4, rng.normal()), rng.normal(scale=0.3, size=4)])
+        gold = i % 4
+        x[gold, 1] += 1.5
+        labels = np.zeros(4)
+        labels[gold] = 1
+        rows.append(MentionExamples(x, labels, f"Q{gold}", [f"Q{k}" for k in range(4)]))
+    w = fit_listwise(rows, l2=0.1)
+    assert w[1] > 1.0
+    picks = decide(rows, w, 0.0)
+    assert sum(q == ex.gold for (q, _), ex in zip(picks, rows)) >= 70
