@@ -32,7 +32,8 @@ from glinker.types import Mention
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LABELS = ("person", "organization", "location", "film", "country", "city", "award", "event", "work of art")
+DEFAULT_LABELS = ("person", "organization", "location", "film", "country", "city", "award", "event", "work of art",
+                  "nationality", "miscellaneous")
 
 
 @dataclass(eq=False)

@@ -70,19 +70,21 @@ class Pipeline:
         labels: Sequence[str] | None = None,
         **kwargs,
     ) -> Pipeline:
-        """Default model, alias retrieval and the learned feature reranker; demo KB if no ``kb_dir``.
+        """The ``glinker.link`` defaults in plain Python; demo KB if no ``kb_dir``.
 
-        (Alias retrieval is the measured best default with the current model; see BENCHMARKS.md.)
+        Default model (threshold 0.4, span boundaries on), exact alias ∪ name retrieval, and
+        the learned feature reranker — the measured best combination (BENCHMARKS.md).
         """
         from glinker.demo import ensure_demo_kb
         from glinker.detector import BiEncoderDetector
         from glinker.rerank import FeatureReranker
-        from glinker.retrieval import AliasRetriever
+        from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
 
-        detector = BiEncoderDetector(model)
+        detector = BiEncoderDetector(model, threshold=0.4, span_boundaries=True)
         path = kb_dir if kb_dir is not None else ensure_demo_kb(detector)
         kb = KnowledgeBase.open(path, expect_fingerprint=detector.fingerprint)
-        return cls(detector, AliasRetriever(kb), FeatureReranker(kb, detector=detector), kb, labels=labels, **kwargs)
+        retriever = UnionRetriever([AliasRetriever(kb, top_k=32), NameRetriever(kb, detector, top_k=32)])
+        return cls(detector, retriever, FeatureReranker(kb, detector=detector), kb, labels=labels, **kwargs)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         """Link documents lazily, ``batch_size`` at a time; yields them annotated, in input order."""
