@@ -3,6 +3,7 @@ embeddings), alias (normalised exact match), and their union."""
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -92,6 +93,9 @@ class AliasRetriever:
         return (vecs @ mention.vector.astype(np.float32)).tolist()
 
 
+_NAME_MEMOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class NameEncoder:
     """Unit-length sentence embeddings of mention strings from the detector's label tower, memoised.
 
@@ -105,7 +109,9 @@ class NameEncoder:
         if self.detector is None or not hasattr(self.detector, "encode_texts_pooled"):
             raise ValueError("name retrieval needs the bi-encoder detector (its label tower encodes mention text)")
         self.cache_size = int(cache_size)
-        self._cache: dict[str, np.ndarray] = {}
+        # one memo per detector, shared by every encoder over it: the name retriever and the
+        # reranker's name feature ask for the same mention strings in the same batch
+        self._cache: dict[str, np.ndarray] = _NAME_MEMOS.setdefault(self.detector, {})
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(n, D) float32 unit vectors, one per text."""

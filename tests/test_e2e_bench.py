@@ -158,3 +158,24 @@ def test_context_windows_are_encoded_once_per_distinct_window(tmp_path, tiny_det
     (alone,) = FeatureReranker(kb, detector=tiny_detector)._context_sims(
         mentions[:1], cands[:1], [text], kb.store.get_many(c.qid for c in cands[0]))
     assert np.allclose(alone, sims[0], atol=1e-6)
+
+
+def test_name_encoders_over_one_detector_share_their_memo(tiny_detector):
+    from glinker.retrieval import NameEncoder
+
+    calls: list[list[str]] = []
+
+    class Counting:
+        dim = tiny_detector.dim
+
+        def encode_texts_pooled(self, texts, *args, **kwargs):
+            calls.append(list(texts))
+            return tiny_detector.encode_texts_pooled(texts, *args, **kwargs)
+
+    det = Counting()
+    a = NameEncoder(det).encode(["Boston", "Celtics", "Boston"])
+    b = NameEncoder(det).encode(["Celtics", "Boston"])  # e.g. the reranker after the name retriever
+    assert calls == [["Boston", "Celtics"]]
+    assert np.array_equal(b, a[[1, 0]])
+    NameEncoder(Counting()).encode(["Boston"])  # another detector: its own memo
+    assert len(calls) == 2
