@@ -28,6 +28,7 @@ from glinker.label_index import KINDS, LabelIndex
 from glinker.model.checkpoint import BiEncoderBundle, load_checkpoint
 from glinker.model.decode import ScoredSpan, SpanBoundaries, greedy_decode
 from glinker.model.inputs import Window, Words, collate_windows, make_windows, split_words, word_token_ids
+from glinker.model.label_tower import PRECISIONS, encode_label_texts, int8_label_model
 from glinker.types import Mention
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class BiEncoderDetector:
         self.label_index = label_index
         self.label_index_ef_search = int(label_index_ef_search)
         self._label_cache: dict[str, np.ndarray] = {}
+        self._int8_label_model: torch.nn.Module | None = None
         self._label_sets: list[_LabelSet] = []  # most recently used first
         if num_threads:
             torch.set_num_threads(int(num_threads))
@@ -154,28 +156,27 @@ class BiEncoderDetector:
         """
         return self.encode_texts_pooled(texts, batch_size, max_length)[0]
 
-    @torch.inference_mode()
     def encode_texts_pooled(
-        self, texts: Sequence[str], batch_size: int = 64, max_length: int = 128
+        self, texts: Sequence[str], batch_size: int = 64, max_length: int = 128, precision: str = "fp32"
     ) -> tuple[np.ndarray, np.ndarray]:
         """(P, E): span-space vectors and the label tower's mean-pooled sentence embeddings.
 
         E (before ``prompt_rep_layer``) is a sentence embedding in the label encoder's own
         space (all-MiniLM-L6-v2 for the default model), used for context similarity.
+        Texts are batched by token length (see :mod:`glinker.model.label_tower`).
+        ``precision="int8"`` uses a dynamically quantised copy of the label encoder:
+        faster, lossy (for bulk KB embedding when exactness can be traded).
         """
-        p_out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        e_out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return p_out, e_out
-        tok = self.bundle.labels_tokenizer
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for s in range(0, len(order), batch_size):
-            idx = order[s : s + batch_size]
-            enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-            emb = self.model.label_embeddings(enc["input_ids"], enc["attention_mask"])
-            p_out[idx] = self.model.label_reps(emb).float().numpy()
-            e_out[idx] = emb.float().numpy()
-        return p_out, e_out
+        if precision == "fp32":
+            model = self.model
+        elif precision == "int8":
+            if self._int8_label_model is None:
+                self._int8_label_model = int8_label_model(self.model)
+            model = self._int8_label_model
+        else:
+            raise InputError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+        return encode_label_texts(model, self.bundle.labels_tokenizer, texts, batch_size=batch_size,
+                                  max_length=max_length)
 
     def label_vectors(self, labels: Sequence[str]) -> np.ndarray:
         """Cached P rows for ``labels`` (C, D)."""

@@ -23,7 +23,7 @@ def run(cfg: DictConfig) -> dict:
     from kb_build.extract import FilterConfig
 
     filters = FilterConfig(**OmegaConf.to_container(cfg.filters, resolve=True))
-    encoder = BiEncoderDetector(cfg.model)
+    encoder = BiEncoderDetector(cfg.model, num_threads=cfg.embed_threads)
     manifest = build_kb(
         cfg.dump,
         cfg.output_dir,
@@ -36,6 +36,7 @@ def run(cfg: DictConfig) -> dict:
         workers=cfg.workers,
         batch_lines=cfg.batch_lines,
         embed_batch_size=cfg.embed_batch_size,
+        embed_precision=cfg.embed_precision,
         error_budget=cfg.error_budget,
         overwrite=cfg.overwrite,
         threads=cfg.threads,

@@ -34,6 +34,7 @@ from glinker.kb.manifest import (
     write_manifest,
 )
 from glinker.kb.store import LmdbEntityWriter
+from glinker.model.label_tower import PRECISIONS
 from glinker.types import EntityRecord
 from kb_build.extract import Extractor, FilterConfig, iter_extracted
 
@@ -49,7 +50,9 @@ class EntityEncoder(Protocol):
     fingerprint: str
     dim: int
 
-    def encode_texts_pooled(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]: ...
+    def encode_texts_pooled(
+        self, texts: Sequence[str], batch_size: int = 64, precision: str = "fp32"
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def entity_text(rec: EntityRecord, template: str) -> str:
@@ -72,6 +75,7 @@ def build_kb(
     workers: int = 1,
     batch_lines: int = 2000,
     embed_batch_size: int = 64,
+    embed_precision: str = "fp32",
     error_budget: int = 1000,
     overwrite: bool = False,
     threads: int = 0,
@@ -91,6 +95,8 @@ def build_kb(
         workers: Parsing processes.
         batch_lines: Dump lines per parsing batch.
         embed_batch_size: Entity texts per encoder call.
+        embed_precision: ``"fp32"`` (exact) or ``"int8"`` (dynamic quantisation of the
+            label encoder: faster, lossy; recorded in the manifest).
         error_budget: Malformed lines tolerated before the build fails.
         overwrite: Replace an existing KB at ``output_dir``.
         threads: Decompression threads (0: all cores).
@@ -107,6 +113,8 @@ def build_kb(
         raise DumpError(f"dump not found: {dump_path}")
     if target.exists() and not overwrite:
         raise KBError(f"{target} already exists: pass overwrite=true to replace it, or choose another output_dir")
+    if embed_precision not in PRECISIONS:
+        raise KBError(f"embed_precision={embed_precision!r} is not supported: choose one of {', '.join(PRECISIONS)}")
     filters = filters or FilterConfig()
     pop_table = None
     if popularity:
@@ -130,7 +138,8 @@ def build_kb(
         n_rows = 0
         bar = tqdm(desc=f"kb_build {dump_path.name}", unit=" ent", disable=not progress, mininterval=1.0)
         with open(raw_path, "wb") as raw, open(sent_path, "wb") as sent:
-            for result in iter_extracted(dump_path, extractor, workers=workers, batch_lines=batch_lines, threads=threads):
+            extracted = iter_extracted(dump_path, extractor, workers=workers, batch_lines=batch_lines, threads=threads)
+            for result in extracted:
                 counts["malformed"] += len(result.malformed)
                 for line_no, msg in result.malformed:
                     if len(first_errors) < 5:
@@ -147,7 +156,8 @@ def build_kb(
                 records = result.records
                 if records:
                     texts = [entity_text(r, template) for r in records]
-                    vecs, pooled = encoder.encode_texts_pooled(texts, batch_size=embed_batch_size)
+                    vecs, pooled = encoder.encode_texts_pooled(texts, batch_size=embed_batch_size,
+                                                               precision=embed_precision)
                     raw.write(np.ascontiguousarray(vecs, dtype=np.float16).tobytes())
                     sent.write(np.ascontiguousarray(pooled, dtype=np.float16).tobytes())
                     for rec in records:
@@ -197,7 +207,7 @@ def build_kb(
             "popularity": {"path": str(popularity), "entries": len(pop_table)} if pop_table is not None else None,
             "model": {"name": encoder.name, "fingerprint": encoder.fingerprint},
             "embeddings": {"file": EMBEDDINGS_FILE, "dim": dim, "dtype": "float16",
-                           "sentence_file": SENTENCE_EMBEDDINGS_FILE},
+                           "sentence_file": SENTENCE_EMBEDDINGS_FILE, "precision": embed_precision},
             "index": {"file": INDEX_FILE, "factory": factory, "metric": "inner_product", "ntotal": n_rows,
                       **_search_settings(factory, index_facts, rescore=True)},
             "name_index": {"file": NAME_INDEX_FILE, "factory": factory, "metric": "cosine", "ntotal": n_rows,
