@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import resource
 import sys
 import time
@@ -73,15 +74,17 @@ LANGUAGES = ("en",)
 # --- input files -----------------------------------------------------------------
 
 
+_ID = re.compile(rb'"id"\s*:\s*"([A-Z])(\d+)"')
+
+
 def _renumber(line: bytes, k: int) -> bytes:
     # The top-level "id" is the first one in a dump line ("type", then "id"); nested
     # ids only occur inside the claims' objects, after a second "{".
-    at = line.find(b'"id":"')
-    start = at + 6
-    end = line.find(b'"', start)
-    if at < 0 or 0 <= line.find(b"{", 1) < at or not line[start + 1 : end].isdigit():
-        raise SystemExit(f"cannot renumber the entity id of line {line[:80]!r}...: not a compact dump line")
-    return b"%s%c%d%s" % (line[:start], line[start], int(line[start + 1 : end]) + k * ID_OFFSET, line[end:])
+    m = _ID.search(line)
+    if m is None or 0 <= line.find(b"{", 1) < m.start():
+        raise SystemExit(f"cannot find the entity id of line {line[:80]!r}...: not a dump line")
+    number = b"%d" % (int(m[2]) + k * ID_OFFSET)
+    return line[: m.start(2)] + number + line[m.end(2) :]
 
 
 def prepare(source: Path, scale: int, out_dir: Path) -> dict[str, Path | int]:
