@@ -71,7 +71,9 @@ class BiEncoderDetector:
             measured by the benchmark) or ``"flat"`` (exact: the same entities as
             blocked scoring, no faster). Built once per label set; with
             ``label_cache_dir`` it is cached on disk next to the label vectors.
-        label_index_ef_search: HNSW search depth (more: better recall, slower).
+        label_index_ef_search: HNSW search depth. 64 found the exact best label for
+            99.96 % of all spans and 99.0 % of the spans above threshold (10^5 real labels,
+            38k CoNLL spans); 128 gives 99.6 % of the latter at twice the cost.
         num_threads: torch intra-op threads (``None`` leaves torch's setting).
         span_boundaries: Refuse spans across brackets, quotes, line breaks and sentence ends
             (:class:`~glinker.model.decode.SpanBoundaries`); off reproduces GLiNER's decoding exactly.
@@ -94,7 +96,7 @@ class BiEncoderDetector:
         score_budget: int = 16_000_000,
         label_index_min_labels: int = 100_000,
         label_index: str = "hnsw",
-        label_index_ef_search: int = 128,
+        label_index_ef_search: int = 64,
         num_threads: int | None = None,
         span_boundaries: bool = False,
     ) -> None:

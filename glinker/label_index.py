@@ -43,7 +43,7 @@ class LabelIndex:
         ef_search: HNSW search depth (ignored by exact indexes).
     """
 
-    def __init__(self, index: faiss.Index, mean: np.ndarray | None = None, ef_search: int = 128) -> None:
+    def __init__(self, index: faiss.Index, mean: np.ndarray | None = None, ef_search: int = 64) -> None:
         if index.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise InputError("a label index must use inner product (FAISS METRIC_INNER_PRODUCT)")
         if mean is not None and mean.shape != (index.d,):
@@ -54,7 +54,7 @@ class LabelIndex:
 
     @classmethod
     def build(cls, vectors: np.ndarray, kind: str = "hnsw", m: int = 32, ef_construction: int = 64,
-              ef_search: int = 128, chunk: int = 100_000) -> LabelIndex:
+              ef_search: int = 64, chunk: int = 100_000) -> LabelIndex:
         """Index the rows of ``vectors`` (C, D), adding them in chunks so a float64 or
         memory-mapped input is never copied whole.
 
@@ -87,7 +87,7 @@ class LabelIndex:
         return cls(index, mean, ef_search)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], ef_search: int = 128) -> LabelIndex:
+    def load(cls, path: str | os.PathLike[str], ef_search: int = 64) -> LabelIndex:
         """Read an index written by :meth:`save` (FAISS's own format and ``.npy``, no pickle)."""
         mean_path = _mean_path(path)
         mean = np.load(mean_path, allow_pickle=False) if mean_path.exists() else None
