@@ -153,6 +153,10 @@ class FeatureReranker:
         nil_threshold: Link only when the best candidate's probability reaches this.
         detector: Encodes mention contexts for ``context_sim`` (injected by the config builder).
         context_chars: Characters of text on each side of a mention used as its context.
+        context_windows: ``"mention"``: the window is centred on each mention (one encoding
+            per distinct window); ``"shared"``: the text is cut into cells of ``2 * context_chars``
+            characters and a mention's window is its cell plus ``context_chars / 2`` on each
+            side (:func:`shared_window`), so the mentions of a cell share one encoding.
     """
 
     def __init__(
@@ -163,11 +167,15 @@ class FeatureReranker:
         nil_threshold: float = DEFAULT_NIL_THRESHOLD,
         detector=None,
         context_chars: int = 200,
+        context_windows: str = "mention",
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
         self._names = NameEncoder(self.detector) if hasattr(self.detector, "encode_texts_pooled") else None
         self.context_chars = int(context_chars)
+        if context_windows not in CONTEXT_WINDOWS:
+            raise ValueError(f"context_windows must be one of {CONTEXT_WINDOWS}, got {context_windows!r}")
+        self.context_windows = context_windows
         self.weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
         unknown = set(self.weights) - set(FEATURES)
         if unknown:
@@ -221,7 +229,10 @@ class FeatureReranker:
         if self.detector is None or self.kb.sentences is None or not hasattr(self.detector, "encode_texts_pooled"):
             return [None] * len(mentions)
         cc = self.context_chars
-        windows = [ctx[max(0, m.start - cc): m.end + cc] for m, ctx in zip(mentions, contexts)]
+        if self.context_windows == "shared":
+            windows = [shared_window(ctx, m.start, m.end, cc) for m, ctx in zip(mentions, contexts)]
+        else:
+            windows = [ctx[max(0, m.start - cc): m.end + cc] for m, ctx in zip(mentions, contexts)]
         todo = [i for i, c in enumerate(candidates) if c]
         out: list[list[float] | None] = [None] * len(mentions)
         if not todo:
@@ -241,3 +252,40 @@ class FeatureReranker:
     def _prob(self, feats: Mapping[str, float]) -> float:
         z = self.bias + sum(w * feats.get(name, 0.0) for name, w in self.weights.items())
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+CONTEXT_WINDOWS = ("mention", "shared")
+
+
+def shared_window(text: str, start: int, end: int, half: int) -> str:
+    """The grid window of ``text`` around ``[start, end)``, shared by every mention starting in the same cell.
+
+    Cells are ``2 * half`` characters wide; a mention starting in cell ``k`` gets the cell plus
+    ``half / 2`` characters on each side (at least to the mention's end). A text is thus
+    encoded about 1.5 times over, however many mentions it has, where centred windows encode
+    ``2 * half`` characters per mention. The left edge moves back to the start of a word and
+    the right edge forward to its end, so no word is cut.
+    """
+    lo, hi = shared_window_bounds(text, start, end, half)
+    return text[lo:hi]
+
+
+def shared_window_bounds(text: str, start: int, end: int, half: int) -> tuple[int, int]:
+    """Character offsets ``[lo, hi)`` of :func:`shared_window`."""
+    if half <= 0:
+        return start, end
+    cell = 2 * half
+    k = start // cell
+    lo = max(0, k * cell - half // 2)
+    hi = max(end, (k + 1) * cell + half // 2)
+    while lo > 0 and not text[lo - 1].isspace():  # back to the start of the word it cuts
+        lo -= 1
+    return lo, _word_edge(text, hi)
+
+
+def _word_edge(text: str, i: int) -> int:
+    """``i`` moved forward to the next whitespace (or the end of ``text``)."""
+    n = len(text)
+    while i < n and not text[i].isspace():
+        i += 1
+    return min(i, n)

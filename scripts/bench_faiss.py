@@ -47,7 +47,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 K = 10
 GOAL_RECALL, GOAL_SPEEDUP = 0.95, 20.0
-EF = [16, 32, 64, 128, 256, 512]
+EF = [16, 32, 64, 128, 256, 512, 1024]
 NPROBE = [8, 16, 32, 64, 128, 256]
 RAW = "@raw"  # factory suffix: build without the MIPS augmentation (glinker.kb.index.build_index(mips=False))
 

@@ -2,6 +2,7 @@
 
     python scripts/bench_link.py kb_dir=kb/arnold [docs=1000] [batch_sizes=[1,16]] [glinker.link overrides]
     python scripts/bench_link.py kb_dir=kb/arnold docs=1000 cli=true [trees=[REV,.]] [glinker.link overrides]
+    python scripts/bench_link.py kb_dir=kb/arnold docs=1000 cli=true "trees=[.,.|reranker.context_windows=shared]"
 
 In-process (default): loads the pipeline once, warms it up on 4 documents, then
 links the first ``docs`` documents of the ELEVANT dev benchmarks (cycling if
@@ -9,7 +10,8 @@ fewer) at each batch size.
 
 ``cli=true``: runs ``python -m glinker.link kb_dir=... input=docs.jsonl`` as a
 subprocess for each source tree in ``trees`` (a git revision, exported with
-``git archive``, or ``.`` for the working tree; default ``[.]``) and reports its
+``git archive``, or ``.`` for the working tree; default ``[.]``; ``TREE|key=value|…``
+adds overrides for that run only, to compare two configurations) and reports its
 docs/s (the CLI's own count, model and KB loading excluded), CPU seconds and
 peak RSS of the whole process; the JSONL of every tree is compared with the
 first tree's (same mentions, same QIDs), so a speed change is checked for
@@ -147,9 +149,13 @@ def main_cli(argv: list[str], n: int, trees: list[str], overrides: list[str]) ->
         docs = tmp / "docs.jsonl"
         docs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)))
         first = None
-        for rev in trees:
+        exported: dict[str, Path] = {}
+        for entry in trees:
+            rev, *extra = entry.split("|")
+            if rev not in exported:
+                exported[rev] = _source_tree(rev, tmp)
             out = tmp / f"out-{len(rows)}.jsonl"
-            row = {"tree": rev, **run_cli(_source_tree(rev, tmp), docs, out, overrides)}
+            row = {"tree": entry, **run_cli(exported[rev], docs, out, [*overrides, *extra])}
             links = _links(out)
             if first is None:
                 first = links

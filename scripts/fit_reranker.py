@@ -31,6 +31,12 @@ from glinker.settings import data_dir  # noqa: E402
 OPTIONS = ("benchmarks", "write", "l2", "features", "cache", "e2e")
 
 
+def context_options(cfg) -> dict:
+    """The configured reranker's context-window settings, kept in what is fitted and written."""
+    node = cfg.get("reranker") or {}
+    return {k: node[k] for k in ("context_chars", "context_windows") if k in node}
+
+
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     from glinker.evaluate.el import kb_membership, load_benchmark
@@ -78,7 +84,8 @@ def main(argv: list[str]) -> None:
     if opts.get("e2e", "false").lower() == "true":
         pipeline = pipeline or build_pipeline(cfg)
         pipeline.reranker = FeatureReranker(pipeline.kb, weights=report["weights"], bias=report["bias"],
-                                            nil_threshold=report["nil_threshold"], detector=pipeline.detector)
+                                            nil_threshold=report["nil_threshold"], detector=pipeline.detector,
+                                            **context_options(cfg))
         held_docs = [d for name in names for d in splits[name][1]]
         linked = link_for_tuning(pipeline, held_docs)
         report["e2e_tuning"] = tune_e2e(held_docs, linked, kb_membership(pipeline.kb, held_docs))
@@ -93,6 +100,7 @@ def main(argv: list[str]) -> None:
                  "_target_: glinker.rerank.FeatureReranker", "weights:"]
         lines += [f"  {k}: {v}" for k, v in report["weights"].items()]
         lines += [f"bias: {report['bias']}", f"nil_threshold: {report['nil_threshold']}"]
+        lines += [f"{k}: {v}" for k, v in context_options(cfg).items()]
         Path(opts["write"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

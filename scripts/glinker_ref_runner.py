@@ -150,9 +150,18 @@ def main(req_path: str, out_path: str) -> None:
             ed.extend(_linked(ctx.get("l0_result")))
         result["ed_seconds"] = time.perf_counter() - t0
         result["ed"] = ed
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     with open(out_path, "w", encoding="utf-8") as fh:
         json.dump(result, fh)
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ``getrusage``: after fork + exec its ``ru_maxrss``
+    starts from the parent's peak (Linux keeps the forked copy's high-water mark across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
