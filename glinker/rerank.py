@@ -153,10 +153,11 @@ class FeatureReranker:
         nil_threshold: Link only when the best candidate's probability reaches this.
         detector: Encodes mention contexts for ``context_sim`` (injected by the config builder).
         context_chars: Characters of text on each side of a mention used as its context.
-        context_windows: ``"mention"``: the window is centred on each mention (one encoding
-            per distinct window); ``"shared"``: the text is cut into cells of ``2 * context_chars``
+        context_windows: ``"shared"`` (default): the text is cut into cells of ``2 * context_chars``
             characters and a mention's window is its cell plus ``context_chars / 2`` on each
-            side (:func:`shared_window`), so the mentions of a cell share one encoding.
+            side (:func:`shared_window`), so the mentions of a cell share one encoding;
+            ``"mention"``: the window is centred on each mention (one encoding per distinct
+            window; what the default weights were fitted with, same accuracy, 2.4x slower).
     """
 
     def __init__(
@@ -167,7 +168,7 @@ class FeatureReranker:
         nil_threshold: float = DEFAULT_NIL_THRESHOLD,
         detector=None,
         context_chars: int = 200,
-        context_windows: str = "mention",
+        context_windows: str = "shared",
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,13 +82,17 @@ def dump_rates(dump: dict) -> dict:
     for fmt, block in dump["formats"].items():
         rows = {r["system"]: r for r in block["rows"]}
         one = rows.get("kb_build workers=1 threads=1")
+        two = rows.get("kb_build workers=2 threads=1")
         dec = rows.get("kb_build reader, 1 thread")
-        if one is None or dec is None:
-            raise SystemExit(f"dump JSON lacks the workers=1 threads=1 / reader rows for {fmt}")
+        if one is None or dec is None or two is None:
+            raise SystemExit(f"dump JSON lacks the workers=1/2 threads=1 or reader rows for {fmt}")
+        mb = dump["uncompressed_mb"]
         # CPU seconds per MB of parsing alone = extraction minus the decompression it contains
         parse_mb_s = 1.0 / max(1e-9, 1.0 / one["mb_per_s"] - 1.0 / dec["mb_per_s"])
+        # what handing blocks to workers and taking their rows back costs the one reading process
+        hand_off_s_per_mb = max(0.0, two["cpu_seconds"] - one["cpu_seconds"]) / mb
         out[fmt] = {"extract_mb_s_1proc": one["mb_per_s"], "decompress_mb_s_1thread": dec["mb_per_s"],
-                    "parse_mb_s_per_core": parse_mb_s}
+                    "parse_mb_s_per_core": parse_mb_s, "hand_off_s_per_mb": hand_off_s_per_mb}
     return out
 
 
@@ -115,15 +120,19 @@ def project(o: dict, kb: dict, emb: dict, dump: dict, fx: dict, machines: int) -
     rows = {}
     for fmt in ("gz", "bz2"):
         d = dump[fmt]
-        # one machine reads the dump (a single compressed stream): decompression threads and
-        # parsing workers share its cores
-        dec = json_mb / (d["decompress_mb_s_1thread"] * max(1, cores // 4))
-        parse = json_mb / (d["parse_mb_s_per_core"] * max(1, cores - cores // 4))
-        rows[f"extract_{fmt}_h"] = max(dec, parse) / 3600
+        # one machine reads the dump (a single compressed stream): a quarter of its cores decompress,
+        # the rest parse; the reading process also hands every block out and takes the rows back
+        dec_threads = max(1, cores // 4)
+        reader = json_mb * (1.0 / (d["decompress_mb_s_1thread"] * dec_threads) + d["hand_off_s_per_mb"])
+        parse = json_mb / (d["parse_mb_s_per_core"] * max(1, cores - dec_threads))
+        rows[f"extract_{fmt}_h"] = max(reader, parse) / 3600
     rate = emb["per_2_threads"] * (cores // 2) * machines
     rows["embed_h"] = kept / rate / 3600
-    nlist_scale = 4.0 if kept > 50e6 else 1.0  # IVF262144 beyond 50M entities (default_factory): 4x the lists
-    rows["index_h"] = (fx["train_s"] * nlist_scale + fx["add_s_per_entity"] * kept * 2) / 3600  # span + name
+    # training works on 32 vectors per list (default_train_points), so it grows with the list count of
+    # the factory kb_build picks for this size (default_factory) over the measured one's
+    measured_nlist = int(re.search(r"IVF(\d+)", fx["factory"]).group(1))
+    nlist_scale = (262_144 if kept > 50e6 else 65_536) / measured_nlist
+    rows["index_h"] = (fx["train_s"] * nlist_scale + fx["add_s_per_entity"] * kept) * 2 / 3600  # span + name
     rows["total_gz_h"] = rows["extract_gz_h"] + rows["embed_h"] + rows["index_h"]
     rows["total_bz2_h"] = rows["extract_bz2_h"] + rows["embed_h"] + rows["index_h"]
     return rows
@@ -145,7 +154,10 @@ def main(argv: list[str]) -> None:
     }
     disk["total_gb"] = sum(disk.values())
     # serving memory: compressed codes resident (or memory-mapped and shared), fp16 rows read on demand
-    memory = {"build_peak_gb": max(kb["build_peak_rss_gb"], fx["build_peak_gb"] * kept / fx["n"] if fx["n"] else 0),
+    # FAISS build: the codes of one index in RAM while adding + its fp32 training sample + the process
+    nlist = 262_144 if kept > 50e6 else 65_536
+    train_gb = 32 * nlist * (dim + 1) * 4 / 1e9
+    memory = {"build_peak_gb": fx["bytes_per_entity"] * kept / 1e9 + train_gb + kb["build_peak_rss_gb"],
               "serve_index_resident_gb": 2 * fx["bytes_per_entity"] * kept / 1e9,
               "serve_model_gb": kb["build_peak_rss_gb"]}
     proj = {m: project(o, kb, emb, dump, fx, m) for m in machines}
@@ -169,7 +181,8 @@ def main(argv: list[str]) -> None:
               f"{p['index_h']:.1f} | {p['total_gz_h']:.1f} | {p['total_bz2_h']:.1f} |")
     print(f"\nDisk: LMDB {disk['lmdb_gb']:.0f} GB + fp16 vectors {disk['vectors_fp16_gb']:.0f} GB + FAISS "
           f"{disk['faiss_gb']:.0f} GB = **{disk['total_gb']:.0f} GB**. Memory: build peak "
-          f"≈ {memory['build_peak_gb']:.1f} GB (FAISS add/train, scaled from {fx['n']:,}); serving "
+          f"≈ {memory['build_peak_gb']:.0f} GB (one FAISS index's codes while adding + its fp32 training sample of "
+          f"32 vectors per list); serving "
           f"{memory['serve_index_resident_gb']:.0f} GB of index codes (memory-mapped, shared by processes) + "
           f"≈ {memory['serve_model_gb']:.1f} GB per linker process.")
     print(json.dumps({"inputs": {"kb": kb, "embed": emb, "dump": dump, "faiss": fx}, "options": o,
