@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
 
 
+# memoised: the reranker normalises every candidate's label and aliases for every mention, and the
+# same entities come back mention after mention (a pure function of the string, so caching is exact)
+@lru_cache(maxsize=1 << 18)
 def normalize_alias(text: str) -> str:
     """Case-fold, strip accents, unify quotes/dashes and spacing, trim edge punctuation.
 
