@@ -286,7 +286,6 @@ def shared_window_bounds(text: str, start: int, end: int, half: int) -> tuple[in
 
 def _word_edge(text: str, i: int) -> int:
     """``i`` moved forward to the next whitespace (or the end of ``text``)."""
-    n = len(text)
-    while i < n and not text[i].isspace():
+    while i < len(text) and not text[i].isspace():
         i += 1
-    return min(i, n)
+    return min(i, len(text))

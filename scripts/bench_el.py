@@ -32,7 +32,6 @@ SYSTEMS = {
     "dense span·entity top-1": ["experiment=dense_baseline"],
     "dense name top-1": ["experiment=name_baseline"],
     "glinker default (alias ∪ name + learned reranker, shared context windows)": [],
-    "glinker default, shared context windows": ["reranker.context_windows=shared"],
     "glinker default, centred context windows": ["reranker.context_windows=mention"],
 }
 

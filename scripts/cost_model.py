@@ -33,7 +33,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GIB = 1024**3
 
 DEFAULTS = {"kb_dir": "kb/arnold", "embed": "runs/bench/embed.json", "dump": "runs/bench/dump_full.json",
             "faiss": "runs/bench/faiss_10M.json", "cores": "16", "machines": "[1,4,16]", "entities": "110e6",
@@ -114,8 +113,8 @@ def faiss_facts(faiss_json: dict) -> dict:
     return best
 
 
-def project(o: dict, kb: dict, emb: dict, dump: dict, fx: dict, machines: int) -> dict:
-    cores, kept, dim = int(o["cores"]), float(o["kept"]), int(o["dim"])
+def project(o: dict, emb: dict, dump: dict, fx: dict, machines: int) -> dict:
+    cores, kept = int(o["cores"]), float(o["kept"])
     json_mb = float(o["json_tb"]) * 1e6
     rows = {}
     for fmt in ("gz", "bz2"):
@@ -160,7 +159,7 @@ def main(argv: list[str]) -> None:
     memory = {"build_peak_gb": fx["bytes_per_entity"] * kept / 1e9 + train_gb + kb["build_peak_rss_gb"],
               "serve_index_resident_gb": 2 * fx["bytes_per_entity"] * kept / 1e9,
               "serve_model_gb": kb["build_peak_rss_gb"]}
-    proj = {m: project(o, kb, emb, dump, fx, m) for m in machines}
+    proj = {m: project(o, emb, dump, fx, m) for m in machines}
 
     print(f"Command: `python scripts/cost_model.py {' '.join(argv)}` "
           f"({datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()})\n")
