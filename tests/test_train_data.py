@@ -169,3 +169,41 @@ def test_weak_labels_from_a_tiny_dump(tmp_path):
     assert counts["actor"] == 1 and len(exs[0].spans) == 3  # input untouched
     (one,), _ = add_weak_labels(exs, with_desc, max_per_span=1)
     assert (5, 5, "capital") in one.spans and (5, 5, "city") not in one.spans
+
+
+def test_concept_spans_never_overlap_gold_or_each_other():
+    from glinker.train.weak import add_concept_spans
+
+    index = {"machine learning": ["field of study"], "learning": ["academic discipline"], "jazz": ["music genre"],
+             "music": ["music genre"], "Jazz": ["band"]}
+    ex = NerExample("Ng taught machine learning and played jazz music in Jazz City".split(),
+                    [(0, 0, "person"), (8, 9, "location")])
+    (out,), counts = add_concept_spans([ex], index)
+    added = sorted(set(out.spans) - set(ex.spans))
+    # longest match wins; "music" is a stop word; the gold span "Jazz City" is left alone
+    assert added == [(2, 3, "field of study"), (6, 6, "music genre")]
+    assert counts == {"field of study": 1, "music genre": 1}
+
+
+def test_silver_merge_rules():
+    from glinker.train.silver import merge_silver
+
+    ex = NerExample("The 1996 Olympics opened in Atlanta on 19 July".split(),
+                    [(1, 2, "miscellaneous"), (5, 5, "location")])
+    ents = [(1, 2, "EVENT"), (5, 5, "GPE"), (7, 8, "DATE"), (2, 3, "ORG"), (0, 2, "EVENT")]
+    out, counts = merge_silver(ex, ents)
+    assert (1, 2, "event") in out.spans  # finer label on an exact gold span
+    assert (7, 8, "date") in out.spans  # new span where the corpus has none
+    assert not any(lab == "organization" for *_, lab in out.spans)  # ORG/GPE add nothing
+    assert (0, 2, "event") not in out.spans  # partial overlap with gold: the corpus's boundaries win
+    assert counts == {"extra:event": 1, "new:date": 1}
+
+
+def test_silver_labels_from_spacy():
+    pytest.importorskip("spacy")
+    from glinker.train.silver import add_silver_labels
+
+    ex = NerExample("Barack Obama was born on 4 August 1961 in Honolulu .".split(), [(0, 1, "person")])
+    (out,), counts = add_silver_labels([ex])
+    assert (5, 7, "date") in out.spans  # the date, which the gold does not annotate
+    assert out.spans[0] == (0, 1, "person") and len(ex.spans) == 1

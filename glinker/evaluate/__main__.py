@@ -28,6 +28,8 @@ def _ner_app(cfg: DictConfig) -> None:
     thresholds = c["thresholds"] or [c["threshold"]]
     try:
         det = BiEncoderDetector(c["model"], batch_size=c["batch_size"], flat_ner=c["flat_ner"],
+                                specific_ratio=c.get("specific_ratio"),
+                                specific_similarity=c.get("specific_similarity", 0.55),
                                 num_threads=c["num_threads"], threshold=min(thresholds))
         results = {}
         for p in paths:

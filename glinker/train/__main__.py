@@ -32,6 +32,8 @@ def _app(cfg: DictConfig) -> None:
             weak_popularity=weak.get("popularity"),
             weak_max_per_span=weak.get("max_per_span", 2),
             weak_descriptions=weak.get("descriptions", False),
+            weak_concepts=weak.get("concepts", False),
+            silver_spacy=(c.get("silver") or {}).get("spacy_model"),
             train_text_embeddings=not c["freeze"]["text_embeddings"],
             train_text_layers=not c["freeze"]["text_layers"],
             train_label_tower=not c["freeze"]["label_tower"],

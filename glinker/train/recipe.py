@@ -79,6 +79,8 @@ def run_training(
     weak_popularity: str | None = None,
     weak_max_per_span: int = 2,
     weak_descriptions: bool = False,
+    weak_concepts: bool = False,
+    silver_spacy: str | None = None,
     train_text_embeddings: bool = False,
     train_text_layers: bool = True,
     train_label_tower: bool = False,
@@ -107,6 +109,16 @@ def run_training(
         index = load_class_index(dump, pop, descriptions=weak_descriptions)
         examples, counts = add_weak_labels(examples, index, weak_max_per_span)
         logger.info("weak labels: %d spans added, %d class names", sum(counts.values()), len(counts))
+        if weak_concepts:
+            from glinker.train.weak import add_concept_spans
+
+            concept_index = load_class_index(dump, pop, concepts=True)
+            examples, counts = add_concept_spans(examples, concept_index, max_per_span=1)
+            logger.info("concept spans: %d added, %s", sum(counts.values()), counts.most_common(8))
+    if silver_spacy:
+        from glinker.train.silver import add_silver_labels
+
+        examples, counts = add_silver_labels(examples, silver_spacy)
     start = Path(init) if init else out / "init"
     if not init and not (start / "gliner_config.json").exists():
         create_initial_checkpoint(start, seed=settings.seed)

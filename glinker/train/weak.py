@@ -56,11 +56,13 @@ def _open(path: Path):
 
 
 def load_class_index(dump: str | Path, popularity: str | Path | None = None, max_words: int = 4,
-                     descriptions: bool = False) -> dict[str, list[str]]:
+                     descriptions: bool = False, concepts: bool = False) -> dict[str, list[str]]:
     """Map each English label/alias of a KB item to the P31 class names of its most popular bearer.
 
     With ``descriptions``, the type phrase of the item's description (:func:`description_type`,
-    e.g. "politician" for a human) comes first.
+    e.g. "politician" for a human) comes first. With ``concepts``, only items whose English
+    label is lower-case ("physics", "jazz", "machine learning") and their lower-case names are
+    kept: the index for :func:`add_concept_spans`.
     """
     dump = Path(dump)
     names: dict[str, str] = {}
@@ -79,6 +81,10 @@ def load_class_index(dump: str | Path, popularity: str | Path | None = None, max
             if lab:
                 names[qid] = lab
             surface = ([lab] if lab else []) + [a["value"] for a in ent.get("aliases", {}).get("en", [])]
+            if concepts:  # the label only: lower-case aliases are mostly loose synonyms ("building")
+                if not lab or lab != lab.lower():
+                    continue
+                surface = [lab]
             classes = [
                 c["mainsnak"]["datavalue"]["value"]["id"]
                 for c in ent.get("claims", {}).get("P31", [])
@@ -107,13 +113,15 @@ def load_class_index(dump: str | Path, popularity: str | Path | None = None, max
                 best[s] = (r, qid)
     index: dict[str, list[str]] = {}
     for s, (_, qid) in best.items():
-        labels = [desc[qid]] if qid in desc else []
+        labels = [desc[qid]] if qid in desc and not concepts else []
         for c in items[qid][1]:
             name = names.get(c)
             if not name or name != name.lower() or name in _SKIP or len(name.split()) > max_words:
                 continue  # proper-noun classes ("county of Texas") are too specific to be types
             if name not in labels:
                 labels.append(name)
+        if concepts and not any(lab in CONCEPT_CLASSES for lab in labels):
+            continue
         if labels:
             index[s] = labels
     logger.info("weak-label index: %d names from %d items", len(index), len(items))
@@ -136,5 +144,67 @@ def add_weak_labels(examples: list[NerExample], index: dict[str, list[str]], max
                 if (s, e, lab) not in spans:
                     spans.append((s, e, lab))
                     counts[lab] += 1
+        out.append(NerExample(ex.tokens, spans))
+    return out, counts
+
+
+# Classes whose lower-case members are named like entities in zero-shot label sets (fields, genres,
+# languages, instruments, diseases, compounds); most other lower-case items are ordinary words
+# ("year": unit of time, "dead": permanent cessation).
+CONCEPT_CLASSES = {
+    "academic discipline", "branch of science", "field of study", "academic major", "field of work",
+    "literary genre", "music genre", "musical instrument", "film genre", "video game genre", "art genre",
+    "art movement", "language", "modern language", "dead language", "programming language", "algorithm",
+    "disease", "infectious disease", "chemical compound", "chemical element", "group of chemical compounds",
+    "sport", "type of sport", "religion", "ideology", "political ideology", "philosophical movement",
+}
+
+# Lower-case names that are ordinary words far more often than the concept they name.
+_CONCEPT_STOP = {
+    "time", "work", "state", "party", "group", "game", "music", "language", "law", "force", "order", "team",
+    "school", "title", "power", "film", "show", "play", "series", "line", "field", "form", "head", "home", "side",
+    "house", "court", "club", "church", "city", "area", "world", "member", "people", "government", "system",
+    "company", "station", "band", "album", "song", "book", "novel", "award", "prize", "election",
+    # frequent in the training text and there mostly not the concept (counted on the shared corpora)
+    "history", "rights", "performance", "comment", "speech", "water", "reading", "script", "construction",
+    "cooperation", "prayer", "management", "teaching", "communication", "conservation", "tourism", "commerce",
+    "translation", "narrative", "technology", "education", "arts", "practice", "form",
+}
+
+
+def add_concept_spans(examples: list[NerExample], index: dict[str, list[str]], max_per_span: int = 2,
+                      max_words: int = 4, min_chars: int = 4) -> tuple[list[NerExample], Counter]:
+    """Copy examples, adding spans for KB concepts named in the text ("physics" -> academic discipline).
+
+    The corpora annotate names only; Wikidata items with lower-case labels are the concepts that
+    zero-shot label sets ask for (fields, genres, languages, diseases). Longest matches first;
+    a match may not overlap a gold span or another match. ``index`` comes from
+    :func:`load_class_index` with ``concepts=True``.
+    """
+    out = []
+    counts: Counter = Counter()
+    for ex in examples:
+        taken = [False] * len(ex.tokens)
+        for s, e, _ in ex.spans:
+            for i in range(s, e + 1):
+                taken[i] = True
+        spans = list(ex.spans)
+        n = len(ex.tokens)
+        for width in range(max_words, 0, -1):
+            for s in range(0, n - width + 1):
+                e = s + width - 1
+                if any(taken[s : e + 1]):
+                    continue
+                text = " ".join(ex.tokens[s : e + 1])
+                if len(text) < min_chars or text in _CONCEPT_STOP:
+                    continue
+                hit = index.get(text)
+                if not hit:
+                    continue
+                for lab in hit[:max_per_span]:
+                    spans.append((s, e, lab))
+                    counts[lab] += 1
+                for i in range(s, e + 1):
+                    taken[i] = True
         out.append(NerExample(ex.tokens, spans))
     return out, counts

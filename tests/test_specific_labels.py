@@ -1,0 +1,70 @@
+"""The specific-label preference of BiEncoderDetector (broad labels yield to close, narrower ones)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from glinker.detector import BiEncoderDetector
+
+TEXTS = [
+    "Arnold Schwarzenegger met Maria Shriver in Los Angeles in 1977 .",
+    "The novelist Toni Morrison taught at Princeton University and won the Nobel Prize .",
+    "Angela Merkel led the Christian Democratic Union for eighteen years .",
+]
+
+
+def _detectors(tiny_model_dir):
+    pref = BiEncoderDetector(str(tiny_model_dir), threshold=0.05, specific_ratio=0.1, specific_similarity=0.55)
+    plain = BiEncoderDetector(pref.bundle, threshold=0.05, specific_ratio=None)
+    base = pref.label_vectors(["person"])[0]
+    noise = np.random.default_rng(0).standard_normal(base.shape).astype(np.float32)
+    noise -= (noise @ base) / (base @ base) * base  # orthogonal to "person"
+    noise *= np.linalg.norm(base) / np.linalg.norm(noise)
+    # "writer": cosine 0.95 with "person" (a narrower label); "group": cosine 0 (not a kind of person)
+    vecs = {"writer": 0.9 * base + 0.3 * noise, "group": noise.copy()}
+    for det in (pref, plain):
+        det._label_cache.update(vecs)
+    return pref, plain, vecs
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def test_broad_label_yields_only_to_a_close_specific_label(tiny_model_dir):
+    pref, plain, vecs = _detectors(tiny_model_dir)
+    labels = ["person", "writer", "group"]
+    got, ref = pref.detect(TEXTS, labels), plain.detect(TEXTS, labels)
+    changed = kept = 0
+    for ms, rs in zip(got, ref, strict=True):
+        # the same spans with the same scores: only labels may change
+        assert [(m.start, m.end, round(m.score, 5)) for m in ms] == [(r.start, r.end, round(r.score, 5)) for r in rs]
+        for m, r in zip(ms, rs, strict=True):
+            if r.label != "person":
+                assert m.label == r.label
+                continue
+            p_writer = _sigmoid(float(r.vector @ vecs["writer"]))
+            expect = "writer" if p_writer >= 0.1 * r.score else "person"
+            assert m.label == expect
+            assert m.label != "group"
+            changed += expect == "writer"
+            kept += expect == "person"
+    assert changed > 0  # the rule did something on these texts
+
+
+def test_no_change_without_a_narrower_label(tiny_model_dir):
+    pref, plain, _ = _detectors(tiny_model_dir)
+    for labels in (["person", "location", "organization"], ["person", "group"]):
+        got, ref = pref.detect(TEXTS, labels), plain.detect(TEXTS, labels)
+        assert [[(m.start, m.end, m.label) for m in d] for d in got] == [[(m.start, m.end, m.label) for m in d]
+                                                                        for d in ref]
+
+
+def test_specific_ratio_is_checked(tiny_model_dir):
+    from glinker.errors import InputError
+
+    with pytest.raises(InputError, match="specific_ratio"):
+        BiEncoderDetector(str(tiny_model_dir), specific_ratio=2.0)
