@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
+import torch
 
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
@@ -37,7 +38,8 @@ class NoReranker:
 
 
 FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity",
-            "context_sim", "name_sim", "name_gap", "name_rank", "string_sim", "token_overlap")
+            "context_sim", "name_sim", "name_gap", "name_rank", "string_sim", "token_overlap", "type_score",
+            "type_gap", "demonym")
 
 # Learned with scripts/fit_reranker.py on 70 % of the shared dev benchmarks' documents (default
 # model, alias ∪ name candidates, arnold KB; listwise fit, NIL threshold tuned end to end on
@@ -105,18 +107,22 @@ def candidate_features(
     records: Mapping[str, EntityRecord],
     context_sims: Sequence[float] | None = None,
     name_sims: Sequence[float | None] | None = None,
+    type_scores: Sequence[float | None] | None = None,
 ) -> list[dict[str, float]]:
     """Feature dicts (names in :data:`FEATURES`) for one mention's candidates.
 
     ``context_sims``: per candidate, cosine between the mention's context and the
     entity's sentence embedding (0 when unavailable). ``name_sims``: cosine between the
     mention text and the entity's sentence embedding (``None`` when unknown).
+    ``type_scores``: the detector's probability that the mention is of one of the
+    entity's P31 classes (best class; ``None`` when unknown).
     """
     norm = normalize_alias(mention.text)
     dense, dense_gap, dense_rank = _rank_features([c.dense_score for c in cands])
     if name_sims is None:
         name_sims = [c.name_score for c in cands]
     name, name_gap, name_rank = _rank_features(name_sims)
+    types, type_gap, _ = _rank_features(type_scores if type_scores is not None else [None] * len(cands))
     pops = [records[c.qid].popularity if c.qid in records else 0.0 for c in cands]
     total = sum(pops)
     feats = []
@@ -139,6 +145,9 @@ def candidate_features(
             "name_rank": name_rank[i],
             "string_sim": string_similarity(norm, names),
             "token_overlap": token_overlap(norm, names),
+            "type_score": types[i] if type_scores is not None and type_scores[i] is not None else 0.0,
+            "type_gap": type_gap[i],
+            "demonym": float("demonym" in c.sources),
         })
     return feats
 
@@ -183,6 +192,8 @@ class FeatureReranker:
             raise ValueError(f"unknown reranker features {sorted(unknown)}; known: {list(FEATURES)}")
         self.bias = float(bias)
         self.nil_threshold = float(nil_threshold)
+        # compute every feature even at weight 0 (scripts/fit_reranker.py collects them all)
+        self.collect_all = False
 
     def rerank(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
@@ -206,8 +217,41 @@ class FeatureReranker:
         records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
         sims = self._context_sims(mentions, candidates, contexts, records)
         names = self._name_sims(mentions, candidates, records)
-        return [candidate_features(m, cands, records, sims[i], names[i]) if cands else []
+        types = self._type_scores(mentions, candidates, records)
+        return [candidate_features(m, cands, records, sims[i], names[i], types[i]) if cands else []
                 for i, (m, cands) in enumerate(zip(mentions, candidates))]
+
+    def _type_scores(self, mentions, candidates, records) -> list[list[float | None] | None]:
+        """Type compatibility: the span's probability for the best of each candidate's P31 class names.
+
+        The span head was trained to score spans against type names (including Wikidata P31
+        class names), so ``sigmoid(span · P("city"))`` says how well "Washington" in this
+        sentence fits a city rather than a person. Class names come from the KB (a class
+        not in the KB has no name and is skipped).
+        """
+        wanted = self.collect_all or self.weights.get("type_score") or self.weights.get("type_gap")
+        if self.detector is None or not hasattr(self.detector, "label_vectors") or not wanted:
+            return [None] * len(mentions)
+        classes = {t for cands in candidates for c in cands if c.qid in records for t in records[c.qid].types[:8]}
+        class_records = self.kb.store.get_many(classes) if classes else {}
+        names = {q: r.label for q, r in class_records.items() if r.label}
+        if not names:
+            return [None] * len(mentions)
+        order = sorted(set(names.values()))
+        vecs = torch.from_numpy(self.detector.label_vectors(order))
+        col = {n: k for k, n in enumerate(order)}
+        out: list[list[float | None] | None] = []
+        for m, cands in zip(mentions, candidates):
+            if not cands or m.vector is None:
+                out.append(None)
+                continue
+            probs = torch.sigmoid(vecs @ torch.from_numpy(np.asarray(m.vector, dtype=np.float32))).tolist()
+            row: list[float | None] = []
+            for c in cands:
+                ks = [col[names[t]] for t in (records[c.qid].types[:8] if c.qid in records else ()) if t in names]
+                row.append(max(probs[k] for k in ks) if ks else None)
+            out.append(row)
+        return out
 
     def _name_sims(self, mentions, candidates, records) -> list[list[float | None] | None]:
         """Mention text · entity sentence embedding for every candidate (not only name-retrieved ones)."""

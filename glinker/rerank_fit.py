@@ -41,6 +41,7 @@ def collect(pipeline, docs: Sequence[GoldDocument], features: Sequence[str] = FE
     kb = pipeline.kb
     reranker = pipeline.reranker if isinstance(pipeline.reranker, FeatureReranker) else \
         FeatureReranker(kb, detector=pipeline.detector)
+    reranker.collect_all = True
     out: list[MentionExamples] = []
     qids = {m.qid for d in docs for m in d.mentions if m.qid}
     present = set(kb.store.get_many(qids))

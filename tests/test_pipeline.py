@@ -164,3 +164,46 @@ def test_context_similarity_feature_uses_sentence_embeddings(kb, tiny_detector):
     assert all(-1.0 <= s <= 1.0 for s in sims) and len(set(sims)) == len(sims)
     (plain,) = FeatureReranker(kb).featurize([m], [alias], ["Boston"])
     assert all(f["context_sim"] == 0.0 for f in plain)  # no detector: the feature is off
+
+
+def test_type_score_feature_scores_the_span_against_class_names(kb, tiny_detector):
+    text = "Arnold Schwarzenegger met fans in Boston ."
+    (m,) = tiny_detector.encode_spans([text], [[(0, 21)]])[0]
+    cands = [Candidate("Q2685", 1.0), Candidate("Q100", 0.5)]  # classes: Q5 "human" (in the KB), Q515 (not)
+    typed = FeatureReranker(kb, detector=tiny_detector, weights={"type_score": 1.0})
+    (feats,) = typed.featurize([m], [cands], [text])
+    human = tiny_detector.label_vectors(["human"])[0]
+    expect = 1.0 / (1.0 + np.exp(-float(np.dot(m.vector, human))))
+    assert feats[0]["type_score"] == pytest.approx(expect, rel=1e-5)
+    assert feats[1]["type_score"] == 0.0 and feats[1]["type_gap"] == 0.0  # no named class: unknown
+    (off,) = FeatureReranker(kb, detector=tiny_detector).featurize([m], [cands], [text])
+    assert off[0]["type_score"] == 0.0  # not computed while no weight uses it
+
+
+def test_place_names_from_demonyms():
+    from glinker.demonyms import place_names
+
+    for text, place in [("German", "Germany"), ("Russians", "Russia"), ("S. KOREAN", "South Korea"),
+                        ("European", "Europe"), ("Chinese", "China"), ("English", "England"), ("Mexican", "Mexico"),
+                        ("Spanish", "Spain"), ("Israeli", "Israel"), ("French", "France")]:
+        assert place in place_names(text), text
+    assert place_names("he") == [] and place_names("Germany") == [] and place_names("the German team") == []
+
+
+def test_demonym_retriever_proposes_only_kb_places(tmp_path, tiny_detector):
+    from conftest import make_entity, write_dump
+
+    from glinker.demonyms import DemonymRetriever
+
+    ents = [make_entity("Q183", "Germany", "country in Central Europe", ["FRG"], ["Q6256"], 300),
+            make_entity("Q188", "German", "West Germanic language", ["German language"], ["Q34770"], 200),
+            make_entity("Q6256", "country", "distinct territorial body", [], [], 100),
+            make_entity("Q9999", "Germany", "a 2009 film", [], ["Q11424"], 10)]
+    dump = write_dump(tmp_path / "d.json", ents)
+    build_kb(dump, tmp_path / "kb", tiny_detector, progress=False)
+    kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    ms = [Mention(0, 6, "German", "nationality", 0.9), Mention(0, 5, "Paris", "location", 0.9)]
+    german, paris = DemonymRetriever(kb2).retrieve(ms, ["German fans", "Paris"])
+    assert [c.qid for c in german] == ["Q183"]  # the film named Germany is no place
+    assert german[0].sources == ("demonym",) and not german[0].alias_match
+    assert paris == []

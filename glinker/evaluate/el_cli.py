@@ -33,7 +33,8 @@ def run_el(cfg: DictConfig) -> dict:
         path = resolve_data_path(str(bench))
         docs = load_benchmark(path)
         stem = path.name.replace(".benchmark.jsonl", "")
-        if stem in (cfg.get("heldout_only") or ()):
+        # "-no-coref" variants hold the same documents in the same order: the same split applies
+        if stem in (cfg.get("heldout_only") or ()) or stem.removesuffix("-no-coref") in (cfg.get("heldout_only") or ()):
             from glinker.rerank_fit import split_documents
 
             docs = split_documents(docs)[1]  # the documents the reranker fit never saw
