@@ -72,18 +72,20 @@ class Pipeline:
     ) -> Pipeline:
         """The ``glinker.link`` defaults in plain Python; demo KB if no ``kb_dir``.
 
-        Default model (threshold 0.4, span boundaries on), exact alias ∪ name retrieval, and
-        the learned feature reranker — the measured best combination (BENCHMARKS.md).
+        Default model (threshold 0.3, span boundaries on), exact alias ∪ name ∪ demonym retrieval,
+        and the learned feature reranker — the measured best combination (BENCHMARKS.md).
         """
         from glinker.demo import ensure_demo_kb
+        from glinker.demonyms import DemonymRetriever
         from glinker.detector import BiEncoderDetector
         from glinker.rerank import FeatureReranker
         from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
 
-        detector = BiEncoderDetector(model, threshold=0.4, span_boundaries=True)
+        detector = BiEncoderDetector(model, threshold=0.3, span_boundaries=True)
         path = kb_dir if kb_dir is not None else ensure_demo_kb(detector)
         kb = KnowledgeBase.open(path, expect_fingerprint=detector.fingerprint)
-        retriever = UnionRetriever([AliasRetriever(kb, top_k=32), NameRetriever(kb, detector, top_k=32)])
+        retriever = UnionRetriever([AliasRetriever(kb, top_k=32), NameRetriever(kb, detector, top_k=32),
+                                    DemonymRetriever(kb, top_k=4)])
         return cls(detector, retriever, FeatureReranker(kb, detector=detector), kb, labels=labels, **kwargs)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:

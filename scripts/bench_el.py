@@ -33,7 +33,7 @@ SYSTEMS = {
     "alias + popularity": ["experiment=alias_popularity_baseline"],
     "dense span·entity top-1": ["experiment=dense_baseline"],
     "dense name top-1": ["experiment=name_baseline"],
-    "glinker default (alias ∪ name + learned reranker, shared context windows)": [],
+    "glinker default (alias ∪ name ∪ demonym + learned reranker)": [],
     "glinker default, centred context windows": ["reranker.context_windows=mention"],
 }
 

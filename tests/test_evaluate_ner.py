@@ -153,3 +153,13 @@ def test_shared_crossner_label_sets():
     exs, labels = load_eval_set(root / "CrossNER_AI" / "dev.json")
     assert len(exs) == 350 and "else" in labels and "program language" in labels
     assert {lab for e in exs for _, _, lab in e.spans} <= set(labels)
+
+
+def test_type_confusions_by_hand():
+    from glinker.evaluate.ner import type_confusions
+
+    gold = [(0, 0, 5, "writer"), (0, 10, 15, "person"), (1, 0, 4, "writer"), (1, 6, 9, "book")]
+    pred = [(0, 0, 5, "person"), (0, 10, 15, "person"), (1, 0, 4, "person"), (1, 6, 8, "book"), (1, 20, 25, "x")]
+    out = type_confusions(gold, pred)
+    assert out["confusions"] == {"writer -> person": 2}
+    assert out["span_recall"] == 75.0  # 3 of 4 gold spans found with exact boundaries

@@ -38,7 +38,7 @@ def _ner_app(cfg: DictConfig) -> None:
             if c["max_examples"]:
                 examples = examples[: int(c["max_examples"])]
             res = evaluate_examples(det, examples, labels, thresholds, c["batch_size"], c["per_type"],
-                                    c["progress"])
+                                    c["progress"], confusions=c.get("confusions", False))
             res["data"] = str(path)
             results[str(p)] = res
     except GlinkerError as exc:

@@ -63,6 +63,22 @@ def per_type_scores(gold: Iterable[Entity], pred: Iterable[Entity]) -> dict[str,
     return {lab: micro_scores([e for e in g if e[3] == lab], [e for e in p if e[3] == lab]) for lab in labels}
 
 
+def type_confusions(gold: Iterable[Entity], pred: Iterable[Entity], top: int = 20) -> dict:
+    """Right span, wrong label: the most frequent ``"gold -> predicted"`` pairs, and the span recall."""
+    by_span = {g[:3]: g[3] for g in set(gold)}
+    pairs: Counter = Counter()
+    found = set()
+    for p in set(pred):
+        lab = by_span.get(p[:3])
+        if lab is None:
+            continue
+        found.add(p[:3])
+        if lab != p[3]:
+            pairs[f"{lab} -> {p[3]}"] += 1
+    return {"span_recall": round(100.0 * len(found) / len(by_span), 2) if by_span else 0.0,
+            "confusions": dict(pairs.most_common(top))}
+
+
 def to_text(example: NerExample) -> tuple[str, list[tuple[int, int, str]]]:
     """Join tokens with spaces; return the text and gold spans as character offsets."""
     starts, ends, pos = [], [], 0
@@ -132,8 +148,13 @@ def evaluate_examples(
     batch_size: int = 32,
     per_type: bool = False,
     progress: bool = False,
+    confusions: bool = False,
 ) -> dict:
     """Run ``detector.detect`` once at the lowest threshold and score every threshold.
+
+    ``confusions``: also count, per threshold, the predictions with a gold span's exact
+    boundaries but another label (``"gold -> predicted"``), and the share of gold spans found
+    with the right boundaries whatever the label (``span_recall``).
 
     Greedy decoding visits spans by descending score, so decoding at a low threshold and
     keeping spans above a higher one equals decoding at the higher one.
@@ -166,6 +187,8 @@ def evaluate_examples(
         res = micro_scores(gold, kept).to_dict()
         if per_type:
             res["per_type"] = {k: v.to_dict() for k, v in per_type_scores(gold, kept).items()}
+        if confusions:
+            res.update(type_confusions(gold, kept))
         out["thresholds"][f"{t:g}"] = res
     return out
 
