@@ -126,3 +126,22 @@ def test_ed_accuracy_ignores_nil_but_f1_does_not():
 
     m = evaluate_ed(_NilPipe({"Q100", "Q90"}, {(0, 6): "Q100", (11, 16): "Q90"}), [DOC]).metrics()
     assert m["accuracy"] == 100.0 and m["recall"] == 0.0 and m["nil_predicted"] == 2
+
+
+def test_evaluation_span_limits_what_is_scored(tmp_path):
+    from glinker.evaluate.el import score_e2e
+
+    p = tmp_path / "x.benchmark.jsonl"
+    text = "Boston fans met Boston players in Boston."
+    p.write_text(json.dumps({"id": 1, "text": text, "evaluation_span": [11, 30], "labels": [
+        {"id": 0, "span": [16, 22], "entity_id": "Q100"},
+        {"id": 1, "span": [34, 40], "entity_id": "Q100"},  # outside the annotated range
+    ]}) + "\n")
+    (doc,) = load_benchmark(p)
+    assert doc.evaluation_span == (11, 30) and doc.in_evaluation_span(16, 22) and not doc.in_evaluation_span(0, 6)
+    preds = [(0, 6, "Q100"),     # outside: not a false positive
+             (16, 22, "Q100"),   # TP
+             (23, 30, "Q9")]     # inside, no gold: FP
+    m = score_e2e([doc], [preds], lambda q: True).metrics()
+    assert (m["tp"], m["fp"], m["fn"]) == (1, 1, 0)
+    assert m["left_out"] == {"outside_evaluation_span": 1}

@@ -47,6 +47,14 @@ class GoldDocument:
     id: str
     text: str
     mentions: list[GoldMention] = field(default_factory=list)
+    # ELEVANT's evaluation_span: only this character range [start, end) is annotated; gold and
+    # predictions outside it are not scored (None: the whole text)
+    evaluation_span: tuple[int, int] | None = None
+
+    def in_evaluation_span(self, start: int, end: int) -> bool:
+        """True when ``[start, end)`` lies inside the annotated range."""
+        span = self.evaluation_span
+        return span is None or (span[0] <= start and end <= span[1])
 
 
 def _qid(raw: str | None) -> str | None:
@@ -70,7 +78,9 @@ def load_elevant(path: str | Path) -> list[GoldDocument]:
                                 optional=bool(lab.get("optional")) or lab.get("parent") is not None)
                     for lab in obj.get("labels", [])
                 ]
-                docs.append(GoldDocument(str(obj.get("id", n)), obj["text"], mentions))
+                span = obj.get("evaluation_span")
+                span = (int(span[0]), int(span[1])) if span else None
+                docs.append(GoldDocument(str(obj.get("id", n)), obj["text"], mentions, span))
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 raise InputError(f"{path} line {n}: not an ELEVANT benchmark line ({exc})") from None
     return docs
@@ -167,7 +177,8 @@ def ed_scope(doc: GoldDocument, kb_has, in_kb: bool = True) -> tuple[list[GoldMe
     """The gold mentions of ``doc`` that ED scores, and the reasons of those left out."""
     scored, skipped = [], []
     for m in doc.mentions:
-        reason = _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
+        reason = ("outside_evaluation_span" if not doc.in_evaluation_span(m.start, m.end) else None) \
+            or _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
         if reason:
             skipped.append(reason)
         else:
@@ -239,13 +250,16 @@ def score_e2e(docs: Sequence[GoldDocument], predictions: Sequence[Sequence[tuple
         gold_scored: dict[tuple[int, int], str] = {}
         ignore: set[tuple[int, int]] = set()
         for m in gold_doc.mentions:
-            reason = _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
+            reason = ("outside_evaluation_span" if not gold_doc.in_evaluation_span(m.start, m.end) else None) \
+                or _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
             if reason:
                 score.left_out[reason] += 1
                 ignore.add((m.start, m.end))
             else:
                 gold_scored[(m.start, m.end)] = m.qid  # type: ignore[assignment]
-        preds = {(start, end): qid for start, end, qid in pred if qid is not None}
+        # ELEVANT scores only the annotated range: a prediction outside it is neither right nor wrong
+        preds = {(start, end): qid for start, end, qid in pred
+                 if qid is not None and gold_doc.in_evaluation_span(start, end)}
         for span, qid in preds.items():
             if gold_scored.get(span) == qid:
                 score.tp += 1
