@@ -63,7 +63,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "demonym": 5.9876,
 }
 DEFAULT_BIAS = -11.5846
-DEFAULT_NIL_THRESHOLD = 0.2
+DEFAULT_NIL_THRESHOLD = 0.15
 
 
 def _trigrams(text: str) -> set[str]:
