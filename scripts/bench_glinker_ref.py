@@ -20,7 +20,7 @@ The shared work (prepared once under ``work_dir``, default ``$GLINKER_CACHE_DIR/
   (``save_checkpoint(omit_base_weights=False)``) for GLiNKER's L1 (mentions) and L3
   (candidate scoring) — no model hub.
 * Documents: the first ``docs_per_set`` documents of each ELEVANT dev set; the same
-  entity types and mention threshold (0.5) for both detectors.
+  entity types and mention threshold (the configured ones: 0.3 by default) for both detectors.
 
 Both systems' outputs are scored by the same functions (``glinker.evaluate.el``):
 ED accuracy on gold spans (in-KB: the best-ranked candidate), e2e strong-match
