@@ -34,7 +34,8 @@ def run_el(cfg: DictConfig) -> dict:
         docs = load_benchmark(path)
         stem = path.name.replace(".benchmark.jsonl", "")
         # "-no-coref" variants hold the same documents in the same order: the same split applies
-        if stem in (cfg.get("heldout_only") or ()) or stem.removesuffix("-no-coref") in (cfg.get("heldout_only") or ()):
+        heldout = cfg.get("heldout_only") or ()
+        if stem in heldout or stem.removesuffix("-no-coref") in heldout:
             from glinker.rerank_fit import split_documents
 
             docs = split_documents(docs)[1]  # the documents the reranker fit never saw
@@ -45,7 +46,8 @@ def run_el(cfg: DictConfig) -> dict:
         scored = fn(pipeline, docs, in_kb=cfg.in_kb, errors=bool(cfg.errors))
         elapsed = time.time() - started
         m = scored.metrics()
-        m.update({"documents": len(docs), "seconds": round(elapsed, 1), "docs_per_s": round(len(docs) / max(elapsed, 1e-9), 2)})
+        m.update({"documents": len(docs), "seconds": round(elapsed, 1),
+                  "docs_per_s": round(len(docs) / max(elapsed, 1e-9), 2)})
         results[path.name.replace(".benchmark.jsonl", "")] = m
         for e in scored.errors:
             e["benchmark"] = path.name

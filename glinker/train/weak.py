@@ -168,7 +168,7 @@ _CONCEPT_STOP = {
     # frequent in the training text and there mostly not the concept (counted on the shared corpora)
     "history", "rights", "performance", "comment", "speech", "water", "reading", "script", "construction",
     "cooperation", "prayer", "management", "teaching", "communication", "conservation", "tourism", "commerce",
-    "translation", "narrative", "technology", "education", "arts", "practice", "form",
+    "translation", "narrative", "technology", "education", "arts", "practice",
 }
 
 
