@@ -38,8 +38,13 @@ def build_pipeline(cfg: DictConfig) -> Pipeline:
     retriever = build_stage(cfg.retriever, kb=kb, detector=detector)
     reranker = build_stage(cfg.reranker, kb=kb, detector=detector)
     labels = list(cfg.labels) if cfg.get("labels") else None
+    coref = None
+    if cfg.get("coref", True):
+        from glinker.coref import PronounResolver
+
+        coref = PronounResolver(kb)
     return Pipeline(detector, retriever, reranker, kb, labels=labels, batch_size=cfg.batch_size,
-                    max_candidates=cfg.candidates)
+                    max_candidates=cfg.candidates, coref=coref)
 
 
 def run(cfg: DictConfig) -> int:

@@ -42,6 +42,8 @@ class Pipeline:
         labels: Entity types for detection (``None``: the detector's default set).
         batch_size: Documents processed together.
         max_candidates: Ranked candidates kept per mention in the output (0: none).
+        coref: Resolves pronoun mentions to a preceding linked mention
+            (:class:`glinker.coref.PronounResolver`); ``None`` links them like any mention.
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class Pipeline:
         labels: Sequence[str] | None = None,
         batch_size: int = 16,
         max_candidates: int = 0,
+        coref=None,
     ) -> None:
         self.detector = detector
         self.retriever = retriever
@@ -61,6 +64,7 @@ class Pipeline:
         self.labels = list(labels) if labels else None
         self.batch_size = max(1, int(batch_size))
         self.max_candidates = int(max_candidates)
+        self.coref = coref
 
     @classmethod
     def from_defaults(
@@ -76,6 +80,7 @@ class Pipeline:
         and the learned feature reranker — the measured best combination (BENCHMARKS.md).
         """
         from glinker.demo import ensure_demo_kb
+        from glinker.coref import PronounResolver
         from glinker.demonyms import DemonymRetriever
         from glinker.detector import BiEncoderDetector
         from glinker.rerank import FeatureReranker
@@ -86,6 +91,7 @@ class Pipeline:
         kb = KnowledgeBase.open(path, expect_fingerprint=detector.fingerprint)
         retriever = UnionRetriever([AliasRetriever(kb, top_k=32), NameRetriever(kb, detector, top_k=32),
                                     DemonymRetriever(kb, top_k=4)])
+        kwargs.setdefault("coref", PronounResolver(kb))
         return cls(detector, retriever, FeatureReranker(kb, detector=detector), kb, labels=labels, **kwargs)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
@@ -109,6 +115,11 @@ class Pipeline:
         contexts = [texts[d] for d, ms in enumerate(per_doc) for _ in ms]
         candidates = self.retriever.retrieve(flat, contexts) if flat else []
         decisions = self.reranker.rerank(flat, candidates, contexts) if flat else []
+        if self.coref is not None:
+            k = 0
+            for mentions in per_doc:
+                decisions[k : k + len(mentions)] = self.coref.resolve(mentions, decisions[k : k + len(mentions)])
+                k += len(mentions)
         qids = {d.qid for d in decisions if d.qid}
         if self.max_candidates:
             qids |= {c.qid for d in decisions for c, _ in d.ranked[: self.max_candidates]}

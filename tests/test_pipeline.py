@@ -9,7 +9,7 @@ from glinker.kb import KnowledgeBase
 from glinker.pipeline import Pipeline
 from glinker.rerank import FeatureReranker, NoReranker
 from glinker.retrieval import AliasRetriever, DenseRetriever, UnionRetriever
-from glinker.types import Candidate, Document, Mention
+from glinker.types import Candidate, Document, LinkDecision, Mention
 from kb_build.build import build_kb, entity_text
 
 
@@ -207,3 +207,22 @@ def test_demonym_retriever_proposes_only_kb_places(tmp_path, tiny_detector):
     assert [c.qid for c in german] == ["Q183"]  # the film named Germany is no place
     assert german[0].sources == ("demonym",) and not german[0].alias_match
     assert paris == []
+
+
+def test_pronouns_take_the_closest_compatible_antecedent(kb):
+    from glinker.coref import PronounResolver, pronoun_kind
+
+    assert pronoun_kind("She") == "person" and pronoun_kind("its") == "thing" and pronoun_kind("they") is None
+    text = "Arnold Schwarzenegger visited Boston . He liked it , and his film The Terminator too ."
+    spans = [(0, 21, "Q2685"), (30, 36, "Q100"), (39, 41, None), (48, 50, None), (57, 60, None), (66, 80, "Q162255")]
+    ms = [Mention(s, e, text[s:e], "person", 0.9) for s, e, _ in spans]
+    decs = [LinkDecision(q, 0.8, ((Candidate(q, 1.0), 0.8),) if q else ()) if q
+            else LinkDecision(None, 0.0, ((Candidate("Q999", 1.0), 0.1),)) for *_, q in spans]
+    out = PronounResolver(kb).resolve(ms, decs)
+    assert [d.qid for d in out] == ["Q2685", "Q100", "Q2685", "Q100", "Q2685", "Q162255"]
+    assert out[2].ranked[0][0].qid == "Q2685" and out[2].ranked[1][0].qid == "Q999"  # own candidates kept after
+    # no antecedent before the pronoun, or too far back: unchanged
+    far = PronounResolver(kb, window_chars=5).resolve(ms, decs)
+    assert far[2] is decs[2] and far[4] is decs[4]
+    first = PronounResolver(kb).resolve(ms[2:3], decs[2:3])
+    assert first[0] is decs[2]

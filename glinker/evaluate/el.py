@@ -224,6 +224,8 @@ def evaluate_ed(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, erro
         contexts = [doc.text] * len(mentions)
         candidates = pipeline.retriever.retrieve(mentions, contexts)
         decisions = pipeline.reranker.rerank(mentions, candidates, contexts)
+        if getattr(pipeline, "coref", None) is not None:
+            decisions = pipeline.coref.resolve(mentions, decisions)
         for gold, cands, dec in zip(scored, candidates, decisions):
             ranked = [c.qid for c, _ in dec.ranked] or [c.qid for c in cands]
             tally_ed(score, doc.id, doc.text, gold, ranked, [c.qid for c in cands], dec.qid, errors)
