@@ -56,7 +56,8 @@ def run(cfg: DictConfig) -> int:
     elif cfg.get("input") is not None:
         docs_in = read_documents(str(cfg.input))
     else:
-        raise InputError("nothing to link: pass input=PATH (file, folder of .txt, .jsonl, or - for stdin) or text='...'")
+        raise InputError("nothing to link: pass input=PATH (file, folder of .txt, .jsonl, or - for stdin) "
+                         "or text='...'")
     pipeline = build_pipeline(cfg)
     writer = JsonlWriter(cfg.output)
     bad = n_docs = n_mentions = n_linked = 0

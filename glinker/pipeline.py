@@ -79,8 +79,8 @@ class Pipeline:
         Default model (threshold 0.3, span boundaries on), exact alias ∪ name ∪ demonym retrieval,
         and the learned feature reranker — the measured best combination (BENCHMARKS.md).
         """
-        from glinker.demo import ensure_demo_kb
         from glinker.coref import PronounResolver
+        from glinker.demo import ensure_demo_kb
         from glinker.demonyms import DemonymRetriever
         from glinker.detector import BiEncoderDetector
         from glinker.rerank import FeatureReranker
