@@ -226,3 +226,33 @@ def test_pronouns_take_the_closest_compatible_antecedent(kb):
     assert far[2] is decs[2] and far[4] is decs[4]
     first = PronounResolver(kb).resolve(ms[2:3], decs[2:3])
     assert first[0] is decs[2]
+
+
+class _SpansDetector:
+    """Detector stand-in returning the spans of the given words."""
+
+    def __init__(self, words):
+        self.words = words
+
+    def detect(self, texts, labels=None):
+        return [[Mention(t.index(w), t.index(w) + len(w), w, "location", 0.7 + 0.01 * k)
+                 for k, w in enumerate(self.words) if w in t] for t in texts]
+
+
+def test_comma_names_join_only_when_the_kb_names_them(tmp_path, tiny_detector):
+    from conftest import make_entity, write_dump
+
+    ents = [make_entity("Q43788", "Madison", "city in Wisconsin", ["Madison, Wisconsin"], [], 50),
+            make_entity("Q1537", "Wisconsin", "state of the United States", [], [], 80),
+            make_entity("Q16559", "Austin", "city in Texas", [], [], 60),
+            make_entity("Q1439", "Texas", "state of the United States", [], [], 90)]
+    build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
+    kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    text = "She moved from Madison, Wisconsin to Austin, Texas."
+    det = _SpansDetector(["Madison", "Wisconsin", "Austin", "Texas"])
+    reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
+    joined = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None).link_text(text)
+    assert [(m.text, m.qid) for m in joined.mentions] == [("Madison, Wisconsin", "Q43788"), ("Austin", "Q16559"),
+                                                          ("Texas", "Q1439")]
+    apart = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, join_comma_names=False).link_text(text)
+    assert [m.text for m in apart.mentions] == ["Madison", "Wisconsin", "Austin", "Texas"]
