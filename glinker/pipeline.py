@@ -48,6 +48,11 @@ class Pipeline:
             "Wisconsin") become one mention when the joined text is a label or alias in the
             KB: Wikidata names many places "City, State" and benchmarks such as OKE and
             wiki-fair annotate them as one mention of the city.
+        abbreviation_dots: A mention directly followed by "." takes the period in when the
+            dotted form is, verbatim, a label or alias of an entity the KB finds for it
+            ("Calif" -> "Calif.", "U.S" -> "U.S."; "Iraq" at a sentence end stays "Iraq").
+            Benchmarks annotate abbreviations with their final period, and the detector's
+            word splitting makes "." a word of its own.
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class Pipeline:
         max_candidates: int = 0,
         coref=None,
         join_comma_names: bool = True,
+        abbreviation_dots: bool = True,
     ) -> None:
         self.detector = detector
         self.retriever = retriever
@@ -71,6 +77,7 @@ class Pipeline:
         self.max_candidates = int(max_candidates)
         self.coref = coref
         self.join_comma_names = bool(join_comma_names)
+        self.abbreviation_dots = bool(abbreviation_dots)
 
     @classmethod
     def from_defaults(
@@ -119,6 +126,8 @@ class Pipeline:
         per_doc = self.detector.detect(texts, self.labels)
         if self.join_comma_names:
             per_doc = [self._join_comma_names(text, ms) for text, ms in zip(texts, per_doc)]
+        if self.abbreviation_dots:
+            per_doc = [self._abbreviation_dots(text, ms) for text, ms in zip(texts, per_doc)]
         flat: list[Mention] = [m for ms in per_doc for m in ms]
         contexts = [texts[d] for d, ms in enumerate(per_doc) for _ in ms]
         candidates = self.retriever.retrieve(flat, contexts) if flat else []
@@ -157,6 +166,22 @@ class Pipeline:
             out.append(m)
             i += 1
         return out
+
+    def _abbreviation_dots(self, text: str, mentions: list[Mention]) -> list[Mention]:
+        """Take a following "." into mentions whose dotted form the KB spells (see ``abbreviation_dots``)."""
+        out = []
+        for m in mentions:
+            dotted = text[m.start : m.end + 1]
+            if text[m.end : m.end + 1] == "." and not m.text.endswith(".") and self._kb_spells(m.text, dotted):
+                m = Mention(m.start, m.end + 1, dotted, m.label, m.score, m.vector)
+            out.append(m)
+        return out
+
+    def _kb_spells(self, text: str, name: str) -> bool:
+        """True when ``name`` is verbatim the label or an alias of an entity the alias table finds for ``text``."""
+        qids = self.kb.store.lookup_alias(text, limit=8)
+        records = self.kb.store.get_many(qids) if qids else {}
+        return any(name == r.label or name in r.aliases for r in records.values())
 
     def _linked(self, m: Mention, decision: LinkDecision, records: dict) -> LinkedMention:
         rec = records.get(decision.qid) if decision.qid else None

@@ -256,3 +256,19 @@ def test_comma_names_join_only_when_the_kb_names_them(tmp_path, tiny_detector):
                                                           ("Texas", "Q1439")]
     apart = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, join_comma_names=False).link_text(text)
     assert [m.text for m in apart.mentions] == ["Madison", "Wisconsin", "Austin", "Texas"]
+
+
+def test_abbreviation_dots_only_where_the_kb_spells_them(tmp_path, tiny_detector):
+    from conftest import make_entity, write_dump
+
+    ents = [make_entity("Q99", "California", "state of the United States", ["Calif.", "Calif"], [], 90),
+            make_entity("Q796", "Iraq", "country in Western Asia", [], [], 80)]
+    build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
+    kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    text = "He left Calif. for Iraq."
+    det = _SpansDetector(["Calif", "Iraq"])
+    reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
+    doc = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None).link_text(text)
+    assert [(m.text, m.qid) for m in doc.mentions] == [("Calif.", "Q99"), ("Iraq", "Q796")]
+    plain = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, abbreviation_dots=False).link_text(text)
+    assert [m.text for m in plain.mentions] == ["Calif", "Iraq"]
