@@ -241,19 +241,19 @@ class FeatureReranker:
         if not names:
             return [None] * len(mentions)
         order = sorted(set(names.values()))
-        vecs = torch.from_numpy(self.detector.label_vectors(order))
         col = {n: k for k, n in enumerate(order)}
-        out: list[list[float | None] | None] = []
-        for m, cands in zip(mentions, candidates):
-            if not cands or m.vector is None:
-                out.append(None)
-                continue
-            probs = torch.sigmoid(vecs @ torch.from_numpy(np.asarray(m.vector, dtype=np.float32))).tolist()
+        todo = [i for i, (m, cands) in enumerate(zip(mentions, candidates)) if cands and m.vector is not None]
+        out: list[list[float | None] | None] = [None] * len(mentions)
+        if not todo:
+            return out
+        spans = torch.from_numpy(np.stack([np.asarray(mentions[i].vector, dtype=np.float32) for i in todo]))
+        probs_all = torch.sigmoid(spans @ torch.from_numpy(self.detector.label_vectors(order)).T).tolist()
+        for i, probs in zip(todo, probs_all):
             row: list[float | None] = []
-            for c in cands:
+            for c in candidates[i]:
                 ks = [col[names[t]] for t in (records[c.qid].types[:8] if c.qid in records else ()) if t in names]
                 row.append(max(probs[k] for k in ks) if ks else None)
-            out.append(row)
+            out[i] = row
         return out
 
     def _name_sims(self, mentions, candidates, records) -> list[list[float | None] | None]:

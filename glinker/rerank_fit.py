@@ -38,13 +38,20 @@ class MentionExamples:
 
 def collect(pipeline, docs: Sequence[GoldDocument], features: Sequence[str] = FEATURES) -> list[MentionExamples]:
     """Candidate features for every gold mention of ``docs`` (in-KB ones and out-of-KB ones)."""
-    kb = pipeline.kb
     reranker = pipeline.reranker if isinstance(pipeline.reranker, FeatureReranker) else \
-        FeatureReranker(kb, detector=pipeline.detector)
-    reranker.collect_all = True
+        FeatureReranker(pipeline.kb, detector=pipeline.detector)
+    saved, reranker.collect_all = reranker.collect_all, True  # every feature, whatever its weight
+    try:
+        return _collect(pipeline, reranker, docs, features)
+    finally:
+        reranker.collect_all = saved
+
+
+def _collect(pipeline, reranker: FeatureReranker, docs: Sequence[GoldDocument], features: Sequence[str]
+             ) -> list[MentionExamples]:
     out: list[MentionExamples] = []
     qids = {m.qid for d in docs for m in d.mentions if m.qid}
-    present = set(kb.store.get_many(qids))
+    present = set(pipeline.kb.store.get_many(qids))
     for doc in docs:
         gold = [m for m in doc.mentions if not m.optional]
         if not gold:

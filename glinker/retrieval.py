@@ -75,7 +75,7 @@ class AliasRetriever:
         out: list[list[Candidate]] = []
         for m, qids in zip(mentions, found):
             qids = [q for q in qids if q in records]
-            dense = self._dense_scores(m, [records[q].row for q in qids])
+            dense = entity_dense_scores(self.kb, m, [records[q].row for q in qids])
             out.append([
                 # retrieval order is popularity order (the store's), whatever the dense score says
                 Candidate(q, -float(k), dense_score=None if dense is None else dense[k],
@@ -84,13 +84,16 @@ class AliasRetriever:
             ])
         return out
 
-    def _dense_scores(self, mention: Mention, rows: list[int]) -> list[float] | None:
-        if mention.vector is None or not rows or any(r < 0 for r in rows):
-            return None
-        vecs = self.kb.entity_vectors(np.asarray(rows))
-        if vecs is None:
-            return None
-        return (vecs @ mention.vector.astype(np.float32)).tolist()
+
+
+def entity_dense_scores(kb: KnowledgeBase, mention: Mention, rows: Sequence[int]) -> list[float] | None:
+    """Span·entity inner products for the entities at FAISS ``rows`` (``None`` when any is unknown)."""
+    if mention.vector is None or not rows or any(r < 0 for r in rows):
+        return None
+    vecs = kb.entity_vectors(np.asarray(rows))
+    if vecs is None:
+        return None
+    return (vecs @ mention.vector.astype(np.float32)).tolist()
 
 
 _NAME_MEMOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

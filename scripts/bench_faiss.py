@@ -518,12 +518,9 @@ def parse_opts(argv: list[str]) -> tuple[dict[str, Any], list[tuple[str, list[di
                 "cache_dir": "~/.cache/glinker/bench/faiss",
                 "names": "2000", "mention_docs": "80", "exact_queries": "1000", "threads": "2",
                 "build_only": "false", "indexes": ""}
-    opts = dict(defaults)
-    for arg in argv:
-        key, eq, value = arg.partition("=")
-        if not eq or key not in defaults:
-            raise SystemExit(f"unknown option {arg!r}; options: {', '.join(f'{k}=' for k in defaults)}")
-        opts[key] = value
+    from options import key_value_options  # scripts/options.py
+
+    opts = key_value_options(argv, defaults)
     parsed: dict[str, Any] = {
         "scales": [s.strip() for s in opts["scales"].strip("[]").split(",") if s.strip()],
         "spaces": [s.strip() for s in opts["spaces"].strip("[]").split(",") if s.strip()],

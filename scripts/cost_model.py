@@ -40,13 +40,9 @@ DEFAULTS = {"kb_dir": "kb/arnold", "embed": "runs/bench/embed.json", "dump": "ru
 
 
 def parse(argv: list[str]) -> dict[str, str]:
-    opts = dict(DEFAULTS)
-    for arg in argv:
-        key, eq, value = arg.partition("=")
-        if not eq or key not in DEFAULTS:
-            raise SystemExit(f"unknown option {arg!r}; options: {', '.join(k + '=' for k in DEFAULTS)}")
-        opts[key] = value
-    return opts
+    from options import key_value_options  # scripts/options.py (scripts/ is on sys.path when run as a script)
+
+    return key_value_options(argv, DEFAULTS)
 
 
 def load_json(path: str, what: str) -> dict:
