@@ -1,4 +1,5 @@
-"""Demonyms and adjectives of place: "German" -> Germany, "S. Korean" -> South Korea.
+"""Demonyms and adjectives of place or religion: "German" -> Germany, "S. Korean" -> South Korea,
+"Moslem" -> Islam.
 
 AIDA-style annotation links a nationality adjective to its country, but no label or alias of
 the country spells the adjective, so alias lookup never proposes it ("German" finds the
@@ -36,6 +37,11 @@ IRREGULAR = {
     "filipino": ("Philippines",), "norwegian": ("Norway",), "argentine": ("Argentina",), "saudi": ("Saudi Arabia",),
     "british": ("United Kingdom", "Great Britain"), "czech": ("Czech Republic",), "kiwi": ("New Zealand",),
     "peruvian": ("Peru",), "afghan": ("Afghanistan",),
+    # adjectives of religion name the religion the same way (AIDA: "Moslem" -> Islam)
+    "muslim": ("Islam",), "moslem": ("Islam",), "islamic": ("Islam",), "christian": ("Christianity",),
+    "jewish": ("Judaism",), "catholic": ("Catholic Church",), "protestant": ("Protestantism",),
+    "hindu": ("Hinduism",), "buddhist": ("Buddhism",), "sikh": ("Sikhism",), "shiite": ("Shia Islam",),
+    "shi'ite": ("Shia Islam",), "sunni": ("Sunni Islam",),
 }
 _PREFIXES = {"s.": "South", "n.": "North", "w.": "West", "e.": "East"}
 _WORD = re.compile(r"^[A-Za-z][A-Za-z.\-']*$")
@@ -45,6 +51,9 @@ _WORD = re.compile(r"^[A-Za-z][A-Za-z.\-']*$")
 # historical region, state with limited recognition.
 PLACE_TYPES = ("Q6256", "Q3624078", "Q5107", "Q3024240", "Q7275", "Q3336843", "Q35657", "Q82794", "Q1620908",
                "Q10711424")
+# Classes of the religions an adjective of religion may name: religion, major religious group,
+# Christian denomination, religious denomination, branch of Islam.
+RELIGION_TYPES = ("Q9174", "Q6957341", "Q879146", "Q13414953", "Q1192063")
 
 
 def place_names(text: str) -> list[str]:
@@ -80,13 +89,14 @@ class DemonymRetriever:
 
     Args:
         kb: The opened knowledge base.
-        place_types: P31 classes a proposed entity must have one of.
+        place_types: P31 classes a proposed entity must have one of (places and religions).
         top_k: Most candidates per mention.
     """
 
     name = "demonym"
 
-    def __init__(self, kb: KnowledgeBase, place_types: Sequence[str] = PLACE_TYPES, top_k: int = 4) -> None:
+    def __init__(self, kb: KnowledgeBase, place_types: Sequence[str] = PLACE_TYPES + RELIGION_TYPES,
+                 top_k: int = 4) -> None:
         self.kb = kb
         self.place_types = frozenset(place_types)
         self.top_k = int(top_k)

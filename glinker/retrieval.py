@@ -60,17 +60,31 @@ class AliasRetriever:
     Args:
         kb: The opened knowledge base.
         top_k: Most candidates per mention (``None``: all homonyms).
+        other_names: A mention that is no KB name is looked up under its other surface form
+            (:func:`glinker.surface.other_name`): "Southborough, Massachusetts" as "Southborough",
+            "U.N." as "UN".
     """
 
     name = "alias"
 
-    def __init__(self, kb: KnowledgeBase, top_k: int | None = 32) -> None:
+    def __init__(self, kb: KnowledgeBase, top_k: int | None = 32, other_names: bool = True) -> None:
         self.kb = kb
         self.top_k = top_k
+        self.other_names = bool(other_names)
+
+    def _lookup(self, text: str) -> list[str]:
+        found = self.kb.store.lookup_alias(text, limit=self.top_k)
+        if not found and self.other_names and ("," in text or "." in text):
+            from glinker.surface import other_name  # here: surface -> demonyms -> retrieval
+
+            other = other_name(self.kb.store, text)
+            if other is not None:
+                found = self.kb.store.lookup_alias(other, limit=self.top_k)
+        return found
 
     def retrieve(self, mentions: Sequence[Mention], contexts: Sequence[str]) -> list[list[Candidate]]:
         """Look up each mention; exact span·entity scores come from the KB's fp16 embeddings."""
-        found = [self.kb.store.lookup_alias(m.text, limit=self.top_k) for m in mentions]
+        found = [self._lookup(m.text) for m in mentions]
         records = self.kb.store.get_many(q for qs in found for q in qs)
         out: list[list[Candidate]] = []
         for m, qids in zip(mentions, found):

@@ -272,3 +272,100 @@ def test_abbreviation_dots_only_where_the_kb_spells_them(tmp_path, tiny_detector
     assert [(m.text, m.qid) for m in doc.mentions] == [("Calif.", "Q99"), ("Iraq", "Q796")]
     plain = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, abbreviation_dots=False).link_text(text)
     assert [m.text for m in plain.mentions] == ["Calif", "Iraq"]
+
+
+def _comma_kb(tmp_path, tiny_detector):
+    from conftest import make_entity, write_dump
+
+    ents = [make_entity("Q7568", "Southborough", "town in Worcester County, Massachusetts", [], ["Q3957"], 20),
+            make_entity("Q771", "Massachusetts", "state of the United States", ["Mass."], ["Q35657"], 90),
+            make_entity("Q43788", "Madison", "city in Wisconsin", ["Madison, Wisconsin"], ["Q515"], 50),
+            make_entity("Q7732", "Louis VIII", "Landgrave of Hesse-Darmstadt", [], ["Q5"], 10),
+            make_entity("Q1065", "United Nations", "intergovernmental organization", ["UN"], [], 95),
+            make_entity("Q30", "United States of America", "country", ["US", "U.S."], [], 99),
+            make_entity("Q35657", "U.S. state", "constituent political entity of the United States", [], [], 80)]
+    build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
+    return KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+
+
+def test_comma_head_is_the_town_when_the_qualifier_is_a_place(tmp_path, tiny_detector):
+    from glinker.surface import comma_head, other_name, undotted
+
+    kb2 = _comma_kb(tmp_path, tiny_detector)
+    assert comma_head(kb2.store, "Southborough, Massachusetts") == "Southborough"
+    assert comma_head(kb2.store, "Southborough, Mass.") == "Southborough"  # any KB name of the place
+    assert comma_head(kb2.store, "Madison, Wisconsin") is None  # the whole is a KB name already
+    assert comma_head(kb2.store, "Louis VIII, Landgrave of Hesse-Darmstadt") is None  # qualifier no place
+    assert comma_head(kb2.store, "Southborough") is None
+    assert undotted(kb2.store, "U.N.") == "UN" == other_name(kb2.store, "U.N.")
+    assert undotted(kb2.store, "U.S.") is None  # the KB spells the dotted form
+    assert undotted(kb2.store, "St. Louis") is None and other_name(kb2.store, "Southborough, Mass.") == "Southborough"
+    (un,) = AliasRetriever(kb2).retrieve([Mention(0, 4, "U.N.", "organization", 0.9)], ["U.N."])
+    assert [c.qid for c in un] == ["Q1065"]
+
+    m = Mention(0, 27, "Southborough, Massachusetts", "location", 0.9)
+    (cands,) = AliasRetriever(kb2).retrieve([m], [m.text])
+    assert [c.qid for c in cands] == ["Q7568"] and cands[0].alias_match
+    assert AliasRetriever(kb2, other_names=False).retrieve([m], [m.text]) == [[]]
+
+    # the string features compare the town's name, so the qualifier no longer wins them
+    two = [Candidate("Q771", 0.0), Candidate("Q7568", 0.0)]
+    feats = {c.qid: f for c, f in zip(two, FeatureReranker(kb2, weights=SIMPLE_WEIGHTS).featurize([m], [two],
+                                                                                                  [m.text])[0])}
+    assert feats["Q7568"]["label_match"] == 1.0 and feats["Q771"]["label_match"] == 0.0
+    assert feats["Q7568"]["string_sim"] > feats["Q771"]["string_sim"]
+    plain = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, other_names=False).featurize([m], [two], [m.text])[0]
+    assert plain[1]["label_match"] == 0.0
+
+
+def test_adjectives_of_religion_name_the_religion(tmp_path, tiny_detector):
+    from conftest import make_entity, write_dump
+
+    from glinker.demonyms import DemonymRetriever, place_names
+
+    assert "Islam" in place_names("Moslems") and "Judaism" in place_names("Jewish")
+    ents = [make_entity("Q432", "Islam", "monotheistic religion", [], ["Q9174"], 300),
+            make_entity("Q47740", "Muslim", "adherent of Islam", [], ["Q4392985"], 100),
+            make_entity("Q9174", "religion", "system of beliefs", [], [], 200)]
+    build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
+    kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    (found,) = DemonymRetriever(kb2).retrieve([Mention(0, 6, "Moslem", "miscellaneous", 0.8)], ["Moslem leaders"])
+    assert [c.qid for c in found] == ["Q432"]
+
+
+def test_coherence_is_the_mean_cosine_with_the_other_mentions_entities(kb, tiny_detector):
+    text = "Arnold Schwarzenegger visited Boston and Boston again."
+    ms = [Mention(0, 21, "Arnold Schwarzenegger", "person", 0.9), Mention(30, 36, "Boston", "location", 0.9),
+          Mention(41, 47, "Boston", "location", 0.9)]
+    cands = [[Candidate("Q2685", 0.0)], [Candidate("Q100", 0.0), Candidate("Q204289", 0.0)],
+             [Candidate("Q100", 0.0), Candidate("Q204289", 0.0)]]
+    weights = dict(SIMPLE_WEIGHTS, coherence=1.0)
+    feats = FeatureReranker(kb, weights=weights).featurize(ms, cands, [text] * 3)
+
+    def unit(qid):
+        v = kb.sentence_vectors(np.array([kb.store.get(qid).row]))[0]
+        return v / np.linalg.norm(v)
+
+    # Arnold's only voter besides himself is Boston (twice): each a mixture of its candidates under
+    # the first pass (alias/prior weights; equal alias flags here, so the prior decides)
+    f = FeatureReranker(kb, weights=SIMPLE_WEIGHTS).featurize(ms[1:2], cands[1:2], [text])[0]
+    z = np.array([sum(w * x[n] for n, w in SIMPLE_WEIGHTS.items()) for x in f])  # softmax: no bias needed
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    boston = p[0] * unit("Q100") + p[1] * unit("Q204289")
+    assert feats[0][0]["coherence"] == pytest.approx(float(unit("Q2685") @ boston), abs=1e-5)
+    # the two "Boston" mentions do not vote for each other: only Arnold votes
+    assert feats[1][0]["coherence"] == pytest.approx(float(unit("Q100") @ unit("Q2685")), abs=1e-5)
+    assert feats[1][1]["coherence"] == pytest.approx(float(unit("Q204289") @ unit("Q2685")), abs=1e-5)
+    # one distinct voter: its best vote is its mean vote; with two, mean and best differ
+    assert feats[1][1]["coherence_max"] == pytest.approx(feats[1][1]["coherence"], abs=1e-6)
+    text2 = text + " The Terminator"
+    ms2 = ms + [Mention(55, 69, "The Terminator", "film", 0.9)]
+    feats2 = FeatureReranker(kb, weights=weights).featurize(ms2, cands + [[Candidate("Q162255", 0.0)]], [text2] * 4)
+    votes = [float(unit("Q100") @ unit("Q2685")), float(unit("Q100") @ unit("Q162255"))]
+    assert feats2[1][0]["coherence"] == pytest.approx(sum(votes) / 2, abs=1e-5)
+    assert feats2[1][0]["coherence_max"] == pytest.approx(max(votes), abs=1e-5)
+    # alone in its document, or with no weight on it: not computed
+    alone = FeatureReranker(kb, weights=weights).featurize(ms[1:2], cands[1:2], [text])[0]
+    assert all(x["coherence"] == 0.0 for x in alone)
+    off = FeatureReranker(kb, weights=SIMPLE_WEIGHTS).featurize(ms, cands, [text] * 3)
+    assert all(x["coherence"] == 0.0 for row in off for x in row)
