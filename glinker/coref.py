@@ -21,7 +21,16 @@ from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
 
 PERSON_PRONOUNS = frozenset({"he", "him", "his", "himself", "she", "her", "hers", "herself"})
 THING_PRONOUNS = frozenset({"it", "its", "itself"})
+# every English personal pronoun: mentions with no name of their own
+PRONOUNS = PERSON_PRONOUNS | THING_PRONOUNS | frozenset({
+    "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves", "you", "your", "yours", "yourself",
+    "yourselves", "they", "them", "their", "theirs", "themselves", "one", "oneself"})
 HUMAN = "Q5"
+
+
+def is_pronoun(text: str) -> bool:
+    """True for a personal pronoun of any person or number ("he", "their", "I")."""
+    return text.strip().lower() in PRONOUNS
 
 
 def pronoun_kind(text: str) -> str | None:

@@ -90,13 +90,20 @@ class Pipeline:
         """The ``glinker.link`` defaults in plain Python; demo KB if no ``kb_dir``.
 
         Default model (threshold 0.3, span boundaries on), exact alias ∪ name ∪ demonym retrieval,
-        and the learned feature reranker — the measured best combination (BENCHMARKS.md).
+        and the learned feature reranker with its packaged LambdaMART model — the measured best
+        combination (BENCHMARKS.md).
         """
         from glinker.coref import PronounResolver
         from glinker.demo import ensure_demo_kb
         from glinker.demonyms import DemonymRetriever
         from glinker.detector import BiEncoderDetector
-        from glinker.rerank import FeatureReranker
+        from glinker.rerank import (
+            DEFAULT_MODEL,
+            DEFAULT_MODEL_BIAS,
+            DEFAULT_MODEL_NIL_THRESHOLD,
+            DEFAULT_MODEL_SCALE,
+            FeatureReranker,
+        )
         from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
 
         detector = BiEncoderDetector(model, threshold=0.3, span_boundaries=True)
@@ -105,7 +112,9 @@ class Pipeline:
         retriever = UnionRetriever([AliasRetriever(kb, top_k=32), NameRetriever(kb, detector, top_k=32),
                                     DemonymRetriever(kb, top_k=4)])
         kwargs.setdefault("coref", PronounResolver(kb))
-        return cls(detector, retriever, FeatureReranker(kb, detector=detector), kb, labels=labels, **kwargs)
+        reranker = FeatureReranker(kb, detector=detector, model=DEFAULT_MODEL, model_scale=DEFAULT_MODEL_SCALE,
+                                   model_bias=DEFAULT_MODEL_BIAS, nil_threshold=DEFAULT_MODEL_NIL_THRESHOLD)
+        return cls(detector, retriever, reranker, kb, labels=labels, **kwargs)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         """Link documents lazily, ``batch_size`` at a time; yields them annotated, in input order."""

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from glinker.surface import other_name
+from glinker.coref import is_pronoun
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
 from glinker.retrieval import NameEncoder
+from glinker.surface import other_name
 from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
 
 
@@ -48,27 +51,32 @@ DOCUMENT_FEATURES = ("coherence", "coherence_max")
 # model, alias ∪ name ∪ demonym candidates, arnold KB; listwise fit, NIL threshold tuned end to end on
 # the other 30 %); conf/reranker/feature.yaml holds the same values.
 DEFAULT_WEIGHTS: dict[str, float] = {
-    "dense": 0.0713,
-    "dense_gap": 0.0713,
-    "dense_rank": 0.3914,
-    "label_match": 0.3882,
-    "alias_match": -0.4368,
-    "prior": 4.245,
-    "log_popularity": -0.0679,
-    "context_sim": 2.6254,
-    "name_sim": 2.5113,
-    "name_gap": 2.5113,
-    "name_rank": 0.0795,
-    "string_sim": 4.9114,
-    "token_overlap": 1.0019,
-    "type_score": 2.7624,
-    "type_gap": -0.6452,
-    "demonym": 5.2086,
-    "coherence": 1.9348,
-    "coherence_max": 3.1041,
+    "dense": 0.0705,
+    "dense_gap": 0.0705,
+    "dense_rank": 0.3833,
+    "label_match": 0.39,
+    "alias_match": -0.4286,
+    "prior": 4.2333,
+    "log_popularity": -0.0678,
+    "context_sim": 2.6492,
+    "name_sim": 2.5449,
+    "name_gap": 2.5449,
+    "name_rank": 0.0646,
+    "string_sim": 4.8993,
+    "token_overlap": 1.002,
+    "type_score": 2.7477,
+    "type_gap": -0.6533,
+    "demonym": 5.2201,
+    "coherence": 1.8303,
+    "coherence_max": 3.2083,
 }
-DEFAULT_BIAS = -12.169
-DEFAULT_NIL_THRESHOLD = 0.15
+DEFAULT_BIAS = -12.1894
+DEFAULT_NIL_THRESHOLD = 0.1  # for the linear weights alone
+# The packaged LambdaMART model and its calibration (conf/reranker/feature.yaml; Pipeline.from_defaults)
+DEFAULT_MODEL = "lambdamart.txt"
+DEFAULT_MODEL_SCALE = 1.372119
+DEFAULT_MODEL_BIAS = -2.673627
+DEFAULT_MODEL_NIL_THRESHOLD = 0.1
 
 
 def _trigrams(text: str) -> set[str]:
@@ -184,6 +192,12 @@ class FeatureReranker:
             their other surface form (:func:`glinker.surface.other_name`): "Town" for "Town,
             Place", so the qualifier ("Greece", "Massachusetts") does not outscore the town;
             "UN" for "U.N.".
+        model: A LightGBM ranking model (text format, trees over :data:`FEATURES`) that scores
+            the candidates instead of the linear weights; a relative path that does not exist
+            is looked up in the packaged ``glinker/resources/reranker``. The weights then only
+            drive the first pass of the coherence features. ``None``: linear scores.
+        model_scale, model_bias: Calibration of the model's score into a link probability,
+            ``sigmoid(model_scale * score + model_bias)``, for the NIL threshold.
     """
 
     def __init__(
@@ -196,6 +210,9 @@ class FeatureReranker:
         context_chars: int = 200,
         context_windows: str = "shared",
         other_names: bool = True,
+        model: str | None = None,
+        model_scale: float = 1.0,
+        model_bias: float = 0.0,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -213,17 +230,22 @@ class FeatureReranker:
         self.nil_threshold = float(nil_threshold)
         # compute every feature even at weight 0 (scripts/fit_reranker.py collects them all)
         self.collect_all = False
+        self.booster = load_ranker(model) if model else None
+        self.model_scale = float(model_scale)
+        self.model_bias = float(model_bias)
 
     def rerank(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
     ) -> list[LinkDecision]:
         """Score all candidates (records fetched in one pass) and apply the NIL threshold."""
         out = []
-        for cands, feats in zip(candidates, self.featurize(mentions, candidates, contexts), strict=True):
+        all_feats = self.featurize(mentions, candidates, contexts)
+        scored = self._booster_probs(all_feats) if self.booster is not None else None
+        for k, (cands, feats) in enumerate(zip(candidates, all_feats, strict=True)):
             if not cands:
                 out.append(LinkDecision(None, 0.0, ()))
                 continue
-            probs = [self._prob(f) for f in feats]
+            probs = scored[k] if scored is not None else [self._prob(f) for f in feats]
             ranked = tuple(sorted(zip(cands, probs), key=lambda cp: -cp[1]))
             best, p = ranked[0]
             out.append(LinkDecision(best.qid if p >= self.nil_threshold else None, p, ranked))
@@ -254,14 +276,16 @@ class FeatureReranker:
         mean cosine with those mixtures ("Alabama" among "Crimson Tide" and "West Virginia" fits
         the university; "Vancouver" next to "Canada" fits British Columbia). Mentions with the
         same normalised text are left out of each other's votes, so a repeated name does not
-        confirm its own first guess. ``coherence_gap`` is the value minus the best candidate's.
+        confirm its own first guess; pronouns neither vote nor get a coherence (their candidates
+        come from the string "he"; :mod:`glinker.coref` links them). ``coherence_max`` is the best
+        single vote instead of the mean (one strongly related entity: "Crimson Tide" for "Alabama").
         """
         if self.kb.sentences is None:
             return
         base = {n: w for n, w in self.weights.items() if n not in DOCUMENT_FEATURES}
         groups: dict[str, list[int]] = {}
         for i, (ctx, cands) in enumerate(zip(contexts, candidates)):
-            if cands:
+            if cands and not is_pronoun(mentions[i].text):  # a pronoun's candidates are noise, not a vote
                 groups.setdefault(ctx, []).append(i)
         for members in groups.values():
             if len(members) < 2:
@@ -357,12 +381,48 @@ class FeatureReranker:
             out[i] = (ent @ pooled[unique[windows[i]]]).tolist()
         return out
 
+    def _booster_probs(self, all_feats: Sequence[Sequence[Mapping[str, float]]]) -> list[list[float]]:
+        """Calibrated model probabilities per candidate, one ``predict`` call for the whole batch."""
+        rows = [[f[name] for name in FEATURES] for feats in all_feats for f in feats]
+        if not rows:
+            return [[] for _ in all_feats]
+        z = self.model_scale * self.booster.predict(np.asarray(rows, dtype=np.float64)) + self.model_bias
+        p = (1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))).tolist()
+        out, k = [], 0
+        for feats in all_feats:
+            out.append(p[k : k + len(feats)])
+            k += len(feats)
+        return out
+
     def _prob(self, feats: Mapping[str, float]) -> float:
         z = self.bias + sum(w * feats.get(name, 0.0) for name, w in self.weights.items())
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
 CONTEXT_WINDOWS = ("mention", "shared")
+RANKER_DIR = Path(__file__).resolve().parent / "resources" / "reranker"
+
+
+def load_ranker(path: str | os.PathLike[str]):
+    """A LightGBM ranking model from its text file; its feature names must be :data:`FEATURES`.
+
+    Text models are parsed, never unpickled. A relative ``path`` that does not exist is looked
+    up in ``glinker/resources/reranker`` (the packaged default).
+    """
+    import lightgbm
+
+    file = Path(path)
+    if not file.is_file() and not file.is_absolute() and (RANKER_DIR / file).is_file():
+        file = RANKER_DIR / file
+    if not file.is_file():
+        raise FileNotFoundError(f"reranker model {path} not found (nor in {RANKER_DIR}); "
+                                f"train one with scripts/fit_reranker.py ranker=lambdamart")
+    booster = lightgbm.Booster(model_str=file.read_text(encoding="utf-8"))
+    names = booster.feature_name()
+    if names != list(FEATURES):
+        raise ValueError(f"reranker model {file} scores features {names}, but this version computes "
+                         f"{list(FEATURES)}; refit it with scripts/fit_reranker.py ranker=lambdamart")
+    return booster
 
 
 def shared_window(text: str, start: int, end: int, half: int) -> str:

@@ -364,6 +364,11 @@ def test_coherence_is_the_mean_cosine_with_the_other_mentions_entities(kb, tiny_
     votes = [float(unit("Q100") @ unit("Q2685")), float(unit("Q100") @ unit("Q162255"))]
     assert feats2[1][0]["coherence"] == pytest.approx(sum(votes) / 2, abs=1e-5)
     assert feats2[1][0]["coherence_max"] == pytest.approx(max(votes), abs=1e-5)
+    # a pronoun neither votes nor is scored: its candidates come from the string "He"
+    ms3 = ms + [Mention(55, 57, "He", "person", 0.9)]
+    feats3 = FeatureReranker(kb, weights=weights).featurize(ms3, cands + [[Candidate("Q162255", 0.0)]], [text2] * 4)
+    assert feats3[1][0]["coherence"] == pytest.approx(feats[1][0]["coherence"], abs=1e-6)
+    assert feats3[3][0]["coherence"] == 0.0
     # alone in its document, or with no weight on it: not computed
     alone = FeatureReranker(kb, weights=weights).featurize(ms[1:2], cands[1:2], [text])[0]
     assert all(x["coherence"] == 0.0 for x in alone)

@@ -71,3 +71,103 @@ def test_listwise_fit_ranks_by_the_feature_that_separates_within_mentions():
     assert w[1] > 1.0
     picks = decide(rows, w, 0.0)
     assert sum(q == ex.gold for (q, _), ex in zip(picks, rows)) >= 70
+
+
+def _peak_mention(seed, n=6):
+    """Gold is the candidate whose first feature is closest to 0.5: no linear score ranks that."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, 2))
+    labels = np.zeros(n)
+    labels[int(np.argmin(np.abs(x[:, 0] - 0.5)))] = 1
+    qids = [f"Q{i}" for i in range(n)]
+    return MentionExamples(x, labels, qids[int(labels.argmax())], qids)
+
+
+def test_lambdamart_ranks_what_a_linear_score_cannot():
+    train = [_peak_mention(i) for i in range(400)]
+    held = [_peak_mention(1000 + i) for i in range(100)]
+    report = fit_reranker(train, held, features=("a", "b"), ranker="lambdamart")
+    assert report["heldout_no_nil"]["accuracy"] >= 80.0
+    assert report["heldout_no_nil_linear"]["accuracy"] <= 50.0
+    assert report["booster"].feature_name() == ["a", "b"] and report["model_scale"] > 0
+
+
+def test_reranker_scores_with_a_saved_lambdamart_model(tmp_path, tiny_detector):
+    import pytest
+    from conftest import BOSTON, write_dump
+
+    from glinker.kb import KnowledgeBase
+    from glinker.rerank import FEATURES, FeatureReranker, load_ranker
+    from glinker.rerank_fit import fit_lambdamart
+    from glinker.types import Candidate, Mention
+    from kb_build.build import build_kb
+
+    # trees trained where the most popular candidate (highest prior) is always right
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(200):
+        x = rng.normal(size=(4, len(FEATURES)))
+        labels = np.zeros(4)
+        labels[int(np.argmax(x[:, FEATURES.index("prior")]))] = 1
+        rows.append(MentionExamples(x, labels, "Q0", [f"Q{k}" for k in range(4)]))
+    model = tmp_path / "ranker.txt"
+    fit_lambdamart(rows).save_model(str(model))
+
+    build_kb(write_dump(tmp_path / "b.json", BOSTON), tmp_path / "kb", tiny_detector, progress=False)
+    kb = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    m = Mention(0, 6, "Boston", "location", 0.9)
+    cands = [Candidate("Q204289", 0.0), Candidate("Q131371", 0.0), Candidate("Q100", 0.0)]  # band, team, city
+    contrary = {"prior": -5.0}  # linear weights alone would pick the least popular
+    (linear,) = FeatureReranker(kb, weights=contrary, nil_threshold=0.0).rerank([m], [cands], ["Boston"])
+    (trees,) = FeatureReranker(kb, weights=contrary, nil_threshold=0.0, model=str(model)).rerank([m], [cands],
+                                                                                                  ["Boston"])
+    assert linear.qid == "Q204289" and trees.qid == "Q100"
+    assert [c.qid for c, _ in trees.ranked] == ["Q100", "Q131371", "Q204289"]
+
+    # a model over other features is refused with the way out
+    other = tmp_path / "other.txt"
+    fit_lambdamart(rows, features=[f"f{k}" for k in range(len(FEATURES))]).save_model(str(other))
+    with pytest.raises(ValueError, match="refit"):
+        load_ranker(other)
+    with pytest.raises(FileNotFoundError, match="fit_reranker"):
+        load_ranker(tmp_path / "missing.txt")
+
+
+def test_packaged_reranker_model_matches_the_features_and_the_config():
+    from omegaconf import OmegaConf
+
+    from glinker.config import CONF_DIR
+    from glinker.rerank import (
+        DEFAULT_BIAS,
+        DEFAULT_MODEL,
+        DEFAULT_MODEL_BIAS,
+        DEFAULT_MODEL_NIL_THRESHOLD,
+        DEFAULT_MODEL_SCALE,
+        DEFAULT_WEIGHTS,
+        FEATURES,
+        load_ranker,
+    )
+
+    booster = load_ranker(DEFAULT_MODEL)  # raises unless its trees use exactly FEATURES
+    assert booster.num_trees() > 0 and booster.feature_name() == list(FEATURES)
+    conf = OmegaConf.load(CONF_DIR / "reranker" / "feature.yaml")
+    assert conf.model == DEFAULT_MODEL and conf.model_scale == DEFAULT_MODEL_SCALE
+    assert conf.model_bias == DEFAULT_MODEL_BIAS and conf.nil_threshold == DEFAULT_MODEL_NIL_THRESHOLD
+    assert dict(conf.weights) == DEFAULT_WEIGHTS and conf.bias == DEFAULT_BIAS
+
+
+def test_tune_e2e_macro_gives_each_benchmark_an_equal_say():
+    from glinker.evaluate.el import GoldDocument, GoldMention
+    from glinker.rerank_fit import tune_e2e
+
+    # "big": 9 documents whose right links score 0.5 and a noise link 0.3 -> wants a threshold in (0.3, 0.5];
+    # "small": 1 document whose right link scores only 0.25 -> wants one <= 0.25
+    docs = [GoldDocument(f"b{i}", "x" * 40, [GoldMention(0, 5, "Q1")]) for i in range(9)]
+    docs.append(GoldDocument("s0", "x" * 40, [GoldMention(0, 5, "Q2")]))
+    linked = [[(0, 5, "Q1", 0.5, 0.9), (10, 15, "Q9", 0.3, 0.9)] for _ in range(9)] + [[(0, 5, "Q2", 0.25, 0.9)]]
+    groups = ["big"] * 9 + ["small"]
+    pooled = tune_e2e(docs, linked, kb_has=lambda q: True, mention_grid=(0.0,))
+    macro = tune_e2e(docs, linked, kb_has=lambda q: True, mention_grid=(0.0,), groups=groups)
+    assert 0.3 < pooled["nil_threshold"] <= 0.5
+    assert macro["nil_threshold"] <= 0.25
+    assert macro["e2e"]["small"] == 100.0 and macro["e2e_mean_f1"] == round((macro["e2e"]["big"] + 100.0) / 2, 2)
