@@ -53,6 +53,10 @@ class Pipeline:
             ("Calif" -> "Calif.", "U.S" -> "U.S."; "Iraq" at a sentence end stays "Iraq").
             Benchmarks annotate abbreviations with their final period, and the detector's
             word splitting makes "." a word of its own.
+        article_names: A mention preceded mid-sentence by a capitalised "The" takes it in when
+            "the" + the mention is a KB label or alias of an entity the KB finds for it ("Utrecht,
+            The Netherlands" -> "The Netherlands"): the capital marks the article as part of the
+            name. A sentence-initial "The" and a lower-case "the" ("the U.S.") stay outside.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class Pipeline:
         coref=None,
         join_comma_names: bool = True,
         abbreviation_dots: bool = True,
+        article_names: bool = True,
     ) -> None:
         self.detector = detector
         self.retriever = retriever
@@ -78,6 +83,7 @@ class Pipeline:
         self.coref = coref
         self.join_comma_names = bool(join_comma_names)
         self.abbreviation_dots = bool(abbreviation_dots)
+        self.article_names = bool(article_names)
 
     @classmethod
     def from_defaults(
@@ -137,6 +143,8 @@ class Pipeline:
             per_doc = [self._join_comma_names(text, ms) for text, ms in zip(texts, per_doc)]
         if self.abbreviation_dots:
             per_doc = [self._abbreviation_dots(text, ms) for text, ms in zip(texts, per_doc)]
+        if self.article_names:
+            per_doc = [self._article_names(text, ms) for text, ms in zip(texts, per_doc)]
         flat: list[Mention] = [m for ms in per_doc for m in ms]
         contexts = [texts[d] for d, ms in enumerate(per_doc) for _ in ms]
         candidates = self.retriever.retrieve(flat, contexts) if flat else []
@@ -186,10 +194,25 @@ class Pipeline:
             out.append(m)
         return out
 
-    def _kb_spells(self, text: str, name: str) -> bool:
+    def _article_names(self, text: str, mentions: list[Mention]) -> list[Mention]:
+        """Take a mid-sentence "The " into mentions whose "the" form the KB spells (see ``article_names``)."""
+        out = []
+        for m in mentions:
+            lo = m.start - 4
+            if lo >= 0 and text[lo : m.start] == "The " and not _sentence_start(text, lo):
+                named = text[lo : m.end]
+                if self._kb_spells(m.text, named, fold_case=True):
+                    m = Mention(lo, m.end, named, m.label, m.score, m.vector)
+            out.append(m)
+        return out
+
+    def _kb_spells(self, text: str, name: str, fold_case: bool = False) -> bool:
         """True when ``name`` is verbatim the label or an alias of an entity the alias table finds for ``text``."""
         qids = self.kb.store.lookup_alias(text, limit=8)
         records = self.kb.store.get_many(qids) if qids else {}
+        if fold_case:
+            low = name.lower()
+            return any(low == n.lower() for r in records.values() for n in (r.label, *r.aliases))
         return any(name == r.label or name in r.aliases for r in records.values())
 
     def _linked(self, m: Mention, decision: LinkDecision, records: dict) -> LinkedMention:
@@ -219,3 +242,11 @@ class Pipeline:
             link_score=decision.link_score,
             candidates=cands,
         )
+
+
+def _sentence_start(text: str, i: int) -> bool:
+    """True when ``text[i]`` starts the text, a line or a sentence (after ". ", "! ", "? ", quotes)."""
+    j = i - 1
+    while j >= 0 and text[j] in " \t\"'“‘(":
+        j -= 1
+    return j < 0 or text[j] in ".!?\n:;"

@@ -374,3 +374,21 @@ def test_coherence_is_the_mean_cosine_with_the_other_mentions_entities(kb, tiny_
     assert all(x["coherence"] == 0.0 for x in alone)
     off = FeatureReranker(kb, weights=SIMPLE_WEIGHTS).featurize(ms, cands, [text] * 3)
     assert all(x["coherence"] == 0.0 for row in off for x in row)
+
+
+def test_article_names_take_a_capitalised_the_mid_sentence(tmp_path, tiny_detector):
+    from conftest import make_entity, write_dump
+
+    ents = [make_entity("Q55", "Netherlands", "country in western Europe", ["the Netherlands", "Holland"], [], 90),
+            make_entity("Q30", "United States of America", "country", ["the U.S.", "U.S."], [], 99)]
+    build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
+    kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    det = _SpansDetector(["Netherlands", "U.S."])
+    reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
+    pipe = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None)
+    doc = pipe.link_text("Leiden University, Leiden, The Netherlands and the U.S.")
+    assert [(m.text, m.qid) for m in doc.mentions] == [("The Netherlands", "Q55"), ("U.S.", "Q30")]
+    # a sentence-initial "The" is capitalised for the sentence, not the name
+    assert [m.text for m in pipe.link_text("It rained. The Netherlands won.").mentions] == ["Netherlands"]
+    off = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, article_names=False)
+    assert [m.text for m in off.link_text("Leiden, The Netherlands").mentions] == ["Netherlands"]
