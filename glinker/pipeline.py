@@ -102,7 +102,7 @@ class Pipeline:
         from glinker.coref import PronounResolver
         from glinker.demo import ensure_demo_kb
         from glinker.demonyms import DemonymRetriever
-        from glinker.detector import BiEncoderDetector
+        from glinker.detector import CATCH_ALL_LABELS, BiEncoderDetector
         from glinker.rerank import (
             DEFAULT_MODEL,
             DEFAULT_MODEL_BIAS,
@@ -112,7 +112,7 @@ class Pipeline:
         )
         from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
 
-        detector = BiEncoderDetector(model, threshold=0.3, span_boundaries=True)
+        detector = BiEncoderDetector(model, threshold=0.3, span_boundaries=True, broad_labels=CATCH_ALL_LABELS)
         path = kb_dir if kb_dir is not None else ensure_demo_kb(detector)
         kb = KnowledgeBase.open(path, expect_fingerprint=detector.fingerprint)
         retriever = UnionRetriever([AliasRetriever(kb, top_k=32), NameRetriever(kb, detector, top_k=32),

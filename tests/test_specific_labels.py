@@ -68,3 +68,22 @@ def test_specific_ratio_is_checked(tiny_model_dir):
 
     with pytest.raises(InputError, match="specific_ratio"):
         BiEncoderDetector(str(tiny_model_dir), specific_ratio=2.0)
+
+
+def test_only_catch_all_labels_yield_when_configured(tiny_model_dir):
+    import torch
+
+    from glinker.detector import CATCH_ALL_LABELS
+
+    pref, _, _ = _detectors(tiny_model_dir)
+    linking = BiEncoderDetector(pref.bundle, broad_labels=CATCH_ALL_LABELS)
+    rng = np.random.default_rng(1)
+    person, other = rng.standard_normal((2, 32)).astype(np.float32)
+    other -= (other @ person) / (person @ person) * person
+    person, other = person / np.linalg.norm(person), other / np.linalg.norm(other)
+    film = 0.6 * person + 0.8 * other  # cosine 0.6 with "person", 0.8 with "miscellaneous"
+    names, vectors = ["person", "film", "miscellaneous"], torch.from_numpy(np.stack([person, film, other]))
+    every = pref._yields(names, vectors)
+    assert bool(every[0, 1]) and bool(every[2, 1])  # every broad label: a person may become a film
+    catch_all = linking._yields(names, vectors)
+    assert not bool(catch_all[0, 1]) and bool(catch_all[2, 1])  # catch-alls only: it may not
