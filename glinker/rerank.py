@@ -421,7 +421,8 @@ def load_ranker(path: str | os.PathLike[str]):
     names = booster.feature_name()
     if names != list(FEATURES):
         raise ValueError(f"reranker model {file} scores features {names}, but this version computes "
-                         f"{list(FEATURES)}; refit it with scripts/fit_reranker.py ranker=lambdamart")
+                         f"{list(FEATURES)}; refit it with scripts/fit_reranker.py ranker=lambdamart "
+                         "reranker.model=null")
     return booster
 
 
