@@ -256,18 +256,44 @@ class FeatureReranker:
     ) -> list[list[dict[str, float]]]:
         """Feature dicts of every candidate of every mention (batched KB reads and context encoding)."""
         records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
-        sims = self._context_sims(mentions, candidates, contexts, records)
-        names = self._name_sims(mentions, candidates, records)
+        ents = self._entity_sentences(candidates, records)
+        sims = self._context_sims(mentions, candidates, contexts, ents)
+        names = self._name_sims(mentions, candidates, ents)
         types = self._type_scores(mentions, candidates, records)
         heads = [other_name(self.kb.store, m.text) if self.other_names and ("," in m.text or "." in m.text)
                  else None for m in mentions]
         feats = [candidate_features(m, cands, records, sims[i], names[i], types[i], heads[i]) if cands else []
                  for i, (m, cands) in enumerate(zip(mentions, candidates))]
-        if self.collect_all or any(self.weights.get(f) for f in DOCUMENT_FEATURES):
-            self._coherence(mentions, candidates, contexts, records, feats)
+        if self._wanted(DOCUMENT_FEATURES):
+            self._coherence(mentions, contexts, ents, feats)
         return feats
 
-    def _coherence(self, mentions, candidates, contexts, records, feats) -> None:
+    def _wanted(self, names: Sequence[str]) -> bool:
+        """Whether features ``names`` must be computed: a weight uses them, the trees score every feature,
+        or ``collect_all`` (scripts/fit_reranker.py collects them all)."""
+        return self.collect_all or self.booster is not None or any(self.weights.get(n) for n in names)
+
+    def _entity_sentences(self, candidates, records) -> list[tuple[np.ndarray, np.ndarray] | None]:
+        """Per mention: its candidates' unit sentence embeddings (zero rows where unknown) and a known-mask.
+
+        Read once per batch and shared by the context, name and coherence features.
+        """
+        if self.kb.sentences is None:
+            return [None] * len(candidates)
+        out: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for cands in candidates:
+            if not cands:
+                out.append(None)
+                continue
+            rows = np.array([records[c.qid].row if c.qid in records else -1 for c in cands])
+            known = rows >= 0
+            ent = self.kb.sentence_vectors(np.maximum(rows, 0)).astype(np.float32)
+            ent /= np.linalg.norm(ent, axis=1, keepdims=True).clip(min=1e-9)
+            ent[~known] = 0.0
+            out.append((ent, known))
+        return out
+
+    def _coherence(self, mentions, contexts, ents, feats) -> None:
         """Add ``coherence``: how well a candidate fits the entities the document's other mentions resolve to.
 
         A first pass scores every candidate without the document features; each other mention
@@ -280,23 +306,18 @@ class FeatureReranker:
         come from the string "he"; :mod:`glinker.coref` links them). ``coherence_max`` is the best
         single vote instead of the mean (one strongly related entity: "Crimson Tide" for "Alabama").
         """
-        if self.kb.sentences is None:
-            return
         base = {n: w for n, w in self.weights.items() if n not in DOCUMENT_FEATURES}
         groups: dict[str, list[int]] = {}
-        for i, (ctx, cands) in enumerate(zip(contexts, candidates)):
-            if cands and not is_pronoun(mentions[i].text):  # a pronoun's candidates are noise, not a vote
+        for i, ctx in enumerate(contexts):
+            if ents[i] is not None and not is_pronoun(mentions[i].text):  # a pronoun's candidates: noise
                 groups.setdefault(ctx, []).append(i)
         for members in groups.values():
             if len(members) < 2:
                 continue
             vecs, mix, norm = {}, {}, {}
             for i in members:
-                rows = np.array([records[c.qid].row if c.qid in records else -1 for c in candidates[i]])
-                ent = self.kb.sentence_vectors(np.maximum(rows, 0)).astype(np.float32)
-                ent /= np.linalg.norm(ent, axis=1, keepdims=True).clip(min=1e-9)
-                ent[rows < 0] = 0.0  # no embedding: no vote, no coherence
-                z = np.array([self.bias + sum(w * f.get(n, 0.0) for n, w in base.items()) for f in feats[i]])
+                ent = ents[i][0]  # an entity without embedding is a zero row: no vote, no coherence
+                z = np.array([sum(w * f.get(n, 0.0) for n, w in base.items()) for f in feats[i]])  # softmax: no bias
                 p = np.exp(z - z.max())
                 vecs[i], mix[i] = ent, (p / p.sum()) @ ent
                 norm[i] = normalize_alias(mentions[i].text)
@@ -316,8 +337,8 @@ class FeatureReranker:
         sentence fits a city rather than a person. Class names come from the KB (a class
         not in the KB has no name and is skipped).
         """
-        wanted = self.collect_all or self.weights.get("type_score") or self.weights.get("type_gap")
-        if self.detector is None or not hasattr(self.detector, "label_vectors") or not wanted:
+        if self.detector is None or not hasattr(self.detector, "label_vectors") or \
+                not self._wanted(("type_score", "type_gap")):
             return [None] * len(mentions)
         classes = {t for cands in candidates for c in cands if c.qid in records for t in records[c.qid].types[:8]}
         class_records = self.kb.store.get_many(classes) if classes else {}
@@ -340,24 +361,21 @@ class FeatureReranker:
             out[i] = row
         return out
 
-    def _name_sims(self, mentions, candidates, records) -> list[list[float | None] | None]:
+    def _name_sims(self, mentions, candidates, ents) -> list[list[float | None] | None]:
         """Mention text · entity sentence embedding for every candidate (not only name-retrieved ones)."""
         if self._names is None or self.kb.sentences is None:
             return [None] * len(mentions)
-        todo = [i for i, c in enumerate(candidates) if c]
+        todo = [i for i, e in enumerate(ents) if e is not None]
         out: list[list[float | None] | None] = [None] * len(mentions)
         if not todo:
             return out
         queries = self._names.encode([mentions[i].text for i in todo])
         for j, i in enumerate(todo):
-            rows = [records[c.qid].row if c.qid in records else -1 for c in candidates[i]]
-            ent = self.kb.sentence_vectors(np.array([max(r, 0) for r in rows]))
-            ent /= np.linalg.norm(ent, axis=1, keepdims=True).clip(min=1e-9)
-            sims = (ent @ queries[j]).tolist()
-            out[i] = [s if r >= 0 else None for s, r in zip(sims, rows)]
+            ent, known = ents[i]
+            out[i] = [s if k else None for s, k in zip((ent @ queries[j]).tolist(), known)]
         return out
 
-    def _context_sims(self, mentions, candidates, contexts, records) -> list[list[float] | None]:
+    def _context_sims(self, mentions, candidates, contexts, ents) -> list[list[float] | None]:
         if self.detector is None or self.kb.sentences is None or not hasattr(self.detector, "encode_texts_pooled"):
             return [None] * len(mentions)
         cc = self.context_chars
@@ -365,7 +383,7 @@ class FeatureReranker:
             windows = [shared_window(ctx, m.start, m.end, cc) for m, ctx in zip(mentions, contexts)]
         else:
             windows = [ctx[max(0, m.start - cc): m.end + cc] for m, ctx in zip(mentions, contexts)]
-        todo = [i for i, c in enumerate(candidates) if c]
+        todo = [i for i, e in enumerate(ents) if e is not None]
         out: list[list[float] | None] = [None] * len(mentions)
         if not todo:
             return out
@@ -375,10 +393,7 @@ class FeatureReranker:
         _, pooled = self.detector.encode_texts_pooled(list(unique))
         pooled /= np.linalg.norm(pooled, axis=1, keepdims=True).clip(min=1e-9)
         for i in todo:
-            rows = np.array([records[c.qid].row if c.qid in records else 0 for c in candidates[i]])
-            ent = self.kb.sentence_vectors(rows)
-            ent /= np.linalg.norm(ent, axis=1, keepdims=True).clip(min=1e-9)
-            out[i] = (ent @ pooled[unique[windows[i]]]).tolist()
+            out[i] = (ents[i][0] @ pooled[unique[windows[i]]]).tolist()
         return out
 
     def _booster_probs(self, all_feats: Sequence[Sequence[Mapping[str, float]]]) -> list[list[float]]:

@@ -135,7 +135,10 @@ def main(argv: list[str]) -> None:
             name = where.name if where.parent == RANKER_DIR else str(where)  # packaged models by name
             lines += [f"model: {name}", f"model_scale: {report['model_scale']}", f"model_bias: {report['model_bias']}"]
         lines += [f"{k}: {v}" for k, v in context_options(cfg).items()]
-        Path(opts["write"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out = Path(opts["write"])
+        tmp = out.with_suffix(out.suffix + ".tmp")  # atomic: a failed write leaves the old config
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.replace(out)
 
 
 if __name__ == "__main__":

@@ -152,11 +152,13 @@ def test_context_windows_are_encoded_once_per_distinct_window(tmp_path, tiny_det
     cands = AliasRetriever(kb).retrieve(mentions, [text] * 3)
     reranker = FeatureReranker(kb, detector=Counting())
     seen.clear()
-    sims = reranker._context_sims(mentions, cands, [text] * 3, kb.store.get_many(c.qid for cs in cands for c in cs))
+    ents = reranker._entity_sentences(cands, kb.store.get_many(c.qid for cs in cands for c in cs))
+    sims = reranker._context_sims(mentions, cands, [text] * 3, ents)
     assert [len(s) for s in seen if text in s] == [1]
     assert sims[0] == sims[1] == sims[2] and len(sims[0]) == len(cands[0]) > 1
-    (alone,) = FeatureReranker(kb, detector=tiny_detector)._context_sims(
-        mentions[:1], cands[:1], [text], kb.store.get_many(c.qid for c in cands[0]))
+    single = FeatureReranker(kb, detector=tiny_detector)
+    (alone,) = single._context_sims(mentions[:1], cands[:1], [text],
+                                    single._entity_sentences(cands[:1], kb.store.get_many(c.qid for c in cands[0])))
     assert np.allclose(alone, sims[0], atol=1e-6)
 
 
