@@ -46,7 +46,8 @@ def build_pipeline(cfg: DictConfig) -> Pipeline:
     return Pipeline(detector, retriever, reranker, kb, labels=labels, batch_size=cfg.batch_size,
                     max_candidates=cfg.candidates, coref=coref, join_comma_names=cfg.get("join_comma_names", True),
                     abbreviation_dots=cfg.get("abbreviation_dots", True),
-                    article_names=cfg.get("article_names", True))
+                    article_names=cfg.get("article_names", True),
+                    place_qualifiers=cfg.get("place_qualifiers", True))
 
 
 def run(cfg: DictConfig) -> int:

@@ -20,6 +20,7 @@ from typing import Protocol
 from glinker.kb import KnowledgeBase
 from glinker.rerank import Reranker
 from glinker.retrieval import Retriever
+from glinker.surface import COUNTRIES, FIRST_LEVEL_DIVISIONS, sentence_start
 from glinker.types import Document, LinkDecision, LinkedMention, Mention
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,11 @@ class Pipeline:
             "Wisconsin") become one mention when the joined text is a label or alias in the
             KB: Wikidata names many places "City, State" and benchmarks such as OKE and
             wiki-fair annotate them as one mention of the city.
+        place_qualifiers: With ``join_comma_names``, also join a place and the first-level
+            division written out after it ("Muscatine, Iowa", "Brantford, Ontario"), and a
+            first-level division and its country ("Queensland, Australia"), when the KB does not
+            spell the pair: OKE, wiki-fair and news-fair annotate them as one mention of the
+            first place (msnbc's datelines do not; abbreviated states, "Vail, Colo.", never join).
         abbreviation_dots: A mention directly followed by "." takes the period in when the
             dotted form is, verbatim, a label or alias of an entity the KB finds for it
             ("Calif" -> "Calif.", "U.S" -> "U.S."; "Iraq" at a sentence end stays "Iraq").
@@ -72,6 +78,7 @@ class Pipeline:
         join_comma_names: bool = True,
         abbreviation_dots: bool = True,
         article_names: bool = True,
+        place_qualifiers: bool = True,
     ) -> None:
         self.detector = detector
         self.retriever = retriever
@@ -84,6 +91,7 @@ class Pipeline:
         self.join_comma_names = bool(join_comma_names)
         self.abbreviation_dots = bool(abbreviation_dots)
         self.article_names = bool(article_names)
+        self.place_qualifiers = bool(place_qualifiers)
 
     @classmethod
     def from_defaults(
@@ -96,8 +104,8 @@ class Pipeline:
         """The ``glinker.link`` defaults in plain Python; demo KB if no ``kb_dir``.
 
         Default model (threshold 0.3, span boundaries on), exact alias ∪ name ∪ demonym retrieval,
-        and the learned feature reranker with its packaged LambdaMART model — the measured best
-        combination (BENCHMARKS.md).
+        and the learned feature reranker with its packaged LambdaMART model and NIL model — the
+        measured best combination (BENCHMARKS.md).
         """
         from glinker.coref import PronounResolver
         from glinker.demo import ensure_demo_kb
@@ -108,6 +116,7 @@ class Pipeline:
             DEFAULT_MODEL_BIAS,
             DEFAULT_MODEL_NIL_THRESHOLD,
             DEFAULT_MODEL_SCALE,
+            DEFAULT_NIL_MODEL,
             FeatureReranker,
         )
         from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
@@ -119,7 +128,8 @@ class Pipeline:
                                     DemonymRetriever(kb, top_k=4)])
         kwargs.setdefault("coref", PronounResolver(kb))
         reranker = FeatureReranker(kb, detector=detector, model=DEFAULT_MODEL, model_scale=DEFAULT_MODEL_SCALE,
-                                   model_bias=DEFAULT_MODEL_BIAS, nil_threshold=DEFAULT_MODEL_NIL_THRESHOLD)
+                                   model_bias=DEFAULT_MODEL_BIAS, nil_threshold=DEFAULT_MODEL_NIL_THRESHOLD,
+                                   nil_model=DEFAULT_NIL_MODEL)
         return cls(detector, retriever, reranker, kb, labels=labels, **kwargs)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
@@ -174,7 +184,9 @@ class Pipeline:
             m = ordered[i]
             if i + 1 < len(ordered):
                 n = ordered[i + 1]
-                if text[m.end : n.start] == ", " and self.kb.store.lookup_alias(text[m.start : n.end], limit=1):
+                if text[m.end : n.start] == ", " and (
+                        self.kb.store.lookup_alias(text[m.start : n.end], limit=1)
+                        or (self.place_qualifiers and self._place_qualified(m.text, n.text))):
                     # the first part names the entity ("Madison"): its type and span vector stand for the whole
                     out.append(Mention(m.start, n.end, text[m.start : n.end], m.label, max(m.score, n.score),
                                        m.vector))
@@ -183,6 +195,26 @@ class Pipeline:
             out.append(m)
             i += 1
         return out
+
+    def _place_qualified(self, head: str, tail: str) -> bool:
+        """Whether "head, tail" names the head place: a town and its state or province written out
+        ("Muscatine, Iowa", "Brantford, Ontario"), or a state and its country ("Queensland, Australia")."""
+        if "." in tail or tail.isupper() or not head[:1].isupper():
+            return False  # "Vail, Colo.", "TUSCALOOSA, ALA.": news datelines, annotated as two places
+
+        def classes(name: str) -> list[frozenset[str]]:
+            qids = self.kb.store.lookup_alias(name, limit=4)
+            records = self.kb.store.get_many(qids) if qids else {}
+            return [frozenset(records[q].types) for q in qids if q in records]
+
+        head_types, tail_types = classes(head), classes(tail)
+        if not tail_types:
+            return False
+        head_is_division = any(t & FIRST_LEVEL_DIVISIONS for t in head_types)
+        if tail_types[0] & FIRST_LEVEL_DIVISIONS:
+            # "Iowa, Nebraska", "Latvia, Lithuania" are lists, not a place and its qualifier
+            return not head_is_division and not any(t & COUNTRIES for t in head_types)
+        return bool(tail_types[0] & COUNTRIES) and head_is_division
 
     def _abbreviation_dots(self, text: str, mentions: list[Mention]) -> list[Mention]:
         """Take a following "." into mentions whose dotted form the KB spells (see ``abbreviation_dots``)."""
@@ -199,7 +231,7 @@ class Pipeline:
         out = []
         for m in mentions:
             lo = m.start - 4
-            if lo >= 0 and text[lo : m.start] == "The " and not _sentence_start(text, lo):
+            if lo >= 0 and text[lo : m.start] == "The " and not sentence_start(text, lo):
                 named = text[lo : m.end]
                 if self._kb_spells(m.text, named, fold_case=True):
                     m = Mention(lo, m.end, named, m.label, m.score, m.vector)
@@ -243,10 +275,3 @@ class Pipeline:
             candidates=cands,
         )
 
-
-def _sentence_start(text: str, i: int) -> bool:
-    """True when ``text[i]`` starts the text, a line or a sentence (after ". ", "! ", "? ", quotes)."""
-    j = i - 1
-    while j >= 0 and text[j] in " \t\"'“‘(":
-        j -= 1
-    return j < 0 or text[j] in ".!?\n:;"

@@ -14,6 +14,7 @@ import torch
 from glinker.coref import is_pronoun
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
+from glinker.nil import NilModel, mention_row
 from glinker.retrieval import NameEncoder
 from glinker.surface import other_name
 from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
@@ -76,7 +77,9 @@ DEFAULT_NIL_THRESHOLD = 0.1  # for the linear weights alone
 DEFAULT_MODEL = "lambdamart.txt"
 DEFAULT_MODEL_SCALE = 1.372119
 DEFAULT_MODEL_BIAS = -2.673627
-DEFAULT_MODEL_NIL_THRESHOLD = 0.1
+# The packaged NIL model (glinker/resources/reranker/nil.txt: glinker.nil.NilModel); the threshold applies to it
+DEFAULT_NIL_MODEL = "nil.txt"
+DEFAULT_MODEL_NIL_THRESHOLD = 0.4
 
 
 def _trigrams(text: str) -> set[str]:
@@ -198,6 +201,9 @@ class FeatureReranker:
             drive the first pass of the coherence features. ``None``: linear scores.
         model_scale, model_bias: Calibration of the model's score into a link probability,
             ``sigmoid(model_scale * score + model_bias)``, for the NIL threshold.
+        nil_model: A :class:`glinker.nil.NilModel` file (or ``None``): when set, the NIL threshold
+            applies to its probability that the best candidate is a right link for this mention
+            (which also becomes the decision's ``link_score``) instead of the ranker's probability.
     """
 
     def __init__(
@@ -213,6 +219,7 @@ class FeatureReranker:
         model: str | None = None,
         model_scale: float = 1.0,
         model_bias: float = 0.0,
+        nil_model: str | None = None,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -233,6 +240,9 @@ class FeatureReranker:
         self.booster = load_ranker(model) if model else None
         self.model_scale = float(model_scale)
         self.model_bias = float(model_bias)
+        self.nil_model = NilModel(nil_model) if nil_model else None
+        # scripts/fit_reranker.py: when a list, rerank() appends (NIL-model row, best qid) per mention
+        self.nil_log: list | None = None
 
     def rerank(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
@@ -241,13 +251,30 @@ class FeatureReranker:
         out = []
         all_feats = self.featurize(mentions, candidates, contexts)
         scored = self._booster_probs(all_feats) if self.booster is not None else None
-        for k, (cands, feats) in enumerate(zip(candidates, all_feats, strict=True)):
+        probs = [scored[k] if scored is not None else [self._prob(f) for f in feats]
+                 for k, feats in enumerate(all_feats)]
+        orders = [sorted(range(len(p)), key=lambda i, p=p: -p[i]) for p in probs]
+        rows = None
+        if self.nil_model is not None or self.nil_log is not None:
+            rows = [mention_row(m, ctx, [probs[k][i] for i in orders[k]], all_feats[k][orders[k][0]], len(cands))
+                    if cands else None
+                    for k, (m, cands, ctx) in enumerate(zip(mentions, candidates, contexts))]
+        accept = None
+        if self.nil_model is not None:
+            it = iter(self.nil_model.predict([r for r in rows if r is not None]).tolist())
+            accept = [next(it) if r is not None else 0.0 for r in rows]
+        for k, cands in enumerate(candidates):
             if not cands:
                 out.append(LinkDecision(None, 0.0, ()))
+                if self.nil_log is not None:
+                    self.nil_log.append((None, None))
                 continue
-            probs = scored[k] if scored is not None else [self._prob(f) for f in feats]
-            ranked = tuple(sorted(zip(cands, probs), key=lambda cp: -cp[1]))
+            ranked = tuple((cands[i], probs[k][i]) for i in orders[k])
             best, p = ranked[0]
+            if accept is not None:
+                p = accept[k]  # the NIL model's probability that this link is right
+            if self.nil_log is not None:
+                self.nil_log.append((rows[k], best.qid))
             out.append(LinkDecision(best.qid if p >= self.nil_threshold else None, p, ranked))
         return out
 

@@ -241,8 +241,10 @@ def select_features(examples: Sequence[MentionExamples], columns: Sequence[int])
     return [MentionExamples(ex.features[:, cols], ex.labels, ex.gold, ex.qids) for ex in examples]
 
 
-def save_examples(path, train: Sequence[MentionExamples], heldout: Sequence[MentionExamples]) -> None:
-    """Write collected examples as JSON (feature names in the file) so later fits skip collection."""
+def save_examples(path, train: Sequence[MentionExamples], heldout: Sequence[MentionExamples],
+                  fold: Sequence[int] | None = None) -> None:
+    """Write collected examples as JSON (feature names in the file) so later fits skip collection;
+    ``fold`` is each training example's fold (cross-fitting), 0 for all when not given."""
     import json
     from pathlib import Path
 
@@ -251,13 +253,14 @@ def save_examples(path, train: Sequence[MentionExamples], heldout: Sequence[Ment
 
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"features": list(FEATURES), "train": rows(train), "heldout": rows(heldout)}),
-                   encoding="utf-8")
+    tmp.write_text(json.dumps({"features": list(FEATURES), "train": rows(train), "heldout": rows(heldout),
+                               "fold": list(fold) if fold is not None else [0] * len(train)}), encoding="utf-8")
     tmp.replace(path)
 
 
-def load_examples(path) -> tuple[list[MentionExamples], list[MentionExamples]]:
-    """Read :func:`save_examples` output; refuse a file written with another feature list."""
+def load_examples(path) -> tuple[list[MentionExamples], list[MentionExamples], list[int]]:
+    """Read :func:`save_examples` output (train, held-out, train folds); refuse a file written with another
+    feature list."""
     import json
     from pathlib import Path
 
@@ -269,7 +272,7 @@ def load_examples(path) -> tuple[list[MentionExamples], list[MentionExamples]]:
         return [MentionExamples(np.asarray(r["x"], dtype=np.float64), np.asarray(r["y"], dtype=np.float64), r["gold"],
                                 list(r["qids"])) for r in rows]
 
-    return part(data["train"]), part(data["heldout"])
+    return part(data["train"]), part(data["heldout"]), list(data.get("fold") or [0] * len(data["train"]))
 
 
 def link_for_tuning(pipeline, docs: Sequence[GoldDocument]) -> list[list[tuple[int, int, str | None, float, float]]]:
@@ -321,3 +324,42 @@ def tune_e2e(docs: Sequence[GoldDocument], linked, kb_has,
         out["e2e_mean_f1"] = round(f1, 2)
         out["e2e"] = {g: r["f1"] for g, r in per.items()}
     return out
+
+
+def collect_nil(pipeline, docs: Sequence[GoldDocument], kb_has) -> tuple[list[list[float]], list[float], list[int]]:
+    """Training rows for :class:`glinker.nil.NilModel`: ``docs`` linked end to end by ``pipeline`` (whose
+    reranker is a :class:`FeatureReranker`), one row per detected mention with candidates, labelled 1 when
+    its best candidate is the gold entity at exactly its span; mentions on left-out gold (out of the KB,
+    NIL, optional) and pronouns (coreference decides those) are skipped. Returns (rows, labels, doc index).
+    """
+    from glinker.coref import is_pronoun
+    from glinker.evaluate.el import e2e_gold
+    from glinker.types import Document
+
+    reranker = pipeline.reranker
+    saved = reranker.nil_threshold, reranker.nil_log
+    rows: list[list[float]] = []
+    labels: list[float] = []
+    owners: list[int] = []
+    try:
+        reranker.nil_threshold = 0.0
+        for s in range(0, len(docs), pipeline.batch_size):
+            chunk = docs[s : s + pipeline.batch_size]
+            batch = [Document(d.id, d.text) for d in chunk]
+            reranker.nil_log = []
+            pipeline.link_batch(batch)
+            log = iter(reranker.nil_log)
+            for j, (gold_doc, doc) in enumerate(zip(chunk, batch)):
+                gold, ignore = e2e_gold(gold_doc, kb_has)
+                for m in doc.mentions:
+                    row, qid = next(log)
+                    span = (m.start, m.end)
+                    if row is None or is_pronoun(m.text) or not gold_doc.in_evaluation_span(*span) or \
+                            (span in ignore and span not in gold):
+                        continue
+                    rows.append(row)
+                    labels.append(float(gold.get(span) == qid))
+                    owners.append(s + j)
+    finally:
+        reranker.nil_threshold, reranker.nil_log = saved
+    return rows, labels, owners

@@ -25,6 +25,12 @@ QUALIFIER_TYPES = PLACE_TYPES + ("Q11828004", "Q1221156", "Q5852411", "Q10864048
                                  "Q47168", "Q180673", "Q36784", "Q50337", "Q515", "Q1549591", "Q5119", "Q15284",
                                  "Q3957", "Q1093829", "Q23442")
 _QUALIFIERS = frozenset(QUALIFIER_TYPES)
+# First-level divisions a place is qualified with ("Muscatine, Iowa"): state of the United States,
+# province of Canada, state of Australia, state of Germany, federated state, first-level
+# administrative country subdivision, province.
+FIRST_LEVEL_DIVISIONS = frozenset(("Q35657", "Q11828004", "Q5852411", "Q1221156", "Q107390", "Q10864048", "Q34876"))
+# country, sovereign state
+COUNTRIES = frozenset(("Q6256", "Q3624078"))
 _DOTTED = re.compile(r"^(?:[A-Za-z]\.){2,}[A-Za-z]?\.?$")
 
 
@@ -67,3 +73,11 @@ def other_name(store, text: str) -> str | None:
     if "." in text:
         return undotted(store, text)
     return None
+
+
+def sentence_start(text: str, i: int) -> bool:
+    """True when ``text[i]`` starts the text, a line or a sentence (after ". ", "! ", "? ", quotes)."""
+    j = i - 1
+    while j >= 0 and text[j] in " \t\"'“‘(":
+        j -= 1
+    return j < 0 or text[j] in ".!?\n:;"

@@ -35,6 +35,8 @@ SYSTEMS = {
     "dense name top-1": ["experiment=name_baseline"],
     "glinker default (alias ∪ name ∪ demonym + learned reranker)": [],
     "glinker default, centred context windows": ["reranker.context_windows=mention"],
+    # the same baseline with its own mention detection: KB alias matches in the text (no model at all)
+    "alias match (KB-alias detection) + popularity": ["experiment=alias_popularity_baseline", "detector=alias"],
 }
 
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import BOSTON, make_tiny_checkpoint, write_dump
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import BOSTON, make_entity, write_dump
+
 from glinker.errors import DumpError, KBError
 from glinker.kb import KnowledgeBase
 from glinker.kb.index import default_factory

@@ -392,3 +392,31 @@ def test_article_names_take_a_capitalised_the_mid_sentence(tmp_path, tiny_detect
     assert [m.text for m in pipe.link_text("It rained. The Netherlands won.").mentions] == ["Netherlands"]
     off = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, article_names=False)
     assert [m.text for m in off.link_text("Leiden, The Netherlands").mentions] == ["Netherlands"]
+
+
+def test_place_qualifiers_join_a_town_and_its_state_but_not_lists_or_datelines(tmp_path, tiny_detector):
+    from conftest import make_entity, write_dump
+
+    ents = [make_entity("Q1546", "Iowa", "state of the United States", ["Ia."], ["Q35657"], 80),
+            make_entity("Q1553", "Nebraska", "state of the United States", [], ["Q35657"], 70),
+            make_entity("Q36074", "Queensland", "state of Australia", [], ["Q5852411"], 60),
+            make_entity("Q408", "Australia", "country in Oceania", [], ["Q6256"], 90),
+            make_entity("Q142", "France", "country in Europe", [], ["Q6256"], 95),
+            make_entity("Q990", "Muscatine", "city in Iowa", [], ["Q1093829"], 10),
+            make_entity("Q991", "Imperia", "town in Italy", [], ["Q747074"], 10)]
+    build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
+    kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
+
+    def texts(text, words, **kw):
+        doc = Pipeline(_SpansDetector(words), AliasRetriever(kb2), reranker, kb2, coref=None, **kw).link_text(text)
+        return [m.text for m in doc.mentions]
+
+    assert texts("Born in Muscatine, Iowa, he left.", ["Muscatine", "Iowa"]) == ["Muscatine, Iowa"]
+    assert texts("Forests of Queensland, Australia.", ["Queensland", "Australia"]) == ["Queensland, Australia"]
+    # a list of states, an abbreviated dateline state, a town and its country stay apart
+    assert texts("Farms in Iowa, Nebraska.", ["Iowa", "Nebraska"]) == ["Iowa", "Nebraska"]
+    assert texts("MUSCATINE, Ia. (AP)", ["MUSCATINE", "Ia."]) == ["MUSCATINE", "Ia."]
+    assert texts("Born in Imperia, France.", ["Imperia", "France"]) == ["Imperia", "France"]
+    assert texts("Born in Muscatine, Iowa, he left.", ["Muscatine", "Iowa"], place_qualifiers=False) == \
+        ["Muscatine", "Iowa"]

@@ -105,7 +105,7 @@ def test_reranker_scores_with_a_saved_lambdamart_model(tmp_path, tiny_detector):
     # trees trained where the most popular candidate (highest prior) is always right
     rng = np.random.default_rng(0)
     rows = []
-    for i in range(200):
+    for _ in range(200):
         x = rng.normal(size=(4, len(FEATURES)))
         labels = np.zeros(4)
         labels[int(np.argmax(x[:, FEATURES.index("prior")]))] = 1
@@ -137,12 +137,14 @@ def test_packaged_reranker_model_matches_the_features_and_the_config():
     from omegaconf import OmegaConf
 
     from glinker.config import CONF_DIR
+    from glinker.nil import NilModel, nil_feature_names
     from glinker.rerank import (
         DEFAULT_BIAS,
         DEFAULT_MODEL,
         DEFAULT_MODEL_BIAS,
         DEFAULT_MODEL_NIL_THRESHOLD,
         DEFAULT_MODEL_SCALE,
+        DEFAULT_NIL_MODEL,
         DEFAULT_WEIGHTS,
         FEATURES,
         load_ranker,
@@ -154,6 +156,9 @@ def test_packaged_reranker_model_matches_the_features_and_the_config():
     assert conf.model == DEFAULT_MODEL and conf.model_scale == DEFAULT_MODEL_SCALE
     assert conf.model_bias == DEFAULT_MODEL_BIAS and conf.nil_threshold == DEFAULT_MODEL_NIL_THRESHOLD
     assert dict(conf.weights) == DEFAULT_WEIGHTS and conf.bias == DEFAULT_BIAS
+    nil = NilModel(DEFAULT_NIL_MODEL)  # raises unless it reads exactly nil_feature_names()
+    assert nil.booster.num_trees() > 0 and conf.nil_model == DEFAULT_NIL_MODEL
+    assert nil.booster.feature_name() == list(nil_feature_names())
 
 
 def test_tune_e2e_macro_gives_each_benchmark_an_equal_say():
@@ -171,3 +176,52 @@ def test_tune_e2e_macro_gives_each_benchmark_an_equal_say():
     assert 0.3 < pooled["nil_threshold"] <= 0.5
     assert macro["nil_threshold"] <= 0.25
     assert macro["e2e"]["small"] == 100.0 and macro["e2e_mean_f1"] == round((macro["e2e"]["big"] + 100.0) / 2, 2)
+
+
+def test_nil_model_learns_to_reject_links_the_ranker_is_sure_of(tmp_path, tiny_detector):
+    """Lower-case detections are never right links here, however confident the ranker: the NIL model
+    learns it from the mention's shape, and the reranker then leaves such mentions NIL."""
+    import pytest
+    from conftest import BOSTON, write_dump
+
+    from glinker.kb import KnowledgeBase
+    from glinker.nil import NilModel, fit_nil_model, mention_row, nil_feature_names
+    from glinker.rerank import FEATURES, FeatureReranker
+    from glinker.types import Candidate, Mention
+    from kb_build.build import build_kb
+
+    rng = np.random.default_rng(0)
+    rows, labels = [], []
+    for i in range(400):
+        lower = i % 2 == 0
+        m = Mention(0, 6, "boston" if lower else "Boston", "location", float(rng.uniform(0.3, 0.9)))
+        top = {name: float(rng.normal()) for name in FEATURES}
+        rows.append(mention_row(m, "boston" if lower else "Boston", [float(rng.uniform(0.5, 1.0))], top, 1))
+        labels.append(0.0 if lower else float(rng.uniform() < 0.9))
+    path = tmp_path / "nil.txt"
+    fit_nil_model(rows, labels).save_model(str(path))
+    model = NilModel(path)
+    assert model.booster.feature_name() == list(nil_feature_names())
+
+    build_kb(write_dump(tmp_path / "b.json", BOSTON), tmp_path / "kb", tiny_detector, progress=False)
+    kb = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    cands = [Candidate("Q100", 0.0), Candidate("Q204289", 0.0)]
+    weights = {"prior": 5.0}
+    text = "Boston and boston"
+    ms = [Mention(0, 6, "Boston", "location", 0.8), Mention(11, 17, "boston", "location", 0.8)]
+    plain = FeatureReranker(kb, weights=weights, bias=0.0, nil_threshold=0.5).rerank(ms, [cands, cands], [text, text])
+    assert [d.qid for d in plain] == ["Q100", "Q100"]
+    judged = FeatureReranker(kb, weights=weights, bias=0.0, nil_threshold=0.5, nil_model=str(path)).rerank(
+        ms, [cands, cands], [text, text])
+    assert [d.qid for d in judged] == ["Q100", None]
+    assert judged[0].link_score > 0.5 > judged[1].link_score
+    assert [c.qid for c, _ in judged[1].ranked] == [c.qid for c, _ in plain[1].ranked]  # ranking untouched
+
+    other = tmp_path / "other.txt"
+    fit_nil_model(rows, labels).save_model(str(other))
+    text_model = other.read_text(encoding="utf-8").replace("link_prob", "link_probability")
+    other.write_text(text_model, encoding="utf-8")
+    with pytest.raises(ValueError, match="refit"):
+        NilModel(other)
+    with pytest.raises(FileNotFoundError, match="nil_model=true"):
+        NilModel(tmp_path / "missing.txt")

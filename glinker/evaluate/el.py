@@ -249,16 +249,7 @@ def score_e2e(docs: Sequence[GoldDocument], predictions: Sequence[Sequence[tuple
     """
     score = Scored()
     for gold_doc, pred in zip(docs, predictions):
-        gold_scored: dict[tuple[int, int], str] = {}
-        ignore: set[tuple[int, int]] = set()
-        for m in gold_doc.mentions:
-            reason = ("outside_evaluation_span" if not gold_doc.in_evaluation_span(m.start, m.end) else None) \
-                or _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
-            if reason:
-                score.left_out[reason] += 1
-                ignore.add((m.start, m.end))
-            else:
-                gold_scored[(m.start, m.end)] = m.qid  # type: ignore[assignment]
+        gold_scored, ignore = e2e_gold(gold_doc, kb_has, in_kb, score.left_out)
         # ELEVANT scores only the annotated range: a prediction outside it is neither right nor wrong
         preds = {(start, end): qid for start, end, qid in pred
                  if qid is not None and gold_doc.in_evaluation_span(start, end)}
@@ -279,6 +270,25 @@ def score_e2e(docs: Sequence[GoldDocument], predictions: Sequence[Sequence[tuple
                     score.errors.append({"doc": gold_doc.id, "span": list(span), "text": gold_doc.text[span[0]:span[1]],
                                          "kind": "missed", "gold": qid, "predicted": preds.get(span)})
     return score
+
+
+def e2e_gold(doc: GoldDocument, kb_has, in_kb: bool = True, left_out: Counter | None = None
+             ) -> tuple[dict[tuple[int, int], str], set[tuple[int, int]]]:
+    """The gold a prediction on ``doc`` is scored against: ``{span: qid}`` of the scored mentions, and
+    the spans left out (outside the evaluation span, not in the KB, NIL, optional), where a
+    prediction is neither right nor wrong; reasons are counted into ``left_out``."""
+    gold_scored: dict[tuple[int, int], str] = {}
+    ignore: set[tuple[int, int]] = set()
+    for m in doc.mentions:
+        reason = ("outside_evaluation_span" if not doc.in_evaluation_span(m.start, m.end) else None) \
+            or _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
+        if reason:
+            if left_out is not None:
+                left_out[reason] += 1
+            ignore.add((m.start, m.end))
+        else:
+            gold_scored[(m.start, m.end)] = m.qid  # type: ignore[assignment]
+    return gold_scored, ignore
 
 
 def kb_membership(kb, docs: Sequence[GoldDocument]):

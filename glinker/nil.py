@@ -1,0 +1,116 @@
+"""The NIL decision as a learned classifier: should this mention be linked to its best candidate?
+
+The reranker answers "which entity"; end to end there is a second question, "is this a mention the
+link is right for", and the ranker's own top probability answers it badly: it was fitted on gold
+spans only, so it never saw the detector's non-entity spans ("department", "in" in AIDA's masked
+text), nor learnt that a lower-case word or a low detector score makes a confident link unlikely.
+:class:`NilModel` scores each mention's best candidate from the ranker's probabilities and that
+candidate's features (:data:`glinker.rerank.FEATURES`) plus the mention's own evidence: detector score
+and label, shape (case, length, digits), position. It is a LightGBM binary classifier, fitted by
+``scripts/fit_reranker.py nil_model=true`` on detected mentions of the fit documents, scored by a
+ranker that did not see those documents (cross-fitting), and stored as LightGBM text (parsed,
+never unpickled).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from glinker.coref import is_pronoun
+from glinker.surface import sentence_start
+from glinker.types import Mention
+
+# The default linking labels (conf/detector/bi_encoder.yaml); a mention with another label has all zeros.
+NIL_LABELS = ("person", "organization", "location", "film", "country", "city", "award", "event", "work of art",
+              "nationality", "miscellaneous")
+MENTION_FEATURES = ("link_prob", "link_gap", "n_candidates", "mention_score", "chars", "words", "lower_initial",
+                    "all_caps", "capitalised_words", "has_digit", "sentence_initial", "pronoun",
+                    *(f"label_{label.replace(' ', '_')}" for label in NIL_LABELS))
+
+
+def nil_feature_names() -> tuple[str, ...]:
+    """Names of the classifier's inputs: the mention's features, then the best candidate's (``top_``)."""
+    from glinker.rerank import FEATURES
+
+    return MENTION_FEATURES + tuple(f"top_{name}" for name in FEATURES)
+
+
+def mention_row(mention: Mention, context: str, probs: Sequence[float], top: Mapping[str, float],
+                n_candidates: int) -> list[float]:
+    """One classifier input row: ``probs`` are the ranker's probabilities best first, ``top`` the best
+    candidate's feature dict; ``context`` is the text the mention's offsets refer to (or any text
+    when they do not: only ``sentence_initial`` reads it)."""
+    from glinker.rerank import FEATURES
+
+    text = mention.text
+    words = text.split()
+    in_context = 0 <= mention.start < len(context) and context[mention.start : mention.end] == text
+    row = [
+        float(probs[0]) if probs else 0.0,
+        float(probs[0] - probs[1]) if len(probs) > 1 else float(probs[0]) if probs else 0.0,
+        float(n_candidates),
+        float(mention.score),
+        float(len(text)),
+        float(len(words)),
+        float(text[:1].islower()),
+        float(text.isupper() and len(text) > 1),
+        sum(w[:1].isupper() for w in words) / max(len(words), 1),
+        float(any(ch.isdigit() for ch in text)),
+        float(in_context and sentence_start(context, mention.start)),
+        float(is_pronoun(text)),
+        *(float(mention.label == label) for label in NIL_LABELS),
+    ]
+    return row + [float(top.get(name, 0.0)) for name in FEATURES]
+
+
+class NilModel:
+    """Probability that a mention's best candidate is a right link (LightGBM binary trees, text format).
+
+    Args:
+        path: The model file; a relative path that does not exist is looked up in the packaged
+            ``glinker/resources/reranker``. Its feature names must be :func:`nil_feature_names`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import lightgbm
+
+        from glinker.rerank import RANKER_DIR
+
+        file = Path(path)
+        if not file.is_file() and not file.is_absolute() and (RANKER_DIR / file).is_file():
+            file = RANKER_DIR / file
+        if not file.is_file():
+            raise FileNotFoundError(f"NIL model {path} not found (nor in {RANKER_DIR}); "
+                                    "fit one with scripts/fit_reranker.py nil_model=true")
+        self.path = file
+        self.booster = lightgbm.Booster(model_str=file.read_text(encoding="utf-8"))
+        if self.booster.feature_name() != list(nil_feature_names()):
+            raise ValueError(f"NIL model {file} reads features {self.booster.feature_name()}, but this version "
+                             f"computes {list(nil_feature_names())}; refit it with scripts/fit_reranker.py "
+                             "nil_model=true")
+
+    def predict(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
+        """Link probabilities, one per row of :func:`mention_row`."""
+        if not len(rows):
+            return np.zeros(0)
+        return np.asarray(self.booster.predict(np.asarray(rows, dtype=np.float64)), dtype=np.float64)
+
+
+# Binary trees, small and shrunk like the ranker's; fixed seed.
+NIL_PARAMS = {"objective": "binary", "num_leaves": 7, "learning_rate": 0.05, "n_estimators": 200,
+              "min_child_samples": 20, "deterministic": True, "force_row_wise": True, "seed": 0, "n_jobs": 1,
+              "verbose": -1}
+
+
+def fit_nil_model(rows: Sequence[Sequence[float]], labels: Sequence[float], params: dict | None = None):
+    """Fit the classifier on (:func:`mention_row`, link-is-right) pairs; returns the LightGBM booster."""
+    import lightgbm
+
+    model = lightgbm.LGBMClassifier(**(NIL_PARAMS | (params or {})))
+    model.fit(np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64),
+              feature_name=list(nil_feature_names()))
+    return model.booster_
