@@ -117,6 +117,7 @@ class Pipeline:
             DEFAULT_MODEL_NIL_THRESHOLD,
             DEFAULT_MODEL_SCALE,
             DEFAULT_NIL_MODEL,
+            DEFAULT_SPAN_NIL_THRESHOLD,
             FeatureReranker,
         )
         from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
@@ -129,7 +130,8 @@ class Pipeline:
         kwargs.setdefault("coref", PronounResolver(kb))
         reranker = FeatureReranker(kb, detector=detector, model=DEFAULT_MODEL, model_scale=DEFAULT_MODEL_SCALE,
                                    model_bias=DEFAULT_MODEL_BIAS, nil_threshold=DEFAULT_MODEL_NIL_THRESHOLD,
-                                   nil_model=DEFAULT_NIL_MODEL)
+                                   nil_model=DEFAULT_NIL_MODEL,
+                                   span_nil_threshold=DEFAULT_SPAN_NIL_THRESHOLD)
         return cls(detector, retriever, reranker, kb, labels=labels, **kwargs)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:

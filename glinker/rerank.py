@@ -80,6 +80,7 @@ DEFAULT_MODEL_BIAS = -2.673627
 # The packaged NIL model (glinker/resources/reranker/nil.txt: glinker.nil.NilModel); the threshold applies to it
 DEFAULT_NIL_MODEL = "nil.txt"
 DEFAULT_MODEL_NIL_THRESHOLD = 0.4
+DEFAULT_SPAN_NIL_THRESHOLD = 0.1  # given spans: on the ranker's probability
 
 
 def _trigrams(text: str) -> set[str]:
@@ -204,6 +205,8 @@ class FeatureReranker:
         nil_model: A :class:`glinker.nil.NilModel` file (or ``None``): when set, the NIL threshold
             applies to its probability that the best candidate is a right link for this mention
             (which also becomes the decision's ``link_score``) instead of the ranker's probability.
+        span_nil_threshold: With a ``nil_model``, the threshold on the ranker's probability for
+            :meth:`rerank_spans` (given spans, no NIL model); ``None``: ``nil_threshold``.
     """
 
     def __init__(
@@ -220,6 +223,7 @@ class FeatureReranker:
         model_scale: float = 1.0,
         model_bias: float = 0.0,
         nil_model: str | None = None,
+        span_nil_threshold: float | None = None,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -241,13 +245,26 @@ class FeatureReranker:
         self.model_scale = float(model_scale)
         self.model_bias = float(model_bias)
         self.nil_model = NilModel(nil_model) if nil_model else None
+        self.span_nil_threshold = float(nil_threshold if span_nil_threshold is None or self.nil_model is None
+                                        else span_nil_threshold)
         # scripts/fit_reranker.py: when a list, rerank() appends (NIL-model row, best qid) per mention
         self.nil_log: list | None = None
 
     def rerank(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
     ) -> list[LinkDecision]:
-        """Score all candidates (records fetched in one pass) and apply the NIL threshold."""
+        """Score all candidates (records fetched in one pass) and apply the NIL decision to detected mentions."""
+        return self._rerank(mentions, candidates, contexts, detected=True)
+
+    def rerank_spans(
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
+    ) -> list[LinkDecision]:
+        """Like :meth:`rerank` for spans given as mentions (disambiguation of gold spans): NIL then only
+        means "not in the KB", so the NIL model, which also judges whether a detected span is a mention
+        at all, is not asked; the ranker's probability is held to ``span_nil_threshold``."""
+        return self._rerank(mentions, candidates, contexts, detected=False)
+
+    def _rerank(self, mentions, candidates, contexts, detected: bool) -> list[LinkDecision]:
         out = []
         all_feats = self.featurize(mentions, candidates, contexts)
         scored = self._booster_probs(all_feats) if self.booster is not None else None
@@ -260,7 +277,10 @@ class FeatureReranker:
                     if cands else None
                     for k, (m, cands, ctx) in enumerate(zip(mentions, candidates, contexts))]
         accept = None
-        if self.nil_model is not None:
+        threshold = self.nil_threshold
+        if not detected:
+            threshold = self.span_nil_threshold
+        elif self.nil_model is not None:
             it = iter(self.nil_model.predict([r for r in rows if r is not None]).tolist())
             accept = [next(it) if r is not None else 0.0 for r in rows]
         for k, cands in enumerate(candidates):
@@ -275,7 +295,7 @@ class FeatureReranker:
                 p = accept[k]  # the NIL model's probability that this link is right
             if self.nil_log is not None:
                 self.nil_log.append((rows[k], best.qid))
-            out.append(LinkDecision(best.qid if p >= self.nil_threshold else None, p, ranked))
+            out.append(LinkDecision(best.qid if p >= threshold else None, p, ranked))
         return out
 
     def featurize(

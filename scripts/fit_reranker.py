@@ -112,7 +112,8 @@ def main(argv: list[str]) -> None:
         report["fitted_not_kept"] = {k: report.pop(k) for k in ("weights", "bias", "model_scale", "model_bias",
                                                                  "heldout", "heldout_no_nil", "heldout_no_nil_linear")
                                      if k in report}
-        report.update(weights={k: float(v) for k, v in node.weights.items()}, bias=float(node.bias))
+        report.update(weights={k: float(v) for k, v in node.weights.items()}, bias=float(node.bias),
+                      span_nil_threshold=float(node.get("span_nil_threshold") or node.nil_threshold))
         if node.get("model"):
             from glinker.rerank import RANKER_DIR
 
@@ -181,6 +182,7 @@ def main(argv: list[str]) -> None:
             report["e2e_tuning_ranker_prob"] = tuned(reranker_for(report, model_file))
         report["e2e_tuning"] = tuned(reranker_for(report, model_file, nil_file))
         report["ed_nil_threshold"] = report["nil_threshold"]
+        report.setdefault("span_nil_threshold", report["nil_threshold"])  # given spans: the gold-mention fit's
         report["nil_threshold"] = report["e2e_tuning"]["nil_threshold"]
     print(json.dumps(report))
     if "write" in opts:
@@ -202,7 +204,8 @@ def main(argv: list[str]) -> None:
             from glinker.rerank import RANKER_DIR
 
             where = nil_file.resolve()
-            lines += [f"nil_model: {where.name if where.parent == RANKER_DIR else str(where)}"]
+            lines += [f"nil_model: {where.name if where.parent == RANKER_DIR else str(where)}",
+                      f"span_nil_threshold: {report['span_nil_threshold']}"]
         lines += [f"{k}: {v}" for k, v in context_options(cfg).items()]
         out = Path(opts["write"])
         tmp = out.with_suffix(out.suffix + ".tmp")  # atomic: a failed write leaves the old config

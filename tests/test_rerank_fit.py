@@ -145,6 +145,7 @@ def test_packaged_reranker_model_matches_the_features_and_the_config():
         DEFAULT_MODEL_NIL_THRESHOLD,
         DEFAULT_MODEL_SCALE,
         DEFAULT_NIL_MODEL,
+        DEFAULT_SPAN_NIL_THRESHOLD,
         DEFAULT_WEIGHTS,
         FEATURES,
         load_ranker,
@@ -158,6 +159,7 @@ def test_packaged_reranker_model_matches_the_features_and_the_config():
     assert dict(conf.weights) == DEFAULT_WEIGHTS and conf.bias == DEFAULT_BIAS
     nil = NilModel(DEFAULT_NIL_MODEL)  # raises unless it reads exactly nil_feature_names()
     assert nil.booster.num_trees() > 0 and conf.nil_model == DEFAULT_NIL_MODEL
+    assert conf.span_nil_threshold == DEFAULT_SPAN_NIL_THRESHOLD
     assert nil.booster.feature_name() == list(nil_feature_names())
 
 
@@ -216,6 +218,11 @@ def test_nil_model_learns_to_reject_links_the_ranker_is_sure_of(tmp_path, tiny_d
     assert [d.qid for d in judged] == ["Q100", None]
     assert judged[0].link_score > 0.5 > judged[1].link_score
     assert [c.qid for c, _ in judged[1].ranked] == [c.qid for c, _ in plain[1].ranked]  # ranking untouched
+    # given spans are mentions by definition: the NIL model is not asked, the ranker's probability decides
+    given = FeatureReranker(kb, weights=weights, bias=0.0, nil_threshold=0.5, nil_model=str(path),
+                            span_nil_threshold=0.5).rerank_spans(ms, [cands, cands], [text, text])
+    assert [d.qid for d in given] == ["Q100", "Q100"]
+    assert [d.link_score for d in given] == [d.link_score for d in plain]
 
     other = tmp_path / "other.txt"
     fit_nil_model(rows, labels).save_model(str(other))

@@ -223,7 +223,9 @@ def evaluate_ed(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, erro
         (mentions,) = pipeline.detector.encode_spans([doc.text], [spans], pipeline.labels)
         contexts = [doc.text] * len(mentions)
         candidates = pipeline.retriever.retrieve(mentions, contexts)
-        decisions = pipeline.reranker.rerank(mentions, candidates, contexts)
+        # given spans are mentions: a reranker that tells them apart decides NIL as "not in the KB" only
+        rerank = getattr(pipeline.reranker, "rerank_spans", pipeline.reranker.rerank)
+        decisions = rerank(mentions, candidates, contexts)
         if getattr(pipeline, "coref", None) is not None:
             decisions = pipeline.coref.resolve(mentions, decisions)
         for gold, cands, dec in zip(scored, candidates, decisions):
