@@ -53,7 +53,8 @@ class Pipeline:
             division written out after it ("Muscatine, Iowa", "Brantford, Ontario"), and a
             first-level division and its country ("Queensland, Australia"), when the KB does not
             spell the pair: OKE, wiki-fair and news-fair annotate them as one mention of the
-            first place (msnbc's datelines do not; abbreviated states, "Vail, Colo.", never join).
+            first place (msnbc annotates two, "Columbus, Ohio": BENCHMARKS.md measures both ways);
+            abbreviated ("Vail, Colo.") and all-caps dateline qualifiers never join.
         abbreviation_dots: A mention directly followed by "." takes the period in when the
             dotted form is, verbatim, a label or alias of an entity the KB finds for it
             ("Calif" -> "Calif.", "U.S" -> "U.S."; "Iraq" at a sentence end stays "Iraq").
