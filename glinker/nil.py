@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -76,22 +75,11 @@ class NilModel:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        import lightgbm
+        from glinker.boosters import load_booster, packaged_file
 
-        from glinker.rerank import RANKER_DIR
-
-        file = Path(path)
-        if not file.is_file() and not file.is_absolute() and (RANKER_DIR / file).is_file():
-            file = RANKER_DIR / file
-        if not file.is_file():
-            raise FileNotFoundError(f"NIL model {path} not found (nor in {RANKER_DIR}); "
-                                    "fit one with scripts/fit_reranker.py nil_model=true")
-        self.path = file
-        self.booster = lightgbm.Booster(model_str=file.read_text(encoding="utf-8"))
-        if self.booster.feature_name() != list(nil_feature_names()):
-            raise ValueError(f"NIL model {file} reads features {self.booster.feature_name()}, but this version "
-                             f"computes {list(nil_feature_names())}; refit it with scripts/fit_reranker.py "
-                             "nil_model=true")
+        self.path = packaged_file(path)
+        self.booster = load_booster(path, nil_feature_names(), "NIL model",
+                                    "scripts/fit_reranker.py e2e=true nil_model=true")
 
     def predict(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
         """Link probabilities, one per row of :func:`mention_row`."""

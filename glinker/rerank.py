@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
+from glinker.boosters import RANKER_DIR, load_booster  # noqa: F401 (RANKER_DIR: re-exported)
 from glinker.coref import is_pronoun
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
@@ -272,7 +272,7 @@ class FeatureReranker:
                  for k, feats in enumerate(all_feats)]
         orders = [sorted(range(len(p)), key=lambda i, p=p: -p[i]) for p in probs]
         rows = None
-        if self.nil_model is not None or self.nil_log is not None:
+        if (detected and self.nil_model is not None) or self.nil_log is not None:  # no NIL model for given spans
             rows = [mention_row(m, ctx, [probs[k][i] for i in orders[k]], all_feats[k][orders[k][0]], len(cands))
                     if cands else None
                     for k, (m, cands, ctx) in enumerate(zip(mentions, candidates, contexts))]
@@ -462,7 +462,6 @@ class FeatureReranker:
 
 
 CONTEXT_WINDOWS = ("mention", "shared")
-RANKER_DIR = Path(__file__).resolve().parent / "resources" / "reranker"
 
 
 def load_ranker(path: str | os.PathLike[str]):
@@ -471,21 +470,8 @@ def load_ranker(path: str | os.PathLike[str]):
     Text models are parsed, never unpickled. A relative ``path`` that does not exist is looked
     up in ``glinker/resources/reranker`` (the packaged default).
     """
-    import lightgbm
-
-    file = Path(path)
-    if not file.is_file() and not file.is_absolute() and (RANKER_DIR / file).is_file():
-        file = RANKER_DIR / file
-    if not file.is_file():
-        raise FileNotFoundError(f"reranker model {path} not found (nor in {RANKER_DIR}); "
-                                f"train one with scripts/fit_reranker.py ranker=lambdamart")
-    booster = lightgbm.Booster(model_str=file.read_text(encoding="utf-8"))
-    names = booster.feature_name()
-    if names != list(FEATURES):
-        raise ValueError(f"reranker model {file} scores features {names}, but this version computes "
-                         f"{list(FEATURES)}; refit it with scripts/fit_reranker.py ranker=lambdamart "
-                         "reranker.model=null")
-    return booster
+    return load_booster(path, FEATURES, "reranker model",
+                        "scripts/fit_reranker.py ranker=lambdamart (add reranker.model=null)")
 
 
 def shared_window(text: str, start: int, end: int, half: int) -> str:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -76,6 +77,8 @@ def main(argv: list[str]) -> None:
     names = opts.get("benchmarks", ",".join(FIT_BENCHMARKS)).strip("[]").split(",")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="link", overrides=overrides)
+    if opts.get("nil_model", "false").lower() == "true" and opts.get("e2e", "false").lower() != "true":
+        raise SystemExit("nil_model=true learns from end-to-end linking: add e2e=true")
     cache = Path(opts["cache"]) if "cache" in opts else None
     splits = {name: split_documents(load_benchmark(data_dir() / "el" / "elevant" / f"{name}.benchmark.jsonl"))
               for name in names}
@@ -115,9 +118,9 @@ def main(argv: list[str]) -> None:
         report.update(weights={k: float(v) for k, v in node.weights.items()}, bias=float(node.bias),
                       span_nil_threshold=float(node.get("span_nil_threshold") or node.nil_threshold))
         if node.get("model"):
-            from glinker.rerank import RANKER_DIR
+            from glinker.boosters import packaged_file
 
-            model_file = Path(node.model) if Path(node.model).is_file() else RANKER_DIR / node.model
+            model_file = packaged_file(node.model)
             report.update(model_scale=float(node.model_scale), model_bias=float(node.model_bias))
         booster = None
     if booster is not None:
@@ -155,21 +158,21 @@ def main(argv: list[str]) -> None:
 
         if opts.get("nil_model", "false").lower() == "true":
             nil_rows, nil_labels = [], []
-            for k in (0, 1):  # cross-fitting: fold k is scored by a ranker fitted on the other fold
-                rep_k = fit_reranker([ex for ex, f in zip(train, fold) if f != k], held, l2=float(opts.get("l2", 1.0)),
-                                     features=chosen, ranker=ranker)
-                booster_k = rep_k.pop("booster", None)
-                fold_model = None
-                if booster_k is not None:
-                    fold_model = Path(f"runs/fit_fold{k}.lambdamart.txt")
-                    fold_model.parent.mkdir(parents=True, exist_ok=True)
-                    booster_k.save_model(str(fold_model))
-                pipeline.reranker = reranker_for(rep_k, fold_model)
-                docs_k = [d for name in names for d in splits[name][0][k::2]]
-                rows, labels, _ = collect_nil(pipeline, docs_k, kb_membership(pipeline.kb, docs_k))
-                nil_rows += rows
-                nil_labels += labels
-                logging.info("NIL rows from fold %d: %d (%d right links)", k, len(rows), int(sum(labels)))
+            with tempfile.TemporaryDirectory() as scratch:  # the folds' rankers are not kept
+                for k in (0, 1):  # cross-fitting: fold k is scored by a ranker fitted on the other fold
+                    rep_k = fit_reranker([ex for ex, f in zip(train, fold) if f != k], held,
+                                         l2=float(opts.get("l2", 1.0)), features=chosen, ranker=ranker)
+                    booster_k = rep_k.pop("booster", None)
+                    fold_model = None
+                    if booster_k is not None:
+                        fold_model = Path(scratch) / f"fold{k}.lambdamart.txt"
+                        booster_k.save_model(str(fold_model))
+                    pipeline.reranker = reranker_for(rep_k, fold_model)
+                    docs_k = [d for name in names for d in splits[name][0][k::2]]
+                    rows, labels, _ = collect_nil(pipeline, docs_k, kb_membership(pipeline.kb, docs_k))
+                    nil_rows += rows
+                    nil_labels += labels
+                    logging.info("NIL rows from fold %d: %d (%d right links)", k, len(rows), int(sum(labels)))
             nil_booster = fit_nil_model(nil_rows, nil_labels)
             base = model_file if model_file is not None else Path(opts.get("write", "runs/reranker.yaml"))
             nil_file = Path(opts.get("nil_out") or base.with_name("nil.txt"))
@@ -195,13 +198,13 @@ def main(argv: list[str]) -> None:
         lines += [f"  {k}: {v}" for k, v in report["weights"].items()]
         lines += [f"bias: {report['bias']}", f"nil_threshold: {report['nil_threshold']}"]
         if model_file is not None:
-            from glinker.rerank import RANKER_DIR
+            from glinker.boosters import RANKER_DIR
 
             where = model_file.resolve()
             name = where.name if where.parent == RANKER_DIR else str(where)  # packaged models by name
             lines += [f"model: {name}", f"model_scale: {report['model_scale']}", f"model_bias: {report['model_bias']}"]
         if nil_file is not None:
-            from glinker.rerank import RANKER_DIR
+            from glinker.boosters import RANKER_DIR
 
             where = nil_file.resolve()
             lines += [f"nil_model: {where.name if where.parent == RANKER_DIR else str(where)}",

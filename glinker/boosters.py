@@ -1,0 +1,40 @@
+"""LightGBM models stored as text: the packaged folder and a checked loader.
+
+The reranker's trees (:func:`glinker.rerank.load_ranker`) and the NIL model
+(:class:`glinker.nil.NilModel`) are LightGBM text files: parsed, never unpickled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+# Packaged models (lambdamart.txt, nil.txt); configs name them by file name alone.
+RANKER_DIR = Path(__file__).resolve().parent / "resources" / "reranker"
+
+
+def packaged_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` itself, or the packaged model of that name when ``path`` is relative and does not exist."""
+    file = Path(path)
+    if not file.is_file() and not file.is_absolute() and (RANKER_DIR / file).is_file():
+        return RANKER_DIR / file
+    return file
+
+
+def load_booster(path: str | os.PathLike[str], features: Sequence[str], kind: str, fit_hint: str):
+    """A LightGBM booster from its text file, refused unless it reads exactly ``features``.
+
+    ``kind`` names the model in messages ("reranker model"); ``fit_hint`` is the command that makes one.
+    """
+    import lightgbm
+
+    file = packaged_file(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"{kind} {path} not found (nor in {RANKER_DIR}); fit one with {fit_hint}")
+    booster = lightgbm.Booster(model_str=file.read_text(encoding="utf-8"))
+    names = booster.feature_name()
+    if names != list(features):
+        raise ValueError(f"{kind} {file} reads features {names}, but this version computes {list(features)}; "
+                         f"refit it with {fit_hint}")
+    return booster
