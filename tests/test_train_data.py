@@ -207,3 +207,45 @@ def test_silver_labels_from_spacy():
     (out,), counts = add_silver_labels([ex])
     assert (5, 7, "date") in out.spans  # the date, which the gold does not annotate
     assert out.spans[0] == (0, 1, "person") and len(ex.spans) == 1
+
+
+def test_synthetic_texts_from_a_tiny_dump(tmp_path):
+    from glinker.train.synthetic import synthetic_examples
+
+    occupation = json.loads(_item("Q2", "Jack"))  # a one-word label of an unpopular item: never typed in text
+    lines = [
+        _item("Q5", "human"), _item("Q6256", "country"), _item("Q515", "city"), _item("Q11424", "film"),
+        _item("Q82955", "politician"), _item("Q1", "County of Texas"),
+        _item("Q183", "Germany", ["Q6256", "Q1"], description="country in Central Europe"),
+        _item("Q64", "Berlin", ["Q515"], description="capital and largest city of Germany"),
+        _item("Q7", "French", ["Q6256"]),  # used as an adjective below: not typed there
+        _item("Q9", "Cloud Atlas", ["Q11424"], description="2012 film directed by Tom Tykwer"),
+        _item("Q10", "Tom Tykwer", ["Q5"], description="German film director"),
+        _item("Q11", "Ilir Meta", ["Q5"], description="French politician"),
+        _item("Q12", "lower case thing", ["Q6256"], description="a concept"),  # not a subject: lower-case
+        _item("Q13", "No Description", ["Q515"]),  # not a subject: no description
+        _item("Q188451", "music genre"), _item("Q8341", "jazz", ["Q188451"], description="style of music"),
+        json.dumps(occupation),
+    ]
+    dump = tmp_path / "dump.json"
+    dump.write_text("[\n" + ",\n".join(lines) + "\n]\n", encoding="utf-8")
+    pop = tmp_path / "pop.tsv"
+    pop.write_text("qid\tpagerank\tin_degree\nQ183\t0.9\t9\nQ7\t0.8\t5\nQ64\t0.5\t3\nQ10\t0.2\t1\nQ2\t0.0\t0\n",
+                   encoding="utf-8")
+    exs, counts = synthetic_examples(dump, pop, per_text=10)
+    assert len(exs) == 1
+    ex = exs[0]
+    text = " ".join(ex.tokens)
+    typed = {(" ".join(ex.tokens[s : e + 1]), lab) for s, e, lab in ex.spans}
+    assert "Cloud Atlas is a 2012 film directed by Tom Tykwer ." in text
+    assert "lower case thing" not in text and "No Description" not in text
+    assert ("jazz", "music genre") in typed and not any(name == "jazz" and lab == "style" for name, lab in typed)
+    assert ("Cloud Atlas", "film") in typed
+    assert ("Tom Tykwer", "film director") in typed and ("Tom Tykwer", "person") in typed  # in a description too
+    assert ("Germany", "country") in typed  # description head first; the proper-noun class is dropped
+    assert not any(lab == "County of Texas" for _, lab in typed)
+    assert ("Ilir Meta", "politician") in typed
+    assert not any(name == "French" for name, _ in typed)  # "French politician": an adjective
+    for s, e, lab in ex.spans:
+        assert 0 <= s <= e < len(ex.tokens) and e - s < 12
+    assert counts["person"] == sum(1 for *_, lab in ex.spans if lab == "person") == 3  # Tykwer twice, Meta once

@@ -34,6 +34,8 @@ def _app(cfg: DictConfig) -> None:
             weak_descriptions=weak.get("descriptions", False),
             weak_concepts=weak.get("concepts", False),
             silver_spacy=(c.get("silver") or {}).get("spacy_model"),
+            synthetic_items=(c.get("synthetic") or {}).get("items", 0),
+            synthetic_per_text=(c.get("synthetic") or {}).get("per_text", 3),
             train_text_embeddings=not c["freeze"]["text_embeddings"],
             train_text_layers=not c["freeze"]["text_layers"],
             train_label_tower=not c["freeze"]["label_tower"],

@@ -81,6 +81,8 @@ def run_training(
     weak_descriptions: bool = False,
     weak_concepts: bool = False,
     silver_spacy: str | None = None,
+    synthetic_items: int = 0,
+    synthetic_per_text: int = 3,
     train_text_embeddings: bool = False,
     train_text_layers: bool = True,
     train_label_tower: bool = False,
@@ -119,6 +121,18 @@ def run_training(
         from glinker.train.silver import add_silver_labels
 
         examples, counts = add_silver_labels(examples, silver_spacy)
+    if synthetic_items:
+        if not weak_dump:
+            raise InputError("synthetic.items needs a Wikidata dump: set weak_labels.dump")
+        from glinker.train.synthetic import synthetic_examples
+
+        dump = Path(weak_dump) if Path(weak_dump).is_absolute() else root / weak_dump
+        pop = None
+        if weak_popularity:
+            pop = Path(weak_popularity) if Path(weak_popularity).is_absolute() else root / weak_popularity
+        synth, _ = synthetic_examples(dump, pop, max_items=synthetic_items, per_text=synthetic_per_text,
+                                      seed=settings.seed)
+        examples = examples + synth
     start = Path(init) if init else out / "init"
     if not init and not (start / "gliner_config.json").exists():
         create_initial_checkpoint(start, seed=settings.seed)

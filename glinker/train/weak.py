@@ -55,6 +55,20 @@ def _open(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
 
 
+def read_popularity(path: str | Path | None) -> dict[str, float]:
+    """QID -> PageRank from a KB popularity table (TSV with ``qid`` and ``pagerank``); no file: empty."""
+    rank: dict[str, float] = {}
+    if not path or not Path(path).exists():
+        return rank
+    with _open(Path(path)) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            try:
+                rank[row["qid"]] = float(row["pagerank"])
+            except (KeyError, ValueError):
+                continue
+    return rank
+
+
 def load_class_index(dump: str | Path, popularity: str | Path | None = None, max_words: int = 4,
                      descriptions: bool = False, concepts: bool = False) -> dict[str, list[str]]:
     """Map each English label/alias of a KB item to the P31 class names of its most popular bearer.
@@ -97,14 +111,7 @@ def load_class_index(dump: str | Path, popularity: str | Path | None = None, max
                     phrase = description_type(d) if d else None
                     if phrase:
                         desc[qid] = phrase
-    rank: dict[str, float] = {}
-    if popularity and Path(popularity).exists():
-        with _open(Path(popularity)) as f:
-            for row in csv.DictReader(f, delimiter="\t"):
-                try:
-                    rank[row["qid"]] = float(row["pagerank"])
-                except (KeyError, ValueError):
-                    continue
+    rank = read_popularity(popularity)
     best: dict[str, tuple[float, str]] = {}
     for qid, (surface, _) in items.items():
         r = rank.get(qid, 0.0)
