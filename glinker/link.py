@@ -47,7 +47,8 @@ def build_pipeline(cfg: DictConfig) -> Pipeline:
                     max_candidates=cfg.candidates, coref=coref, join_comma_names=cfg.get("join_comma_names", True),
                     abbreviation_dots=cfg.get("abbreviation_dots", True),
                     article_names=cfg.get("article_names", True),
-                    place_qualifiers=cfg.get("place_qualifiers", True))
+                    place_qualifiers=cfg.get("place_qualifiers", True),
+                    name_extension=cfg.get("name_extension", True))
 
 
 def run(cfg: DictConfig) -> int:

@@ -20,7 +20,7 @@ from typing import Protocol
 from glinker.kb import KnowledgeBase
 from glinker.rerank import Reranker
 from glinker.retrieval import Retriever
-from glinker.surface import COUNTRIES, FIRST_LEVEL_DIVISIONS, sentence_start
+from glinker.surface import COUNTRIES, FIRST_LEVEL_DIVISIONS, name_continuations, sentence_start
 from glinker.types import Document, LinkDecision, LinkedMention, Mention
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ class Pipeline:
             ("Calif" -> "Calif.", "U.S" -> "U.S."; "Iraq" at a sentence end stays "Iraq").
             Benchmarks annotate abbreviations with their final period, and the detector's
             word splitting makes "." a word of its own.
+        name_extension: A mention followed by capitalised words ("Cuban" + " Missile Crisis",
+            "Warsaw" + " Pact") grows to the longest such run of up to four words that is, as a
+            whole, a label or alias in the KB; mentions inside the grown span are absorbed. The
+            detector often scores the first word of a long name higher than the name.
         article_names: A mention preceded mid-sentence by a capitalised "The" takes it in when
             "the" + the mention is a KB label or alias of an entity the KB finds for it ("Utrecht,
             The Netherlands" -> "The Netherlands"): the capital marks the article as part of the
@@ -80,6 +84,7 @@ class Pipeline:
         abbreviation_dots: bool = True,
         article_names: bool = True,
         place_qualifiers: bool = True,
+        name_extension: bool = True,
     ) -> None:
         self.detector = detector
         self.retriever = retriever
@@ -93,6 +98,7 @@ class Pipeline:
         self.abbreviation_dots = bool(abbreviation_dots)
         self.article_names = bool(article_names)
         self.place_qualifiers = bool(place_qualifiers)
+        self.name_extension = bool(name_extension)
 
     @classmethod
     def from_defaults(
@@ -152,6 +158,8 @@ class Pipeline:
         """Annotate a batch of documents in place (one call per stage for the whole batch)."""
         texts = [d.text for d in docs]
         per_doc = self.detector.detect(texts, self.labels)
+        if self.name_extension:
+            per_doc = [self._extend_names(text, ms) for text, ms in zip(texts, per_doc)]
         if self.join_comma_names:
             per_doc = [self._join_comma_names(text, ms) for text, ms in zip(texts, per_doc)]
         if self.abbreviation_dots:
@@ -177,6 +185,28 @@ class Pipeline:
             for m in mentions:
                 doc.mentions.append(self._linked(m, decisions[k], records))
                 k += 1
+
+    def _extend_names(self, text: str, mentions: list[Mention]) -> list[Mention]:
+        """Grow mentions over following capitalised words into a KB name (see ``name_extension``)."""
+        ordered = sorted(mentions, key=lambda m: (m.start, m.end))
+        out: list[Mention] = []
+        i = 0
+        while i < len(ordered):
+            m = ordered[i]
+            i += 1
+            for end in reversed(name_continuations(text, m.end)):
+                # a later mention may be swallowed whole, never cut
+                if any(n.start < end < n.end for n in ordered[i:]):
+                    continue
+                name = text[m.start : end]
+                if self.kb.store.lookup_alias(name, limit=1):
+                    # the first words name the entity: their type and span vector stand for the whole
+                    m = Mention(m.start, end, name, m.label, m.score, m.vector)
+                    while i < len(ordered) and ordered[i].end <= end:
+                        i += 1
+                    break
+            out.append(m)
+        return out
 
     def _join_comma_names(self, text: str, mentions: list[Mention]) -> list[Mention]:
         """Merge "X" ", " "Y" into one mention where "X, Y" is a KB name (see ``join_comma_names``)."""

@@ -81,3 +81,35 @@ def sentence_start(text: str, i: int) -> bool:
     while j >= 0 and text[j] in " \t\"'“‘(":
         j -= 1
     return j < 0 or text[j] in ".!?\n:;"
+
+
+# Lower-case words that may sit inside a name ("Bank of America", "Trinity and All Saints").
+NAME_CONNECTORS = frozenset({"of", "the", "and", "for", "de", "du", "des", "la", "le", "von", "van", "der", "den",
+                             "di", "da", "del", "y", "&", "on", "upon", "in", "at"})
+_NEXT_WORD = re.compile(r" ([\w&][\w'’.&-]*)")
+
+
+def name_continuations(text: str, end: int, max_words: int = 4) -> list[int]:
+    """Ends of the capitalised word runs that continue a name ending at ``end``, shortest first.
+
+    Words are taken while each is capitalised (or a digit run: "Apollo 11") or a name connector
+    ("of", "the"); a run may end only on a capitalised word or digits. Words are separated by one
+    space, so a run stops at punctuation, line breaks and sentence ends.
+    """
+    ends: list[int] = []
+    pos = end
+    for _ in range(max_words):
+        m = _NEXT_WORD.match(text, pos)
+        if not m:
+            break
+        word = m.group(1).rstrip(".") if m.group(1).count(".") == 1 and m.group(1).endswith(".") else m.group(1)
+        if word[:1].isupper() or word.isdigit():
+            pos = m.start(1) + len(word)
+            ends.append(pos)
+            if len(word) < len(m.group(1)):
+                break  # "... Pact." ends the sentence
+        elif word in NAME_CONNECTORS:
+            pos = m.end(1)
+        else:
+            break
+    return ends

@@ -394,8 +394,24 @@ def test_article_names_take_a_capitalised_the_mid_sentence(tmp_path, tiny_detect
     assert [m.text for m in off.link_text("Leiden, The Netherlands").mentions] == ["Netherlands"]
 
 
+def _span_linker(tmp_path, tiny_detector, ents, show):
+    """A KB of ``ents`` and f(text, words, **pipeline_flags) -> show(m) for the mentions of a pipeline whose
+    detector finds exactly ``words``."""
+    from conftest import write_dump
+
+    build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
+    kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
+
+    def texts(text, words, **kw):
+        doc = Pipeline(_SpansDetector(words), AliasRetriever(kb2), reranker, kb2, coref=None, **kw).link_text(text)
+        return [show(m) for m in doc.mentions]
+
+    return texts
+
+
 def test_place_qualifiers_join_a_town_and_its_state_but_not_lists_or_datelines(tmp_path, tiny_detector):
-    from conftest import make_entity, write_dump
+    from conftest import make_entity
 
     ents = [make_entity("Q1546", "Iowa", "state of the United States", ["Ia."], ["Q35657"], 80),
             make_entity("Q1553", "Nebraska", "state of the United States", [], ["Q35657"], 70),
@@ -404,13 +420,7 @@ def test_place_qualifiers_join_a_town_and_its_state_but_not_lists_or_datelines(t
             make_entity("Q142", "France", "country in Europe", [], ["Q6256"], 95),
             make_entity("Q990", "Muscatine", "city in Iowa", [], ["Q1093829"], 10),
             make_entity("Q991", "Imperia", "town in Italy", [], ["Q747074"], 10)]
-    build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
-    kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
-    reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
-
-    def texts(text, words, **kw):
-        doc = Pipeline(_SpansDetector(words), AliasRetriever(kb2), reranker, kb2, coref=None, **kw).link_text(text)
-        return [m.text for m in doc.mentions]
+    texts = _span_linker(tmp_path, tiny_detector, ents, lambda m: m.text)
 
     assert texts("Born in Muscatine, Iowa, he left.", ["Muscatine", "Iowa"]) == ["Muscatine, Iowa"]
     assert texts("Forests of Queensland, Australia.", ["Queensland", "Australia"]) == ["Queensland, Australia"]
@@ -420,3 +430,30 @@ def test_place_qualifiers_join_a_town_and_its_state_but_not_lists_or_datelines(t
     assert texts("Born in Imperia, France.", ["Imperia", "France"]) == ["Imperia", "France"]
     assert texts("Born in Muscatine, Iowa, he left.", ["Muscatine", "Iowa"], place_qualifiers=False) == \
         ["Muscatine", "Iowa"]
+
+
+def test_name_extension_grows_a_mention_into_a_longer_kb_name(tmp_path, tiny_detector):
+    from conftest import make_entity
+
+    from glinker.surface import name_continuations
+
+    ents = [make_entity("Q241", "Cuba", "country in the Caribbean", ["Cuban"], ["Q6256"], 80),
+            make_entity("Q128160", "Cuban Missile Crisis", "1962 confrontation", [], ["Q1190554"], 60),
+            make_entity("Q270", "Warsaw", "capital of Poland", [], ["Q515"], 70),
+            make_entity("Q41644", "Warsaw Pact", "military alliance", [], ["Q1127126"], 50)]
+    texts = _span_linker(tmp_path, tiny_detector, ents, lambda m: (m.text, m.qid))
+
+    assert texts("During the Cuban Missile Crisis, he sailed.", ["Cuban"]) == [("Cuban Missile Crisis", "Q128160")]
+    # a mention inside the grown span is absorbed; one that would be cut keeps the growth from happening
+    assert texts("After the Warsaw Pact. Then", ["Warsaw", "Pact"]) == [("Warsaw Pact", "Q41644")]
+    assert texts("the Warsaw Pact Treaty", ["Warsaw", "Pact Treaty"]) == [("Warsaw", "Q270"), ("Pact Treaty", None)]
+    # lower-case words and words the KB does not name with the mention stay outside
+    assert texts("a Cuban missile crisis", ["Cuban"]) == [("Cuban", "Q241")]
+    assert texts("Warsaw Poland", ["Warsaw"]) == [("Warsaw", "Q270")]
+    assert texts("During the Cuban Missile Crisis, he sailed.", ["Cuban"], name_extension=False) == \
+        [("Cuban", "Q241")]
+    text = "the Bank of America Tower. Next"
+    assert [text[:e] for e in name_continuations(text, len("the Bank"))] == \
+        ["the Bank of America", "the Bank of America Tower"]
+    assert name_continuations("Apollo 11, then", len("Apollo")) == [len("Apollo 11")]
+    assert name_continuations("Warsaw\nPact", len("Warsaw")) == []
