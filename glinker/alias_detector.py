@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import ahocorasick
 
 from glinker.kb import KnowledgeBase
+from glinker.surface import NAME_CONNECTORS
 from glinker.types import Mention
 
 logger = logging.getLogger(__name__)
@@ -139,11 +140,15 @@ class UnionDetector:
         min_chars: See :class:`AliasMentionDetector`.
         require_capital: See :class:`AliasMentionDetector`.
         min_alias_score: Drop dictionary mentions whose best bi-encoder label scores below this.
+        min_words: Dictionary mentions need at least this many words, each capitalised or a
+            name connector ("Associated Press", "Bank of America"): one-word matches are mostly
+            ordinary capitalised words ("May", "Bill") the bi-encoder rightly left out.
     """
 
     def __init__(self, detector, kb: KnowledgeBase | None = None, min_chars: int = 3, require_capital: bool = True,
-                 min_alias_score: float = 0.0) -> None:
+                 min_alias_score: float = 0.0, min_words: int = 1) -> None:
         self.detector = detector
+        self.min_words = int(min_words)
         self.min_chars = int(min_chars)
         self.require_capital = require_capital
         self.min_alias_score = float(min_alias_score)
@@ -166,7 +171,8 @@ class UnionDetector:
             raise RuntimeError("UnionDetector has no KB: call attach_kb(kb) first")
         primary = self.detector.detect(texts, labels)
         extra = self.alias.detect(texts)
-        spans = [[(m.start, m.end) for m in ex if not any(m.start < p.end and p.start < m.end for p in pr)]
+        spans = [[(m.start, m.end) for m in ex if self._title_words(m.text)
+                  and not any(m.start < p.end and p.start < m.end for p in pr)]
                  for pr, ex in zip(primary, extra)]
         encoded = self.detector.encode_spans(texts, spans, labels) if any(spans) else [[] for _ in texts]
         out = []
@@ -174,6 +180,13 @@ class UnionDetector:
             keep = [m for m in enc if m.vector is not None and m.score >= self.min_alias_score]
             out.append(sorted(pr + keep, key=lambda m: (m.start, m.end)))
         return out
+
+    def _title_words(self, text: str) -> bool:
+        if self.min_words <= 1:
+            return True
+        words = text.split()
+        return len(words) >= self.min_words and all(
+            w[:1].isupper() or w[:1].isdigit() or w in NAME_CONNECTORS for w in words)
 
     def encode_spans(self, texts, spans, labels=None):
         """Delegates to the bi-encoder (ED evaluation)."""

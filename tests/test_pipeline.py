@@ -153,6 +153,9 @@ def test_union_detector_adds_dictionary_spans_with_vectors(kb, tiny_detector):
         for b in ms:
             assert a is b or not (a.start < b.end and b.start < a.end)
     assert all(m.vector is not None for m in ms)
+    # min_words=2: only multi-word capitalised names join
+    (two,) = UnionDetector(quiet, kb, min_words=2).detect(["Yesterday the Boston Celtics played in Boston."])
+    assert [m.text for m in two] == ["Boston Celtics"]
 
 
 def test_context_similarity_feature_uses_sentence_embeddings(kb, tiny_detector):
