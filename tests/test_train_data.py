@@ -228,7 +228,7 @@ def test_synthetic_texts_from_a_tiny_dump(tmp_path):
         json.dumps(occupation),
     ]
     dump = tmp_path / "dump.json"
-    dump.write_text("[\n" + ",\n".join(lines) + "\n]\n", encoding="utf-8")
+    dump.write_text("[\n" + ",\n".join(lines) + ',\n{"type": "item", "id": "Q99", broken\n]\n', encoding="utf-8")
     pop = tmp_path / "pop.tsv"
     pop.write_text("qid\tpagerank\tin_degree\nQ183\t0.9\t9\nQ7\t0.8\t5\nQ64\t0.5\t3\nQ10\t0.2\t1\nQ2\t0.0\t0\n",
                    encoding="utf-8")

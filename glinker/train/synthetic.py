@@ -45,11 +45,21 @@ class _Item:
 
 
 def _entities(dump: Path) -> Iterator[dict]:
+    """The dump's entities, one JSON object per line; a line that does not parse is skipped and counted."""
+    bad = 0
     with _open(dump) as f:
-        for line in f:
+        for n, line in enumerate(f, 1):
             line = line.strip().rstrip(",")
-            if line.startswith("{"):
+            if not line.startswith("{"):
+                continue
+            try:
                 yield json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                if bad <= 3:
+                    logger.warning("%s line %d: not a JSON entity, skipped", dump, n)
+    if bad:
+        logger.warning("%s: %d unreadable lines skipped", dump, bad)
 
 
 def _values(ent: dict, prop: str) -> list[str]:
