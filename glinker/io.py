@@ -90,7 +90,8 @@ def _read_jsonl(fh: IO[bytes], name: str) -> Iterator[Document | BadDocument]:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            yield BadDocument(f"{where}: not valid JSON ({exc}); each line must be an object like {{\"id\": ..., \"text\": ...}}")
+            yield BadDocument(f"{where}: not valid JSON ({exc}); "
+                              "each line must be an object like {\"id\": ..., \"text\": ...}")
             continue
         if not isinstance(obj, dict):
             yield BadDocument(f"{where}: expected a JSON object, got {type(obj).__name__}")

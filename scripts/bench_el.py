@@ -62,7 +62,8 @@ def main(argv: list[str]) -> None:
     for mode in modes:
         key = "accuracy" if mode == "ed" else "f1"
         header = "| system | " + " | ".join(names) + " | mean |"
-        lines += [f"\n**{mode}** ({'accuracy, gold spans, in-KB' if mode == 'ed' else 'strong-match micro F1, in-KB'})\n",
+        what = "accuracy, gold spans, in-KB" if mode == "ed" else "strong-match micro F1, in-KB"
+        lines += [f"\n**{mode}** ({what})\n",
                   header, "|" + "---|" * (len(names) + 2)]
         for system, sys_over in systems.items():
             with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -75,7 +76,8 @@ def main(argv: list[str]) -> None:
             mean = sum(vals) / len(vals)
             lines.append(f"| {system} | " + " | ".join(f"{v:.1f}" for v in vals) + f" | {mean:.1f} |")
             print(lines[-1], file=sys.stderr, flush=True)
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores"
+    cores = len(__import__("os").sched_getaffinity(0))
+    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {cores} cores"
     text = f"Command: `python scripts/bench_el.py {' '.join(argv)}` ({stamp})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if "out" in opts:

@@ -87,7 +87,8 @@ def make_entity(qid: str, label: str, description: str = "", aliases=(), p31=(),
            "descriptions": {"en": {"language": "en", "value": description}} if description else {},
            "aliases": {"en": [{"language": "en", "value": a} for a in aliases]} if aliases else {},
            "claims": {"P31": [_claim("P31", t, i, qid) for i, t in enumerate(p31)]} if p31 else {},
-           "sitelinks": {f"site{i}wiki": {"site": f"site{i}wiki", "title": label, "badges": []} for i in range(sitelinks)}}
+           "sitelinks": {f"site{i}wiki": {"site": f"site{i}wiki", "title": label, "badges": []}
+                         for i in range(sitelinks)}}
     return ent
 
 
@@ -98,7 +99,8 @@ BOSTON = [
     make_entity("Q204289", "Boston", "American rock band", [], ["Q215380"], 40),
     make_entity("Q2685", "Arnold Schwarzenegger", "Austrian-American actor and politician",
                 ["Arnold", "Schwarzenegger", "The Governator"], ["Q5"], 150),
-    make_entity("Q162255", "The Terminator", "1984 science fiction film by James Cameron", ["Terminator"], ["Q11424"], 90),
+    make_entity("Q162255", "The Terminator", "1984 science fiction film by James Cameron", ["Terminator"], ["Q11424"],
+                90),
     make_entity("Q42", "Douglas Adams", "English writer and humorist", ["Douglas Noel Adams"], ["Q5"], 120),
     make_entity("Q5", "human", "any member of Homo sapiens", ["person", "people"], ["Q55983715"], 300),
     make_entity("Q4167410", "Wikimedia disambiguation page", "", [], [], 1),

@@ -246,6 +246,6 @@ def test_synthetic_texts_from_a_tiny_dump(tmp_path):
     assert not any(lab == "County of Texas" for _, lab in typed)
     assert ("Ilir Meta", "politician") in typed
     assert not any(name == "French" for name, _ in typed)  # "French politician": an adjective
-    for s, e, lab in ex.spans:
+    for s, e, _ in ex.spans:
         assert 0 <= s <= e < len(ex.tokens) and e - s < 12
     assert counts["person"] == sum(1 for *_, lab in ex.spans if lab == "person") == 3  # Tykwer twice, Meta once

@@ -22,7 +22,8 @@ def read_manifest(kb_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a KB's manifest; raise :class:`KBError` with what to do."""
     path = Path(kb_dir)
     if not path.exists():
-        raise KBError(f"KB directory not found: {path} (build one with: python -m kb_build dump=DUMP output_dir={path})")
+        raise KBError(f"KB directory not found: {path} "
+                      f"(build one with: python -m kb_build dump=DUMP output_dir={path})")
     mf = path / MANIFEST_FILE
     if not mf.is_file():
         raise KBError(f"{path} is not a glinker KB: no {MANIFEST_FILE} (a build may have failed; rebuild it)")
