@@ -102,12 +102,15 @@ def name_continuations(text: str, end: int, max_words: int = 4) -> list[int]:
         m = _NEXT_WORD.match(text, pos)
         if not m:
             break
-        word = m.group(1).rstrip(".") if m.group(1).count(".") == 1 and m.group(1).endswith(".") else m.group(1)
+        raw = m.group(1)
+        # one final period ends the sentence ("... Pact."); dotted abbreviations ("U.S.") keep theirs
+        sentence_end = raw.endswith(".") and raw.count(".") == 1
+        word = raw[:-1] if sentence_end else raw
         if word[:1].isupper() or word.isdigit():
             pos = m.start(1) + len(word)
             ends.append(pos)
-            if len(word) < len(m.group(1)):
-                break  # "... Pact." ends the sentence
+            if sentence_end:
+                break
         elif word in NAME_CONNECTORS:
             pos = m.end(1)
         else:

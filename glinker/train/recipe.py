@@ -101,13 +101,11 @@ def run_training(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     examples = load_corpora(datasets, root, allow_eval_data)
-    if weak_dump:
+    dump = root / weak_dump if weak_dump else None  # root / an absolute path is that path
+    pop = root / weak_popularity if weak_popularity else None
+    if dump:
         from glinker.train.weak import add_weak_labels, load_class_index
 
-        dump = Path(weak_dump) if Path(weak_dump).is_absolute() else root / weak_dump
-        pop = None
-        if weak_popularity:
-            pop = Path(weak_popularity) if Path(weak_popularity).is_absolute() else root / weak_popularity
         index = load_class_index(dump, pop, descriptions=weak_descriptions)
         examples, counts = add_weak_labels(examples, index, weak_max_per_span)
         logger.info("weak labels: %d spans added, %d class names", sum(counts.values()), len(counts))
@@ -122,14 +120,10 @@ def run_training(
 
         examples, counts = add_silver_labels(examples, silver_spacy)
     if synthetic_items:
-        if not weak_dump:
+        if not dump:
             raise InputError("synthetic.items needs a Wikidata dump: set weak_labels.dump")
         from glinker.train.synthetic import synthetic_examples
 
-        dump = Path(weak_dump) if Path(weak_dump).is_absolute() else root / weak_dump
-        pop = None
-        if weak_popularity:
-            pop = Path(weak_popularity) if Path(weak_popularity).is_absolute() else root / weak_popularity
         synth, _ = synthetic_examples(dump, pop, max_items=synthetic_items, per_text=synthetic_per_text,
                                       seed=settings.seed)
         examples = examples + synth

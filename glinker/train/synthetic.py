@@ -18,18 +18,23 @@ English label of a KB item ("Austria" -> country), except where a name is used a
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from glinker.model.inputs import split_words
 from glinker.train.data import NerExample
-from glinker.train.weak import _SKIP, CONCEPT_CLASSES, _open, description_type, read_popularity
+from glinker.train.weak import (
+    CONCEPT_CLASSES,
+    description_type,
+    item_values,
+    iter_entities,
+    read_popularity,
+    type_names,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,64 +49,27 @@ class _Item:
     labels: list[str]
 
 
-def _entities(dump: Path) -> Iterator[dict]:
-    """The dump's entities, one JSON object per line; a line that does not parse is skipped and counted."""
-    bad = 0
-    with _open(dump) as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip().rstrip(",")
-            if not line.startswith("{"):
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                if bad <= 3:
-                    logger.warning("%s line %d: not a JSON entity, skipped", dump, n)
-    if bad:
-        logger.warning("%s: %d unreadable lines skipped", dump, bad)
-
-
-def _values(ent: dict, prop: str) -> list[str]:
-    out = []
-    for c in ent.get("claims", {}).get(prop, []):
-        v = c.get("mainsnak", {}).get("datavalue", {}).get("value")
-        if isinstance(v, dict) and isinstance(v.get("id"), str) and v["id"].startswith("Q"):
-            out.append(v["id"])
-    return out
-
-
-def _type_names(qids: list[str], names: dict[str, str], max_words: int) -> list[str]:
-    out = []
-    for q in qids:
-        name = names.get(q)
-        # proper-noun classes ("county of Texas") are too specific to be types
-        if name and name == name.lower() and name not in _SKIP and len(name.split()) <= max_words:
-            out.append(name)
-    return out
-
-
 def load_items(dump: str | Path, max_labels: int = 3, max_words: int = 4) -> dict[str, _Item]:
     """Read a Wikidata JSON dump: the items that have an English label and at least one type name."""
     dump = Path(dump)
     names: dict[str, str] = {}
     raw: dict[str, tuple[str, str | None, list[str], list[str], bool]] = {}
-    for ent in _entities(dump):
+    for ent in iter_entities(dump):
         lab = ent.get("labels", {}).get("en", {}).get("value")
         if ent.get("type") != "item" or not lab:
             continue
         qid = ent["id"]
         names[qid] = lab
         desc = ent.get("descriptions", {}).get("en", {}).get("value")
-        p31 = _values(ent, "P31")
-        raw[qid] = (lab, desc, p31, _values(ent, "P106"), HUMAN in p31)
+        p31 = item_values(ent, "P31")
+        raw[qid] = (lab, desc, p31, item_values(ent, "P106"), HUMAN in p31)
     items: dict[str, _Item] = {}
     for qid, (lab, desc, p31, occupations, human) in raw.items():
         labels: list[str] = []
         # a lower-case item is a concept ("jazz", "financial economics"): its description's head is
         # seldom a type ("branch of economics" -> "branch"), so its classes alone type it
         head = description_type(desc) if desc and not lab[:1].islower() else None
-        for name in ([head] if head else []) + _type_names(occupations, names, max_words) + _type_names(
+        for name in ([head] if head else []) + type_names(occupations, names, max_words) + type_names(
                 p31, names, max_words):
             if name not in labels:
                 labels.append(name)

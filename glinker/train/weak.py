@@ -15,6 +15,7 @@ import json
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from glinker.train.data import NerExample
@@ -55,6 +56,46 @@ def _open(path: Path):
     return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")
 
 
+def iter_entities(dump: str | Path) -> Iterator[dict]:
+    """The entities of a Wikidata JSON dump (one object per line); a line that does not parse is skipped and counted."""
+    dump = Path(dump)
+    bad = 0
+    with _open(dump) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip().rstrip(",")
+            if not line.startswith("{"):
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                if bad <= 3:
+                    logger.warning("%s line %d: not a JSON entity, skipped", dump, n)
+    if bad:
+        logger.warning("%s: %d unreadable lines skipped", dump, bad)
+
+
+def item_values(ent: dict, prop: str) -> list[str]:
+    """The item ids (``Q…``) that ``ent``'s ``prop`` statements point to."""
+    out = []
+    for c in ent.get("claims", {}).get(prop, []):
+        v = c.get("mainsnak", {}).get("datavalue", {}).get("value")
+        if isinstance(v, dict) and isinstance(v.get("id"), str) and v["id"].startswith("Q"):
+            out.append(v["id"])
+    return out
+
+
+def type_names(qids: list[str], names: dict[str, str], max_words: int = 4) -> list[str]:
+    """The English names of class items usable as entity types: lower-case, short, not bookkeeping."""
+    out = []
+    for q in qids:
+        name = names.get(q)
+        # proper-noun classes ("county of Texas") are too specific to be types
+        if name and name == name.lower() and name not in _SKIP and len(name.split()) <= max_words:
+            out.append(name)
+    return out
+
+
 def read_popularity(path: str | Path | None) -> dict[str, float]:
     """QID -> PageRank from a KB popularity table (TSV with ``qid`` and ``pagerank``); no file: empty."""
     rank: dict[str, float] = {}
@@ -78,39 +119,29 @@ def load_class_index(dump: str | Path, popularity: str | Path | None = None, max
     label is lower-case ("physics", "jazz", "machine learning") and their lower-case names are
     kept: the index for :func:`add_concept_spans`.
     """
-    dump = Path(dump)
     names: dict[str, str] = {}
     items: dict[str, tuple[list[str], list[str]]] = {}
     desc: dict[str, str] = {}
-    with _open(dump) as f:
-        for line in f:
-            line = line.strip().rstrip(",")
-            if not line.startswith("{"):
+    for ent in iter_entities(dump):
+        if ent.get("type") != "item":
+            continue
+        qid = ent["id"]
+        lab = ent.get("labels", {}).get("en", {}).get("value")
+        if lab:
+            names[qid] = lab
+        surface = ([lab] if lab else []) + [a["value"] for a in ent.get("aliases", {}).get("en", [])]
+        if concepts:  # the label only: lower-case aliases are mostly loose synonyms ("building")
+            if not lab or lab != lab.lower():
                 continue
-            ent = json.loads(line)
-            if ent.get("type") != "item":
-                continue
-            qid = ent["id"]
-            lab = ent.get("labels", {}).get("en", {}).get("value")
-            if lab:
-                names[qid] = lab
-            surface = ([lab] if lab else []) + [a["value"] for a in ent.get("aliases", {}).get("en", [])]
-            if concepts:  # the label only: lower-case aliases are mostly loose synonyms ("building")
-                if not lab or lab != lab.lower():
-                    continue
-                surface = [lab]
-            classes = [
-                c["mainsnak"]["datavalue"]["value"]["id"]
-                for c in ent.get("claims", {}).get("P31", [])
-                if c.get("mainsnak", {}).get("datavalue")
-            ]
-            if surface and classes:
-                items[qid] = (surface, classes)
-                if descriptions:
-                    d = ent.get("descriptions", {}).get("en", {}).get("value")
-                    phrase = description_type(d) if d else None
-                    if phrase:
-                        desc[qid] = phrase
+            surface = [lab]
+        classes = item_values(ent, "P31")
+        if surface and classes:
+            items[qid] = (surface, classes)
+            if descriptions:
+                d = ent.get("descriptions", {}).get("en", {}).get("value")
+                phrase = description_type(d) if d else None
+                if phrase:
+                    desc[qid] = phrase
     rank = read_popularity(popularity)
     best: dict[str, tuple[float, str]] = {}
     for qid, (surface, _) in items.items():
@@ -121,10 +152,7 @@ def load_class_index(dump: str | Path, popularity: str | Path | None = None, max
     index: dict[str, list[str]] = {}
     for s, (_, qid) in best.items():
         labels = [desc[qid]] if qid in desc and not concepts else []
-        for c in items[qid][1]:
-            name = names.get(c)
-            if not name or name != name.lower() or name in _SKIP or len(name.split()) > max_words:
-                continue  # proper-noun classes ("county of Texas") are too specific to be types
+        for name in type_names(items[qid][1], names, max_words):
             if name not in labels:
                 labels.append(name)
         if concepts and not any(lab in CONCEPT_CLASSES for lab in labels):
