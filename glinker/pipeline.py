@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 class MentionDetector(Protocol):
     """Finds typed mentions in texts (one list per text)."""
 
-    def detect(self, texts: Sequence[str], labels: Sequence[str] | None = None) -> list[list[Mention]]: ...
+    def detect(self, texts: Sequence[str], labels: Sequence[str] | None = None) -> list[list[Mention]]:
+        """Mentions of each text (character offsets, end exclusive); ``labels`` overrides the configured ones."""
+        ...
 
 
 class Pipeline:

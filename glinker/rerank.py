@@ -25,7 +25,9 @@ class Reranker(Protocol):
 
     def rerank(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
-    ) -> list[LinkDecision]: ...
+    ) -> list[LinkDecision]:
+        """One decision per mention: the ranked candidates and the chosen QID, or ``None`` for NIL."""
+        ...
 
 
 class NoReranker:

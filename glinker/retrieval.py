@@ -16,7 +16,9 @@ from glinker.types import Candidate, Mention
 class Retriever(Protocol):
     """Proposes KB candidates for each mention (one list per mention, best first)."""
 
-    def retrieve(self, mentions: Sequence[Mention], contexts: Sequence[str]) -> list[list[Candidate]]: ...
+    def retrieve(self, mentions: Sequence[Mention], contexts: Sequence[str]) -> list[list[Candidate]]:
+        """Candidates of each mention, best first; ``contexts[i]`` is the text ``mentions[i]`` comes from."""
+        ...
 
 
 class DenseRetriever:

@@ -52,7 +52,9 @@ class EntityEncoder(Protocol):
 
     def encode_texts_pooled(
         self, texts: Sequence[str], batch_size: int = 64, precision: str = "fp32"
-    ) -> tuple[np.ndarray, np.ndarray]: ...
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Span-space and sentence (mean-pooled) vectors of ``texts``, one row per text each."""
+        ...
 
 
 def entity_text(rec: EntityRecord, template: str) -> str:

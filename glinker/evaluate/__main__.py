@@ -63,6 +63,7 @@ COMMANDS = {"ner": _ner_app, "el": _el_app}
 
 
 def main() -> None:
+    """Dispatch ``python -m glinker.evaluate {ner,el} key=value ...``."""
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         names = ", ".join(COMMANDS)
         print(f"usage: python -m glinker.evaluate {{{names}}} key=value ...", file=sys.stderr)

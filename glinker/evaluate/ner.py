@@ -34,18 +34,22 @@ class Scores:
 
     @property
     def precision(self) -> float:
+        """Percent of predicted spans that match gold (span and type)."""
         return 100.0 * self.tp / self.n_pred if self.n_pred else 0.0
 
     @property
     def recall(self) -> float:
+        """Percent of gold spans predicted (span and type)."""
         return 100.0 * self.tp / self.n_gold if self.n_gold else 0.0
 
     @property
     def f1(self) -> float:
+        """Harmonic mean of precision and recall, in percent."""
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def to_dict(self) -> dict:
+        """The metrics rounded to two decimals, with the raw counts."""
         return {"precision": round(self.precision, 2), "recall": round(self.recall, 2), "f1": round(self.f1, 2),
                 "tp": self.tp, "n_pred": self.n_pred, "n_gold": self.n_gold}
 

@@ -55,6 +55,7 @@ def _app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    """Entry point of ``python -m glinker.train`` (Hydra reads the overrides)."""
     _app()
 
 
