@@ -11,7 +11,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from glinker.config import CONF_DIR
-from glinker.errors import GlinkerError
+from glinker.errors import GlinkerError, KBError
 
 logger = logging.getLogger("kb_build")
 
@@ -24,6 +24,15 @@ def run(cfg: DictConfig) -> dict:
 
     filters = FilterConfig(**OmegaConf.to_container(cfg.filters, resolve=True))
     encoder = BiEncoderDetector(cfg.model, num_threads=cfg.embed_threads)
+    embedder = None
+    if cfg.engine == "ray":
+        from kb_build.distributed import RayEmbedder
+
+        r = cfg.ray
+        embedder = RayEmbedder(cfg.model, address=r.address, actors=r.actors, cpus_per_actor=r.cpus_per_actor,
+                               shard_rows=r.shard_rows, stage_dir=r.stage_dir)
+    elif cfg.engine != "local":
+        raise KBError(f"engine={cfg.engine!r} is not known: choose local or ray")
     manifest = build_kb(
         cfg.dump,
         cfg.output_dir,
@@ -41,6 +50,7 @@ def run(cfg: DictConfig) -> dict:
         overwrite=cfg.overwrite,
         threads=cfg.threads,
         progress=cfg.progress,
+        embedder=embedder,
     )
     c = manifest["counts"]
     b = manifest["build"]

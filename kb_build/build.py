@@ -57,6 +57,32 @@ class EntityEncoder(Protocol):
         ...
 
 
+class DeferredEmbedder(Protocol):
+    """Embeds the entity texts after the dump is read, elsewhere (e.g. :class:`kb_build.distributed.RayEmbedder`)."""
+
+    engine: str
+
+    def settings(self) -> dict[str, Any]:
+        """What the manifest records about the engine."""
+        ...
+
+    def start(self, build_dir: Path, *, fingerprint: str, precision: str, batch_size: int) -> None:
+        """Begin a build whose temporary folder is ``build_dir``."""
+        ...
+
+    def stage(self, first_row: int, texts: Sequence[str]) -> None:
+        """Queue the texts of rows ``first_row, first_row + 1, …``."""
+        ...
+
+    def embed_into(self, vectors: np.ndarray, sentences: np.ndarray) -> None:
+        """Fill the ``(n_rows, dim)`` span-space and sentence vectors of every staged row."""
+        ...
+
+    def abort(self) -> None:
+        """Clean up after a failed build."""
+        ...
+
+
 def entity_text(rec: EntityRecord, template: str) -> str:
     """The string embedded for an entity; a template part left empty by a missing field is dropped."""
     if not rec.description and "{description}" in template:
@@ -82,6 +108,7 @@ def build_kb(
     overwrite: bool = False,
     threads: int = 0,
     progress: bool = True,
+    embedder: DeferredEmbedder | None = None,
 ) -> dict[str, Any]:
     """Build a KB and publish it at ``output_dir``; returns the manifest.
 
@@ -103,6 +130,8 @@ def build_kb(
         overwrite: Replace an existing KB at ``output_dir``.
         threads: Decompression threads (0: all cores).
         progress: Show a progress bar.
+        embedder: Embed elsewhere once the dump is read (``None``: in this process, batch by
+            batch while reading). ``encoder`` still names the model, its fingerprint and dimension.
 
     Raises:
         DumpError: unreadable dump, or more malformed lines than ``error_budget``.
@@ -139,6 +168,9 @@ def build_kb(
         first_errors: list[tuple[int, str]] = []
         n_rows = 0
         bar = tqdm(desc=f"kb_build {dump_path.name}", unit=" ent", disable=not progress, mininterval=1.0)
+        if embedder is not None:
+            embedder.start(tmp, fingerprint=encoder.fingerprint, precision=embed_precision,
+                           batch_size=embed_batch_size)
         with open(raw_path, "wb") as raw, open(sent_path, "wb") as sent:
             extracted = iter_extracted(dump_path, extractor, workers=workers, batch_lines=batch_lines, threads=threads)
             for result in extracted:
@@ -158,10 +190,13 @@ def build_kb(
                 records = result.records
                 if records:
                     texts = [entity_text(r, template) for r in records]
-                    vecs, pooled = encoder.encode_texts_pooled(texts, batch_size=embed_batch_size,
-                                                               precision=embed_precision)
-                    raw.write(np.ascontiguousarray(vecs, dtype=np.float16).tobytes())
-                    sent.write(np.ascontiguousarray(pooled, dtype=np.float16).tobytes())
+                    if embedder is not None:
+                        embedder.stage(n_rows, texts)
+                    else:
+                        vecs, pooled = encoder.encode_texts_pooled(texts, batch_size=embed_batch_size,
+                                                                   precision=embed_precision)
+                        raw.write(np.ascontiguousarray(vecs, dtype=np.float16).tobytes())
+                        sent.write(np.ascontiguousarray(pooled, dtype=np.float16).tobytes())
                     for rec in records:
                         writer.add(dataclasses.replace(rec, row=n_rows))
                         n_rows += 1
@@ -176,6 +211,15 @@ def build_kb(
         if n_rows == 0:
             raise KBError(f"{dump_path}: no entity was kept (read {counts['read']}); check languages and filters")
         dim = encoder.dim
+        if embedder is not None:
+            embed_started = time.time()
+            vectors = np.memmap(raw_path, dtype=np.float16, mode="w+", shape=(n_rows, dim))
+            sentences = np.memmap(sent_path, dtype=np.float16, mode="w+", shape=(n_rows, dim))
+            embedder.embed_into(vectors, sentences)
+            vectors.flush()
+            sentences.flush()
+            del vectors, sentences
+            logger.info("embedding (%s): %.1f s", embedder.engine, time.time() - embed_started)
         vectors = np.memmap(raw_path, dtype=np.float16, mode="r", shape=(n_rows, dim))
         factory = default_factory(n_rows) if index_factory == "auto" else index_factory
         index_facts = build_index(vectors, factory, tmp / INDEX_FILE)
@@ -220,6 +264,7 @@ def build_kb(
                                        1),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "workers": workers,
+                "embedding": embedder.settings() if embedder is not None else {"engine": "local"},
             },
         }
         write_manifest(tmp, manifest)
@@ -227,6 +272,8 @@ def build_kb(
     except BaseException:
         if writer is not None:
             writer.abort()
+        if embedder is not None:
+            embedder.abort()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
