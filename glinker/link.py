@@ -62,6 +62,11 @@ def run(cfg: DictConfig) -> int:
     else:
         raise InputError("nothing to link: pass input=PATH (file, folder of .txt, .jsonl, or - for stdin) "
                          "or text='...'")
+    engine = cfg.get("engine", "local")
+    if engine == "ray":
+        return _run_ray(cfg, docs_in)
+    if engine != "local":
+        raise InputError(f"engine={engine!r} is not known: choose local or ray")
     pipeline = build_pipeline(cfg)
     writer = JsonlWriter(cfg.output)
     bad = n_docs = n_mentions = n_linked = 0
@@ -92,6 +97,55 @@ def run(cfg: DictConfig) -> int:
                 n_docs, n_mentions, n_linked, n_mentions - n_linked, elapsed, n_docs / elapsed)
     if bad:
         logger.error("%d input document(s) skipped (see errors above)", bad)
+        return 2
+    return 0
+
+
+def _run_ray(cfg: DictConfig, docs_in) -> int:
+    """The same job on a pool of Ray actors (``engine=ray``, :mod:`glinker.distributed`)."""
+    from omegaconf import OmegaConf
+
+    from glinker.distributed import RayLinker
+
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    if not plain.get("kb_dir"):
+        from glinker.demo import ensure_demo_kb
+
+        # built once here, not by every actor at the same time
+        plain["kb_dir"] = str(ensure_demo_kb(build_stage(cfg.detector)))
+    r = cfg.ray
+    linker = RayLinker(plain, address=r.address, actors=r.actors, cpus_per_actor=r.cpus_per_actor,
+                       docs_per_call=r.docs_per_call)
+    counts = {"bad": 0, "docs": 0, "mentions": 0, "linked": 0}
+
+    def good_docs():
+        for item in docs_in:
+            if isinstance(item, BadDocument):
+                logger.error("%s", item)
+                counts["bad"] += 1
+            else:
+                yield item
+
+    writer = JsonlWriter(cfg.output)
+
+    def write(out: dict) -> None:
+        writer.write(out)
+        counts["docs"] += 1
+        counts["mentions"] += len(out["mentions"])
+        counts["linked"] += sum(m["qid"] is not None for m in out["mentions"])
+
+    started = time.time()
+    ok = False
+    try:
+        linker.link(good_docs(), write)
+        ok = True
+    finally:
+        writer.close(success=ok)
+    elapsed = max(time.time() - started, 1e-9)
+    logger.info("linked %d documents (%d mentions, %d linked) on Ray (%d actors) in %.1f s: %.2f docs/s",
+                counts["docs"], counts["mentions"], counts["linked"], r.actors, elapsed, counts["docs"] / elapsed)
+    if counts["bad"]:
+        logger.error("%d input document(s) skipped (see errors above)", counts["bad"])
         return 2
     return 0
 

@@ -1,0 +1,112 @@
+"""Linking on a Ray cluster (``python -m glinker.link engine=ray``): a pool of pipeline actors.
+
+Each actor builds the configured pipeline once (model, KB — memory-mapped, so the actors of
+one node share its pages — retriever, reranker) and links batches of documents.
+The driver reads the input, reports bad documents as the local engine does, keeps a bounded
+number of batches in flight (``ray.util.ActorPool``) and writes the results in input order.
+
+On one machine ``address=None`` starts a local Ray instance. On a cluster, ``address="auto"``
+joins it; every node needs glinker installed and the KB at the same ``kb_dir`` path (shared or
+copied storage).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from glinker.errors import GlinkerError, InputError
+from glinker.types import Document
+
+logger = logging.getLogger(__name__)
+
+
+class _LinkActor:
+    """One Ray actor: a whole pipeline, built from the (plain) link config."""
+
+    def __init__(self, cfg: dict[str, Any], num_threads: int) -> None:
+        import torch
+        from omegaconf import OmegaConf
+
+        from glinker.link import build_pipeline
+
+        torch.set_num_threads(num_threads)  # the CPUs Ray reserved for this actor, not every core of the node
+        self.cfg = OmegaConf.create(cfg)
+        self.pipeline = build_pipeline(self.cfg)
+
+    def link(self, docs: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Link ``(id, text, meta)`` documents; returns their JSON views in the same order."""
+        batch = [Document(i, t, meta=m) for i, t, m in docs]
+        self.pipeline.link_batch(batch)
+        return [d.to_dict(with_candidates=self.cfg.candidates > 0) for d in batch]
+
+
+class RayLinker:
+    """Links documents with a pool of Ray actors, each holding one pipeline.
+
+    Args:
+        cfg: The composed ``link`` config as a plain dict (each actor builds its pipeline from it;
+            ``kb_dir`` must be set: the driver builds the demo KB before starting the actors).
+        address: Ray address (``None``: start a local instance; ``"auto"``: the running cluster).
+        actors: Size of the pool (each actor holds one model and opens the KB).
+        cpus_per_actor: CPUs Ray reserves per actor.
+        docs_per_call: Documents per actor call.
+    """
+
+    def __init__(self, cfg: dict[str, Any], *, address: str | None = None, actors: int = 2, cpus_per_actor: int = 1,
+                 docs_per_call: int = 16) -> None:
+        try:
+            import ray  # noqa: F401
+        except ImportError as exc:
+            raise InputError(f"engine=ray needs Ray ({exc}): pip install 'glinker-wikidata[distributed]'") from None
+        if actors < 1 or cpus_per_actor < 1 or docs_per_call < 1:
+            raise InputError("ray.actors, ray.cpus_per_actor and ray.docs_per_call must be ≥ 1")
+        if not cfg.get("kb_dir"):
+            raise InputError("engine=ray needs kb_dir (the path every node opens)")
+        self.cfg = cfg
+        self.address = address
+        self.actors = int(actors)
+        self.cpus_per_actor = int(cpus_per_actor)
+        self.docs_per_call = int(docs_per_call)
+
+    def link(self, docs: Iterable[Document], on_result: Callable[[dict[str, Any]], None]) -> None:
+        """Link every document of ``docs`` and pass each JSON view to ``on_result``, in input order."""
+        import ray
+        from ray.util import ActorPool
+
+        started_here = not ray.is_initialized()
+        if started_here:
+            kwargs: dict[str, Any] = {"address": self.address, "include_dashboard": False, "log_to_driver": False}
+            if self.address is None:
+                kwargs["num_cpus"] = self.actors * self.cpus_per_actor
+            ray.init(**kwargs)
+        try:
+            remote = ray.remote(num_cpus=self.cpus_per_actor)(_LinkActor)
+            pool = ActorPool([remote.remote(self.cfg, self.cpus_per_actor) for _ in range(self.actors)])
+            in_flight = 0
+            for batch in self._batches(docs):
+                if in_flight >= 2 * self.actors:  # bounded: never more than two batches per actor queued
+                    for out in pool.get_next():
+                        on_result(out)
+                    in_flight -= 1
+                pool.submit(lambda actor, b: actor.link.remote(b), batch)
+                in_flight += 1
+            while pool.has_next():
+                for out in pool.get_next():
+                    on_result(out)
+        except ray.exceptions.RayError as exc:  # an actor failed (bad KB path on a node, wrong model, ...)
+            raise GlinkerError(f"linking on Ray failed: {exc}") from exc
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    def _batches(self, docs: Iterable[Document]) -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+        batch: list[tuple[str, str, dict[str, Any]]] = []
+        for d in docs:
+            batch.append((d.id, d.text, d.meta))
+            if len(batch) >= self.docs_per_call:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
