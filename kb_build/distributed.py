@@ -149,8 +149,8 @@ class RayEmbedder:
             kwargs: dict[str, Any] = {"address": self.address, "include_dashboard": False,
                                       "log_to_driver": False, "ignore_reinit_error": True}
             if self.address is None:
-                # one CPU beyond the actors' for Ray Data's own tasks: without it the actors hold every
-                # CPU and the tasks that feed them are never scheduled
+                # one CPU beyond the actors' for Ray Data's own tasks: with file reads feeding the pool, the
+                # actors held every CPU and the reads were never scheduled (a hang, seen with read_parquet)
                 kwargs["num_cpus"] = self.actors * self.cpus_per_actor + 1
             ray.init(**kwargs)
         done = np.zeros(n_rows, dtype=bool)
