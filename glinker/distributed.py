@@ -13,7 +13,7 @@ copied storage).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from glinker.errors import GlinkerError, InputError
@@ -70,8 +70,9 @@ class RayLinker:
         self.cpus_per_actor = int(cpus_per_actor)
         self.docs_per_call = int(docs_per_call)
 
-    def link(self, docs: Iterable[Document], on_result: Callable[[dict[str, Any]], None]) -> None:
-        """Link every document of ``docs`` and pass each JSON view to ``on_result``, in input order."""
+    def link(self, docs: Iterable[Document]) -> Iterator[dict[str, Any]]:
+        """The JSON views of the linked documents of ``docs``, in input order (a generator: Ray starts on
+        the first ``next`` and, if started here, shuts down when the generator ends or is closed)."""
         import ray
         from ray.util import ActorPool
 
@@ -87,14 +88,12 @@ class RayLinker:
             in_flight = 0
             for batch in self._batches(docs):
                 if in_flight >= 2 * self.actors:  # bounded: never more than two batches per actor queued
-                    for out in pool.get_next():
-                        on_result(out)
+                    yield from pool.get_next()
                     in_flight -= 1
                 pool.submit(lambda actor, b: actor.link.remote(b), batch)
                 in_flight += 1
             while pool.has_next():
-                for out in pool.get_next():
-                    on_result(out)
+                yield from pool.get_next()
         except ray.exceptions.RayError as exc:  # an actor failed (bad KB path on a node, wrong model, ...)
             raise GlinkerError(f"linking on Ray failed: {exc}") from exc
         finally:

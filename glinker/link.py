@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from itertools import islice
 
 import hydra
@@ -63,46 +64,57 @@ def run(cfg: DictConfig) -> int:
         raise InputError("nothing to link: pass input=PATH (file, folder of .txt, .jsonl, or - for stdin) "
                          "or text='...'")
     engine = cfg.get("engine", "local")
-    if engine == "ray":
-        return _run_ray(cfg, docs_in)
-    if engine != "local":
+    if engine not in ("local", "ray"):
         raise InputError(f"engine={engine!r} is not known: choose local or ray")
-    pipeline = build_pipeline(cfg)
+    bad = 0
+
+    def good_docs() -> Iterator[Document]:
+        nonlocal bad
+        for item in docs_in:
+            if isinstance(item, BadDocument):
+                logger.error("%s", item)
+                bad += 1
+            else:
+                yield item
+
+    with_candidates = cfg.candidates > 0
+    if engine == "ray":
+        results = _ray_linker(cfg).link(good_docs())
+    else:
+        results = _link_local(build_pipeline(cfg), good_docs(), with_candidates)
     writer = JsonlWriter(cfg.output)
-    bad = n_docs = n_mentions = n_linked = 0
+    n_docs = n_mentions = n_linked = 0
     started = time.time()
     ok = False
     try:
-        while chunk := list(islice(docs_in, pipeline.batch_size)):
-            good = []
-            for item in chunk:
-                if isinstance(item, BadDocument):
-                    logger.error("%s", item)
-                    bad += 1
-                else:
-                    good.append(item)
-            if not good:
-                continue
-            pipeline.link_batch(good)
-            for doc in good:
-                writer.write(doc.to_dict(with_candidates=cfg.candidates > 0))
-                n_docs += 1
-                n_mentions += len(doc.mentions)
-                n_linked += sum(m.qid is not None for m in doc.mentions)
+        for out in results:
+            writer.write(out)
+            n_docs += 1
+            n_mentions += len(out["mentions"])
+            n_linked += sum(m["qid"] is not None for m in out["mentions"])
         ok = True
     finally:
+        results.close()  # a Ray engine shuts down the Ray it started
         writer.close(success=ok)
     elapsed = max(time.time() - started, 1e-9)
-    logger.info("linked %d documents (%d mentions, %d linked, %d NIL) in %.1f s: %.2f docs/s",
-                n_docs, n_mentions, n_linked, n_mentions - n_linked, elapsed, n_docs / elapsed)
+    logger.info("linked %d documents (%d mentions, %d linked, %d NIL) with engine=%s in %.1f s: %.2f docs/s",
+                n_docs, n_mentions, n_linked, n_mentions - n_linked, engine, elapsed, n_docs / elapsed)
     if bad:
         logger.error("%d input document(s) skipped (see errors above)", bad)
         return 2
     return 0
 
 
-def _run_ray(cfg: DictConfig, docs_in) -> int:
-    """The same job on a pool of Ray actors (``engine=ray``, :mod:`glinker.distributed`)."""
+def _link_local(pipeline: Pipeline, docs: Iterator[Document], with_candidates: bool) -> Iterator[dict]:
+    """JSON views of the linked documents, linked in this process batch by batch."""
+    while batch := list(islice(docs, pipeline.batch_size)):
+        pipeline.link_batch(batch)
+        for doc in batch:
+            yield doc.to_dict(with_candidates=with_candidates)
+
+
+def _ray_linker(cfg: DictConfig):
+    """The ``engine=ray`` linker (:mod:`glinker.distributed`) for a composed config."""
     from omegaconf import OmegaConf
 
     from glinker.distributed import RayLinker
@@ -114,40 +126,8 @@ def _run_ray(cfg: DictConfig, docs_in) -> int:
         # built once here, not by every actor at the same time
         plain["kb_dir"] = str(ensure_demo_kb(build_stage(cfg.detector)))
     r = cfg.ray
-    linker = RayLinker(plain, address=r.address, actors=r.actors, cpus_per_actor=r.cpus_per_actor,
-                       docs_per_call=r.docs_per_call)
-    counts = {"bad": 0, "docs": 0, "mentions": 0, "linked": 0}
-
-    def good_docs():
-        for item in docs_in:
-            if isinstance(item, BadDocument):
-                logger.error("%s", item)
-                counts["bad"] += 1
-            else:
-                yield item
-
-    writer = JsonlWriter(cfg.output)
-
-    def write(out: dict) -> None:
-        writer.write(out)
-        counts["docs"] += 1
-        counts["mentions"] += len(out["mentions"])
-        counts["linked"] += sum(m["qid"] is not None for m in out["mentions"])
-
-    started = time.time()
-    ok = False
-    try:
-        linker.link(good_docs(), write)
-        ok = True
-    finally:
-        writer.close(success=ok)
-    elapsed = max(time.time() - started, 1e-9)
-    logger.info("linked %d documents (%d mentions, %d linked) on Ray (%d actors) in %.1f s: %.2f docs/s",
-                counts["docs"], counts["mentions"], counts["linked"], r.actors, elapsed, counts["docs"] / elapsed)
-    if counts["bad"]:
-        logger.error("%d input document(s) skipped (see errors above)", counts["bad"])
-        return 2
-    return 0
+    return RayLinker(plain, address=r.address, actors=r.actors, cpus_per_actor=r.cpus_per_actor,
+                     docs_per_call=r.docs_per_call)
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="link", version_base="1.3")

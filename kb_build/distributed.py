@@ -95,10 +95,9 @@ class RayEmbedder:
         self.shard_rows = int(shard_rows)
         self.stage_root = stage_dir
         self._dir: Path | None = None
-        self._rows: list[int] = []
+        self._first_row = 0  # row of self._texts[0]: rows are staged in order, so a shard is a row range
         self._texts: list[str] = []
         self._shards = 0
-        self._staged = 0
         self._job: dict[str, Any] = {}
 
     def settings(self) -> dict[str, Any]:
@@ -111,14 +110,15 @@ class RayEmbedder:
         root = Path(self.stage_root) if self.stage_root else build_dir
         self._dir = root / f"ray-texts-{uuid.uuid4().hex[:12]}"
         self._dir.mkdir(parents=True)
-        self._rows, self._texts, self._shards, self._staged = [], [], 0, 0
+        self._first_row, self._texts, self._shards = 0, [], 0
         self._job = {"fingerprint": fingerprint, "precision": precision, "batch_size": batch_size}
 
     def stage(self, first_row: int, texts: Sequence[str]) -> None:
         """Queue ``texts`` as rows ``first_row …``; they are written out in Parquet shards."""
-        self._rows.extend(range(first_row, first_row + len(texts)))
+        if first_row != self._first_row + len(self._texts):
+            raise KBError(f"internal: rows staged out of order (got row {first_row}, expected "
+                          f"{self._first_row + len(self._texts)})")
         self._texts.extend(texts)
-        self._staged += len(texts)
         if len(self._texts) >= self.shard_rows:
             self._flush()
 
@@ -129,12 +129,14 @@ class RayEmbedder:
         if not self._texts:
             return
         assert self._dir is not None
-        table = pa.table({"row": pa.array(self._rows, pa.int64()), "text": pa.array(self._texts, pa.string())})
+        rows = np.arange(self._first_row, self._first_row + len(self._texts), dtype=np.int64)
+        table = pa.table({"row": pa.array(rows), "text": pa.array(self._texts, pa.string())})
         tmp = self._dir / f".part-{self._shards:06d}.parquet"
         pq.write_table(table, tmp)
         tmp.rename(self._dir / f"part-{self._shards:06d}.parquet")  # readers never see a half-written shard
         self._shards += 1
-        self._rows, self._texts = [], []
+        self._first_row += len(self._texts)
+        self._texts = []
 
     def embed_into(self, vectors: np.ndarray, sentences: np.ndarray) -> None:
         """Embed every staged row into ``vectors`` / ``sentences`` (``(n_rows, dim)`` arrays, e.g. memmaps)."""
@@ -142,8 +144,8 @@ class RayEmbedder:
 
         self._flush()
         n_rows = vectors.shape[0]
-        if self._staged != n_rows:
-            raise KBError(f"internal: {self._staged} texts staged for {n_rows} rows")
+        if self._first_row != n_rows:  # after the flush, every staged row is in a shard
+            raise KBError(f"internal: {self._first_row} texts staged for {n_rows} rows")
         started_here = not ray.is_initialized()
         if started_here:
             kwargs: dict[str, Any] = {"address": self.address, "include_dashboard": False,
