@@ -38,7 +38,12 @@ def build_pipeline(cfg: DictConfig) -> Pipeline:
         detector.attach_kb(kb)
     retriever = build_stage(cfg.retriever, kb=kb, detector=detector)
     reranker = build_stage(cfg.reranker, kb=kb, detector=detector)
-    labels = list(cfg.labels) if cfg.get("labels") else None
+    labels = cfg.get("labels")
+    if labels is not None:
+        labels = [labels] if isinstance(labels, str) else list(labels)
+        if not labels:
+            raise InputError("labels=[] gives the detector nothing to look for: list at least one entity type "
+                             "(labels=[person,location]) or leave labels out for the default set")
     coref = None
     if cfg.get("coref", True):
         from glinker.coref import PronounResolver
@@ -130,8 +135,34 @@ def _ray_linker(cfg: DictConfig):
                      docs_per_call=r.docs_per_call)
 
 
+# ``text=...`` taken off the command line verbatim before Hydra parses the rest: free text holds commas,
+# brackets, quotes and '=' that Hydra's override grammar would reject or reinterpret.
+_VERBATIM_TEXT: list[str] = []
+
+
+def take_verbatim_text(argv: list[str]) -> tuple[list[str], str | None]:
+    """Split ``text=...`` / ``+text=...`` out of ``argv``: (the other arguments, the text or None).
+
+    The value is kept exactly as the shell passed it (one pair of matching outer quotes, which a
+    user may add for Hydra out of habit, is removed). Given twice, the last one wins, as in Hydra.
+    """
+    rest: list[str] = []
+    text: str | None = None
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+~") == "text" and not key.startswith("~"):
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            text = value
+        else:
+            rest.append(arg)
+    return rest, text
+
+
 @hydra.main(config_path=str(CONF_DIR), config_name="link", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
+    if _VERBATIM_TEXT:
+        cfg.text = _VERBATIM_TEXT[-1]
     try:
         code = run(cfg)
     except GlinkerError as exc:
@@ -142,6 +173,9 @@ def _app(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point."""
+    sys.argv[1:], text = take_verbatim_text(sys.argv[1:])
+    if text is not None:
+        _VERBATIM_TEXT.append(text)
     _app()
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Protocol
 
+from glinker.errors import InputError
 from glinker.kb import KnowledgeBase
 from glinker.rerank import Reranker
 from glinker.retrieval import Retriever
@@ -92,7 +93,10 @@ class Pipeline:
         self.retriever = retriever
         self.reranker = reranker
         self.kb = kb
-        self.labels = list(labels) if labels else None
+        if labels is not None and not list(labels):
+            raise InputError("labels is empty: the detector would look for nothing. List at least one entity "
+                             "type (e.g. ['person', 'location']) or pass None for the default set")
+        self.labels = list(labels) if labels is not None else None
         self.batch_size = max(1, int(batch_size))
         self.max_candidates = int(max_candidates)
         self.coref = coref

@@ -156,3 +156,11 @@ def test_readme_custom_stage_example(built, tiny_model_dir, tmp_path):
     for m in row["mentions"]:
         for c in m["candidates"]:
             assert c["qid"] in ("Q2685", "Q42")  # the humans of the test KB
+
+
+def test_empty_labels_refused(built, tiny_model_dir):
+    root, kb = built
+    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", "text=Boston", "labels=[]")
+    assert res.returncode == 2
+    err = res.stderr.decode()
+    assert "labels=[]" in err and "Traceback" not in err
