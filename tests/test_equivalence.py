@@ -145,3 +145,35 @@ def test_unsupported_checkpoints_are_refused(tmp_path):
         load_checkpoint(tmp_path)
     with pytest.raises(ModelError, match="no gliner_config.json"):
         load_checkpoint(tmp_path / "missing")
+
+
+DEFAULT_TEXTS = [
+    "Arnold Schwarzenegger was born in Thal, Austria, and later moved to Los Angeles.",
+    "The Terminator was directed by James Cameron for Orion Pictures; it co-starred Linda Hamilton.",
+    "Aspirin inhibits cyclooxygenase and is used to treat headaches in patients with migraine.",
+]
+DEFAULT_LABELS = ["person", "location", "film", "organization", "chemical", "protein", "disease"]
+
+
+@pytest.mark.parametrize("half", [False, True])
+def test_default_model_full_export_loads_in_reference(tmp_path, half):
+    """The shipped default model, written as a full checkpoint, finds the same entities in the reference package."""
+    from glinker.model.checkpoint import save_checkpoint
+    from glinker.model.default import PACKAGED, default_model_path
+
+    if not (PACKAGED / "gliner_config.json").is_file():
+        pytest.skip("no packaged default model")
+    folder = default_model_path()
+    bundle = load_checkpoint(folder)
+    out = save_checkpoint(bundle, tmp_path / "full", omit_base_weights=False, half=half)
+    ref = gliner.GLiNER.from_pretrained(str(out), local_files_only=True)
+    ref.eval()
+    # the reference's plain decoding: argmax over labels, no span-boundary or specific-label rules
+    det = BiEncoderDetector(load_checkpoint(out), labels=DEFAULT_LABELS, threshold=0.5, flat_ner=True,
+                            specific_ratio=None, span_boundaries=False)
+    total = 0
+    for text, mentions in zip(DEFAULT_TEXTS, det.detect(DEFAULT_TEXTS)):
+        theirs = ref.predict_entities(text, DEFAULT_LABELS, threshold=0.5, flat_ner=True)
+        assert [(m.start, m.end, m.label) for m in mentions] == [(e["start"], e["end"], e["label"]) for e in theirs]
+        total += len(theirs)
+    assert total >= 5, "the default model should find the names in these sentences"

@@ -46,6 +46,7 @@ def _app(cfg: DictConfig) -> None:
             name=c["name"],
             allow_eval_data=c["allow_eval_data"],
             progress=c["progress"],
+            mixture=c.get("mixture"),
         )
     except GlinkerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -102,12 +102,22 @@ def batch_labels(
 
 @dataclass
 class TrainBatch:
-    """Encoder tensors, label strings, span targets (B, L, K, C) and the valid-span mask (B, L, K)."""
+    """Encoder tensors, label strings, span targets (B, L, K, C) and the valid-span mask (B, L, K).
+
+    ``ignore`` (B, L, K, C), when set, marks cells that are neither positive nor negative: a label
+    compatible with one the span has (see :func:`glinker.train.label_names.compatible_names`).
+    """
 
     inputs: WindowBatch
     labels: list[str]
     targets: torch.Tensor
     valid: torch.Tensor
+    ignore: torch.Tensor | None = None
+
+    def loss_mask(self) -> torch.Tensor:
+        """Cells the loss counts: valid spans, minus ignored (span, label) pairs."""
+        mask = self.valid.unsqueeze(-1).expand_as(self.targets)
+        return mask & ~self.ignore if self.ignore is not None else mask
 
 
 def make_batch(
@@ -118,6 +128,7 @@ def make_batch(
     coarse: frozenset[str] | set[str] = frozenset(),
     demote_prob: float = 0.0,
     rng: random.Random | None = None,
+    compatible: dict[str, frozenset[str]] | None = None,
 ) -> TrainBatch:
     """Collate windows and build targets; a span (i, k) is valid when i + k < length.
 
@@ -125,12 +136,22 @@ def make_batch(
     the batch keeps the coarse label as a positive only with probability ``1 - demote_prob``:
     otherwise it is a negative, so that where both are offered the finer label scores
     higher (CrossNER wants "country", not "location").
+
+    ``compatible`` maps a label to the labels that may also be true of its spans; those cells
+    are ignored unless the span has them as positives.
     """
     inputs = collate_windows([it.window for it in items], pad_id)
     b, length, c = len(items), inputs.num_words, len(labels)
     index = {lab: j for j, lab in enumerate(labels)}
     targets = torch.zeros((b, length, max_width, c))
+    ignore = torch.zeros((b, length, max_width, c), dtype=torch.bool) if compatible else None
     for bi, it in enumerate(items):
+        if ignore is not None:
+            for s, e, lab in it.spans:
+                for other in compatible.get(lab, ()):
+                    j = index.get(other)
+                    if j is not None:
+                        ignore[bi, s, e - s, j] = True
         fine = {(s, e) for s, e, lab in it.spans if lab not in coarse and lab in index}
         for s, e, lab in it.spans:
             j = index.get(lab)
@@ -139,8 +160,10 @@ def make_batch(
             if demote_prob > 0 and lab in coarse and (s, e) in fine and rng is not None and rng.random() < demote_prob:
                 continue
             targets[bi, s, e - s, j] = 1.0
+    if ignore is not None:
+        ignore &= targets == 0  # a label the span has is a positive, whatever else it is compatible with
     lengths = torch.tensor(inputs.lengths)
     starts = torch.arange(length).view(1, length, 1)
     widths = torch.arange(max_width).view(1, 1, max_width)
     valid = (starts + widths) < lengths.view(b, 1, 1)
-    return TrainBatch(inputs, list(labels), targets, valid)
+    return TrainBatch(inputs, list(labels), targets, valid, ignore)

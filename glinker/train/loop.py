@@ -206,6 +206,7 @@ def train(
     negative_pool: Sequence[str] = (),
     synonyms: dict[str, list[str]] | None = None,
     coarse: Sequence[str] = (),
+    compatible: dict[str, frozenset[str]] | None = None,
     resume: bool = False,
     progress: bool = True,
     export_name: str = "glinker-minilm-bi-v0",
@@ -250,7 +251,7 @@ def train(
         rng = random.Random(s.seed * 7_919 + step)
         items = [data[i] for i in idx]
         labels = batch_labels(items, rng, negative_pool, s.num_negatives, s.max_labels)
-        batch = make_batch(items, labels, pad_id, model.max_width, coarse_set, s.demote_prob, rng)
+        batch = make_batch(items, labels, pad_id, model.max_width, coarse_set, s.demote_prob, rng, compatible)
         shown = labels
         if synonyms and s.synonym_prob > 0:
             shown = [rng.choice(synonyms[lab]) if lab in synonyms and rng.random() < s.synonym_prob else lab
@@ -262,7 +263,7 @@ def train(
             x = batch.inputs
             logits = model(x.input_ids, x.attention_mask, x.words_mask, x.num_words, enc["input_ids"],
                            enc["attention_mask"])
-        mask = batch.valid.unsqueeze(-1).expand_as(logits)
+        mask = batch.loss_mask()
         loss = focal_loss(logits, batch.targets, mask, s.focal_alpha, s.focal_gamma, s.reduction)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

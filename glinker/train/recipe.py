@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -93,14 +93,33 @@ def run_training(
     name: str = "glinker-minilm-bi-v0",
     allow_eval_data: bool = False,
     progress: bool = True,
+    mixture: Sequence[Mapping] | None = None,
 ) -> dict:
-    """Train a span bi-encoder and export it (fp16 delta) to ``out_dir/final`` (and ``install``)."""
+    """Train a span bi-encoder and export it (fp16 delta) to ``out_dir/final`` (and ``install``).
+
+    With ``mixture`` (a list of ``{name, format, files, weight}``, :mod:`glinker.train.mixture`) the
+    examples are drawn from those corpora by weight, ``steps * batch_size`` in all, and ``datasets``
+    is not used; compatible names (:func:`glinker.train.label_names.compatible_names`) are never
+    each other's negatives.
+    """
     torch.set_num_threads(num_threads)
     t0 = time.time()
     root = Path(data_root)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    examples = load_corpora(datasets, root, allow_eval_data)
+    compatible = None
+    mixture_stats = None
+    if mixture:
+        from glinker.train.label_names import compatible_names
+        from glinker.train.mixture import Source, build_mixture
+
+        sources = [Source.from_mapping(m) for m in mixture]
+        examples, mixture_stats = build_mixture(sources, root, settings.steps * settings.batch_size,
+                                                seed=settings.seed,
+                                                check=None if allow_eval_data else check_trainable)
+        compatible = compatible_names()
+    else:
+        examples = load_corpora(datasets, root, allow_eval_data)
     dump = root / weak_dump if weak_dump else None  # root / an absolute path is that path
     pop = root / weak_popularity if weak_popularity else None
     if dump:
@@ -141,7 +160,7 @@ def run_training(
     logger.info("%d training examples, %d label names, %d trainable parameters; setup %.0fs",
                 len(data), len(pool), n_train, time.time() - t0)
     summary = train(bundle, data, out, settings, negative_pool=pool, synonyms=SYNONYMS, coarse=COARSE,
-                    resume=resume,
+                    compatible=compatible, resume=resume,
                     progress=progress, export_name=name)
     final = export(bundle, out / "final", name)
     if install:
@@ -152,6 +171,8 @@ def run_training(
             card.write_text(text, encoding="utf-8")
     summary.update({"examples": len(data), "labels": len(pool), "trainable_parameters": n_train,
                     "wall_seconds": time.time() - t0, "export": str(final)})
+    if mixture_stats is not None:
+        summary["mixture"] = mixture_stats
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
 
