@@ -57,25 +57,30 @@ class PronounResolver:
         self.person_types = frozenset(person_types)
         self.window_chars = int(window_chars)
 
-    def resolve(self, mentions: Sequence[Mention], decisions: Sequence[LinkDecision]) -> list[LinkDecision]:
+    def resolve(self, mentions: Sequence[Mention], decisions: Sequence[LinkDecision],
+                preceding: Sequence[tuple[Mention, LinkDecision]] = ()) -> list[LinkDecision]:
         """New decisions for one document's mentions (any order): pronouns take their antecedent's entity.
 
         A resolved pronoun's ranked list starts with the antecedent's entity; a pronoun with
-        no antecedent keeps its own decision.
+        no antecedent keeps its own decision. ``preceding``: (mention, decision) pairs of the same
+        document before these mentions (same offsets; :class:`glinker.pipeline.Pipeline` passes those
+        of the previous segments within ``window_chars``): antecedents too, never resolved here.
         """
         out = list(decisions)
         if not any(pronoun_kind(m.text) for m in mentions):
             return out
-        linked = {d.qid for m, d in zip(mentions, decisions) if d.qid and not pronoun_kind(m.text)}
+        every = [*preceding, *zip(mentions, decisions)]
+        first = len(preceding)  # positions from here on are this call's mentions
+        linked = {d.qid for m, d in every if d.qid and not pronoun_kind(m.text)}
         records: Mapping[str, EntityRecord] = self.kb.store.get_many(linked) if linked else {}
-        order = sorted(range(len(mentions)), key=lambda i: (mentions[i].start, mentions[i].end))
+        order = sorted(range(len(every)), key=lambda i: (every[i][0].start, every[i][0].end))
         for pos, i in enumerate(order):
-            kind = pronoun_kind(mentions[i].text)
-            if kind is None:
+            kind = pronoun_kind(every[i][0].text)
+            if kind is None or i < first:
                 continue
-            start = mentions[i].start
-            for j in reversed(order[:pos]):
-                m, d = mentions[j], decisions[j]
+            start = every[i][0].start
+            for back in range(pos - 1, -1, -1):  # closest first; stops at the window, so bounded per pronoun
+                m, d = every[order[back]]
                 if start - m.end > self.window_chars:
                     break
                 if pronoun_kind(m.text) or not d.qid or d.qid not in records or m.end > start:
@@ -83,7 +88,7 @@ class PronounResolver:
                 is_person = bool(self.person_types.intersection(records[d.qid].types))
                 if is_person == (kind == "person"):
                     cand = Candidate(d.qid, d.link_score, sources=("coref",))
-                    out[i] = LinkDecision(d.qid, d.link_score, ((cand, d.link_score),) + tuple(
-                        (c, s) for c, s in decisions[i].ranked if c.qid != d.qid))
+                    out[i - first] = LinkDecision(d.qid, d.link_score, ((cand, d.link_score),) + tuple(
+                        (c, s) for c, s in decisions[i - first].ranked if c.qid != d.qid))
                     break
         return out

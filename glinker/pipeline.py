@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from itertools import islice
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from glinker.errors import InputError
 from glinker.kb import KnowledgeBase
 from glinker.rerank import Reranker
 from glinker.retrieval import Retriever
+from glinker.segments import SEGMENT_CHARS, segment_bounds
 from glinker.surface import COUNTRIES, FIRST_LEVEL_DIVISIONS, name_continuations, sentence_start
 from glinker.types import Document, LinkDecision, LinkedMention, Mention
 
@@ -44,7 +46,7 @@ class Pipeline:
         reranker: A :class:`~glinker.rerank.Reranker`.
         kb: The knowledge base the retriever and reranker read.
         labels: Entity types for detection (``None``: the detector's default set).
-        batch_size: Documents processed together.
+        batch_size: Documents (or segments of a long document) processed together.
         max_candidates: Ranked candidates kept per mention in the output (0: none).
         coref: Resolves pronoun mentions to a preceding linked mention
             (:class:`glinker.coref.PronounResolver`); ``None`` links them like any mention.
@@ -71,6 +73,12 @@ class Pipeline:
             "the" + the mention is a KB label or alias of an entity the KB finds for it ("Utrecht,
             The Netherlands" -> "The Netherlands"): the capital marks the article as part of the
             name. A sentence-initial "The" and a lower-case "the" ("the U.S.") stay outside.
+        segment_chars: A document longer than this is linked paragraph by paragraph, each paragraph as
+            a document of its own (:mod:`glinker.segments`; paragraphs longer than this are cut at line,
+            sentence and word ends), so a paragraph's links do not depend on the length of the document
+            around it, the cost per word stays constant and memory holds one batch of segments plus the
+            output. Pronoun coreference still looks back ``coref.window_chars`` across segments.
+            ``None``: documents are always linked whole.
     """
 
     def __init__(
@@ -88,6 +96,7 @@ class Pipeline:
         article_names: bool = True,
         place_qualifiers: bool = True,
         name_extension: bool = True,
+        segment_chars: int | None = SEGMENT_CHARS,
     ) -> None:
         self.detector = detector
         self.retriever = retriever
@@ -105,6 +114,9 @@ class Pipeline:
         self.article_names = bool(article_names)
         self.place_qualifiers = bool(place_qualifiers)
         self.name_extension = bool(name_extension)
+        if segment_chars is not None and int(segment_chars) < 1:
+            raise InputError(f"segment_chars must be at least 1 (or None: whole documents), got {segment_chars}")
+        self.segment_chars = None if segment_chars is None else int(segment_chars)
 
     @classmethod
     def from_defaults(
@@ -161,8 +173,24 @@ class Pipeline:
         return doc
 
     def link_batch(self, docs: list[Document]) -> None:
-        """Annotate a batch of documents in place (one call per stage for the whole batch)."""
-        texts = [d.text for d in docs]
+        """Annotate a batch of documents in place (one call per stage for every ``batch_size`` segments).
+
+        A document up to ``segment_chars`` long is one segment; a longer one is linked segment by
+        segment (see ``segment_chars``), ``batch_size`` segments at a time, so its mentions accumulate
+        while only one batch of segments is in flight.
+        """
+        for doc in docs:
+            doc.mentions = []
+        segments = ((doc, lo, hi) for doc in docs for lo, hi in segment_bounds(doc.text, self.segment_chars))
+        preceding: dict[int, list[tuple[Mention, LinkDecision]]] = {}  # per document: coreference antecedents
+        while batch := list(islice(segments, self.batch_size)):
+            self._link_segments(batch, preceding)
+
+    def _link_segments(self, batch: list[tuple[Document, int, int]],
+                       preceding: dict[int, list[tuple[Mention, LinkDecision]]]) -> None:
+        """Detect, retrieve and rerank in segments ``(doc, start, end)``, each as a document of its own,
+        and append the linked mentions at document offsets to their documents."""
+        texts = [doc.text[lo:hi] for doc, lo, hi in batch]
         per_doc = self.detector.detect(texts, self.labels)
         if self.name_extension:
             per_doc = [self._extend_names(text, ms) for text, ms in zip(texts, per_doc)]
@@ -176,21 +204,36 @@ class Pipeline:
         contexts = [texts[d] for d, ms in enumerate(per_doc) for _ in ms]
         candidates = self.retriever.retrieve(flat, contexts) if flat else []
         decisions = self.reranker.rerank(flat, candidates, contexts) if flat else []
+        # from here on, document offsets
+        per_doc = [[replace(m, start=m.start + lo, end=m.end + lo) for m in ms] if lo else ms
+                   for (_, lo, _), ms in zip(batch, per_doc)]
         if self.coref is not None:
-            k = 0
-            for mentions in per_doc:
-                decisions[k : k + len(mentions)] = self.coref.resolve(mentions, decisions[k : k + len(mentions)])
-                k += len(mentions)
+            self._resolve_pronouns(batch, per_doc, decisions, preceding)
         qids = {d.qid for d in decisions if d.qid}
         if self.max_candidates:
             qids |= {c.qid for d in decisions for c, _ in d.ranked[: self.max_candidates]}
         records = self.kb.store.get_many(qids)
         k = 0
-        for doc, mentions in zip(docs, per_doc):
-            doc.mentions = []
+        for (doc, _, _), mentions in zip(batch, per_doc):
             for m in mentions:
                 doc.mentions.append(self._linked(m, decisions[k], records))
                 k += 1
+
+    def _resolve_pronouns(self, batch, per_doc, decisions, preceding) -> None:
+        """Coreference per segment, in place; the antecedents a segment leaves within the resolver's
+        look-back (``window_chars``) are carried to the next segment of the same document."""
+        window = getattr(self.coref, "window_chars", None)
+        k = 0
+        for (doc, _, hi), mentions in zip(batch, per_doc):
+            n = len(mentions)
+            if window is None:  # a resolver without a look-back bound sees one segment at a time
+                decisions[k : k + n] = self.coref.resolve(mentions, decisions[k : k + n])
+            else:
+                before = preceding.get(id(doc), [])
+                decisions[k : k + n] = self.coref.resolve(mentions, decisions[k : k + n], before)
+                kept = before + list(zip(mentions, decisions[k : k + n]))
+                preceding[id(doc)] = [(m, d) for m, d in kept if hi - m.end <= window]
+            k += n
 
     def _extend_names(self, text: str, mentions: list[Mention]) -> list[Mention]:
         """Grow mentions over following capitalised words into a KB name (see ``name_extension``)."""

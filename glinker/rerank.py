@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
 from glinker.nil import NilModel, mention_row
 from glinker.retrieval import NameEncoder
+from glinker.segments import SEGMENT_CHARS
 from glinker.surface import other_name
 from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
 
@@ -209,6 +211,10 @@ class FeatureReranker:
             (which also becomes the decision's ``link_score``) instead of the ranker's probability.
         span_nil_threshold: With a ``nil_model``, the threshold on the ranker's probability for
             :meth:`rerank_spans` (given spans, no NIL model); ``None``: ``nil_threshold``.
+        coherence_chars: Only mentions starting at most this many characters from a mention vote in
+            its coherence features, so their cost per mention stays bounded in a long text. The
+            default is the pipeline's segment length (:data:`glinker.segments.SEGMENT_CHARS`): within a
+            segment, or a document the pipeline links whole, every other mention votes. ``None``: all.
     """
 
     def __init__(
@@ -226,6 +232,7 @@ class FeatureReranker:
         model_bias: float = 0.0,
         nil_model: str | None = None,
         span_nil_threshold: float | None = None,
+        coherence_chars: int | None = SEGMENT_CHARS,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -249,6 +256,7 @@ class FeatureReranker:
         self.nil_model = NilModel(nil_model) if nil_model else None
         self.span_nil_threshold = float(nil_threshold if span_nil_threshold is None or self.nil_model is None
                                         else span_nil_threshold)
+        self.coherence_chars = None if coherence_chars is None else int(coherence_chars)
         # scripts/fit_reranker.py: when a list, rerank() appends (NIL-model row, best qid) per mention
         self.nil_log: list | None = None
 
@@ -354,6 +362,7 @@ class FeatureReranker:
         confirm its own first guess; pronouns neither vote nor get a coherence (their candidates
         come from the string "he"; :mod:`glinker.coref` links them). ``coherence_max`` is the best
         single vote instead of the mean (one strongly related entity: "Crimson Tide" for "Alabama").
+        Voters are the mentions starting within ``coherence_chars`` of the mention.
         """
         base = {n: w for n, w in self.weights.items() if n not in DOCUMENT_FEATURES}
         groups: dict[str, list[int]] = {}
@@ -370,8 +379,15 @@ class FeatureReranker:
                 p = np.exp(z - z.max())
                 vecs[i], mix[i] = ent, (p / p.sum()) @ ent
                 norm[i] = normalize_alias(mentions[i].text)
-            for i in members:
-                others = [mix[j] for j in members if j != i and norm[j] != norm[i]]
+            # by position (stable: a pipeline's mentions keep their order), so the voters within
+            # coherence_chars are a slice: bounded work per mention however long the text
+            members.sort(key=lambda i: mentions[i].start)
+            starts = [mentions[i].start for i in members]
+            reach = self.coherence_chars
+            for pos, i in enumerate(members):
+                lo, hi = (0, len(members)) if reach is None else (
+                    bisect_left(starts, starts[pos] - reach), bisect_right(starts, starts[pos] + reach))
+                others = [mix[j] for j in members[lo:hi] if j != i and norm[j] != norm[i]]
                 if not others:
                     continue
                 sims = vecs[i] @ np.stack(others).T

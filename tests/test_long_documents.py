@@ -1,0 +1,165 @@
+"""Long documents: linked segment by segment, so a paragraph's links do not depend on the text around it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from glinker.coref import PronounResolver
+from glinker.kb import KnowledgeBase
+from glinker.pipeline import Pipeline
+from glinker.rerank import DEFAULT_MODEL, DEFAULT_NIL_MODEL, FeatureReranker
+from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
+from glinker.segments import segment_bounds
+from glinker.types import Candidate, LinkDecision, Mention
+from kb_build.build import build_kb
+
+PARAGRAPH = ("Arnold Schwarzenegger starred in The Terminator before the Governator moved to Boston. "
+             "The Boston Celtics won that night, the band Boston played downtown, and Douglas Adams "
+             "wrote about all of it for a magazine in Boston.")
+
+
+def filler(i: int) -> str:
+    """A distinct paragraph of about 100 words that names the same entities (they would vote in coherence)."""
+    return (f"Report {i}. The Celtics lost game {i} in Boston, and the crowd left early. Douglas Noel Adams "
+            f"was quoted on page {i + 3} of the paper, next to a review of Terminator and an interview with "
+            f"Schwarzenegger about his years in politics. The weather stayed cold for {i % 7 + 2} days and the "
+            "harbour froze near the old docks. Nobody in the office could remember a colder winter, and the "
+            "trains ran late every morning while the city council argued about salt, budgets and the new "
+            f"bridge. Boston fans waited outside for hours; the band Boston cancelled show number {i}.")
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, tiny_model_dir):
+    """The real pipeline pieces on the tiny model: bi-encoder ∪ KB-alias detection (so the paragraph's
+    names are found whatever the random heads score), alias ∪ name retrieval, the packaged LambdaMART
+    ranker and NIL model, pronoun coreference."""
+    from conftest import BOSTON, write_dump
+
+    from glinker.alias_detector import UnionDetector
+    from glinker.detector import BiEncoderDetector
+
+    root = tmp_path_factory.mktemp("long")
+    det = BiEncoderDetector(str(tiny_model_dir), labels=["person", "location", "organization"], threshold=0.515)
+    build_kb(write_dump(root / "boston.json", BOSTON), root / "kb", det, progress=False)
+    kb = KnowledgeBase.open(root / "kb", expect_fingerprint=det.fingerprint)
+    reranker = FeatureReranker(kb, detector=det, model=DEFAULT_MODEL, nil_model=DEFAULT_NIL_MODEL)
+    retriever = UnionRetriever([AliasRetriever(kb, top_k=32), NameRetriever(kb, det, top_k=32)])
+    return Pipeline(UnionDetector(det, kb), retriever, reranker, kb, coref=PronounResolver(kb))
+
+
+def _links(mentions, shift=0):
+    return [(m.start - shift, m.end - shift, m.text, m.label, m.qid) for m in mentions]
+
+
+def test_a_paragraph_links_the_same_alone_and_inside_a_20000_word_document(pipeline):
+    alone = pipeline.link_text(PARAGRAPH)
+    assert len(alone.mentions) >= 5 and any(m.qid for m in alone.mentions), "the paragraph must have links"
+    before = [filler(i) for i in range(105)]
+    after = [filler(i) for i in range(105, 210)]
+    text = "\n\n".join(before + [PARAGRAPH] + after)
+    assert len(text.split()) > 20_000 and len(text) > 10 * pipeline.segment_chars
+    doc = pipeline.link_text(text)
+    lo = text.index(PARAGRAPH)
+    inside = [m for m in doc.mentions if lo <= m.start < lo + len(PARAGRAPH)]
+    assert _links(inside, lo) == _links(alone.mentions)
+    assert [m.score for m in inside] == pytest.approx([m.score for m in alone.mentions], abs=1e-5)
+    assert [m.link_score for m in inside] == pytest.approx([m.link_score for m in alone.mentions], abs=1e-5)
+    # the other paragraphs are linked too, each at its own offsets
+    assert len(doc.mentions) > 100 * len(alone.mentions)
+    assert all(text[m.start : m.end] == m.text for m in doc.mentions)
+    assert [m.start for m in doc.mentions] == sorted(m.start for m in doc.mentions)
+
+
+def test_a_document_shorter_than_a_segment_is_linked_whole_as_before(pipeline):
+    text = "\n\n".join([filler(1), PARAGRAPH, filler(2)])
+    assert len(text) < pipeline.segment_chars
+    segmented = pipeline.link_text(text)
+    whole = Pipeline(pipeline.detector, pipeline.retriever, pipeline.reranker, pipeline.kb, coref=pipeline.coref,
+                     segment_chars=None).link_text(text)
+    assert segmented.mentions and _links(segmented.mentions) == _links(whole.mentions)
+    assert [m.link_score for m in segmented.mentions] == [m.link_score for m in whole.mentions]
+
+
+def test_a_long_document_is_linked_by_paragraph_batches_in_order(pipeline):
+    paragraphs = [filler(i) for i in range(6)]
+    text = "\n\n".join(paragraphs)
+    small = Pipeline(pipeline.detector, pipeline.retriever, pipeline.reranker, pipeline.kb, coref=pipeline.coref,
+                     segment_chars=len(paragraphs[0]) + 10, batch_size=4)
+    doc = small.link_text(text)
+    one_by_one = []
+    for p in paragraphs:
+        lo = text.index(p)
+        one_by_one += _links(pipeline.link_text(p).mentions, -lo)
+    assert one_by_one and _links(doc.mentions) == one_by_one
+
+
+def _check_segments(text: str, max_chars: int) -> list[tuple[int, int]]:
+    bounds = segment_bounds(text, max_chars)
+    assert all(0 <= a <= b <= len(text) for a, b in bounds)
+    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(bounds, bounds[1:]))
+    covered = set()
+    for a, b in bounds:
+        covered.update(range(a, b))
+    assert all(ch.isspace() for i, ch in enumerate(text) if i not in covered)  # nothing but whitespace is lost
+    if len(text) > max_chars:  # else the text itself, as one segment
+        assert all(0 < b - a <= max_chars for a, b in bounds)
+    return bounds
+
+
+def test_segments_are_paragraphs_then_lines_sentences_and_words():
+    assert segment_bounds("short text\n\nsecond paragraph", 100) == [(0, 28)]
+    text = "First one here.\n\n  Second paragraph.  \n \n\nThird."
+    assert [text[a:b] for a, b in _check_segments(text, 20)] == ["First one here.", "Second paragraph.", "Third."]
+    long_line = "Alpha beta gamma. Delta epsilon! Zeta eta theta? Iota kappa lambda mu."
+    assert [long_line[a:b] for a, b in _check_segments(long_line, 35)] == [
+        "Alpha beta gamma. Delta epsilon!", "Zeta eta theta?", "Iota kappa lambda mu."]
+    # a sentence longer than a segment: runs of words
+    assert [long_line[a:b] for a, b in _check_segments(long_line, 12)][:3] == ["Alpha beta", "gamma. Delta", "epsilon!"]
+    lines = "one two three\nfour five six\nseven eight"
+    assert [lines[a:b] for a, b in _check_segments(lines, 28)] == ["one two three\nfour five six", "seven eight"]
+    assert [x for x in _check_segments("a" * 25, 10)] == [(0, 10), (10, 20), (20, 25)]
+    assert segment_bounds("x" * 50, None) == [(0, 50)]
+    with pytest.raises(ValueError, match="at least 1"):
+        segment_bounds("x" * 50, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab .!\n\t"), max_size=300), st.integers(1, 40))
+def test_segments_cover_the_text_in_order_and_fit_the_limit(text, max_chars):
+    _check_segments(text, max_chars)
+
+
+def test_coherence_votes_come_only_from_mentions_within_reach(pipeline):
+    kb = pipeline.kb
+    gap = " filler" * 30  # 210 characters
+    text = "Arnold Schwarzenegger" + gap + " The Terminator" + gap + " Boston"
+    ms = [Mention(0, 21, "Arnold Schwarzenegger", "person", 0.9),
+          Mention(text.index("The Terminator"), text.index("The Terminator") + 14, "The Terminator", "film", 0.9),
+          Mention(text.index("Boston"), len(text), "Boston", "location", 0.9)]
+    cands = [[Candidate("Q2685", 0.0)], [Candidate("Q162255", 0.0)], [Candidate("Q100", 0.0)]]
+    weights = {"prior": 1.0, "coherence": 1.0}
+    near = FeatureReranker(kb, weights=weights, coherence_chars=300).featurize(ms, cands, [text] * 3)
+    every = FeatureReranker(kb, weights=weights, coherence_chars=None).featurize(ms, cands, [text] * 3)
+    # the film is within reach of both; Arnold and Boston (450 characters apart) only of the film
+    film_only = FeatureReranker(kb, weights=weights).featurize(ms[:2], cands[:2], [text] * 2)
+    assert near[0][0]["coherence"] == pytest.approx(film_only[0][0]["coherence"], abs=1e-6)
+    assert near[0][0]["coherence"] != pytest.approx(every[0][0]["coherence"], abs=1e-4)
+    assert near[1][0]["coherence"] == pytest.approx(every[1][0]["coherence"], abs=1e-6)
+    far = FeatureReranker(kb, weights=weights, coherence_chars=100).featurize(ms, cands, [text] * 3)
+    assert all(row[0]["coherence"] == 0.0 for row in far)
+
+
+def test_pronouns_find_antecedents_in_the_previous_segment(pipeline):
+    resolver = PronounResolver(pipeline.kb, window_chars=100)
+    ms = [Mention(0, 6, "Arnold", "person", 0.9), Mention(50, 56, "Boston", "location", 0.9),
+          Mention(90, 92, "he", "person", 0.9), Mention(95, 97, "it", "miscellaneous", 0.9),
+          Mention(300, 302, "he", "person", 0.9)]
+    ds = [LinkDecision("Q2685", 0.9), LinkDecision("Q100", 0.8), LinkDecision(None, 0.0),
+          LinkDecision(None, 0.0), LinkDecision(None, 0.0)]
+    whole = resolver.resolve(ms, ds)
+    assert [d.qid for d in whole] == ["Q2685", "Q100", "Q2685", "Q100", None]  # the last one is out of reach
+    split = resolver.resolve(ms[:2], ds[:2]) + resolver.resolve(ms[2:], ds[2:], list(zip(ms[:2], ds[:2])))
+    assert [d.qid for d in split] == [d.qid for d in whole]
+    assert [d.qid for d in resolver.resolve(ms[2:], ds[2:])] == [None, None, None]
