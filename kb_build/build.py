@@ -31,12 +31,15 @@ from glinker.kb.manifest import (
     LMDB_DIR,
     NAME_INDEX_FILE,
     SENTENCE_EMBEDDINGS_FILE,
+    file_sizes,
     write_manifest,
 )
 from glinker.kb.store import LmdbEntityWriter
 from glinker.model.label_tower import PRECISIONS
 from glinker.types import EntityRecord
+from kb_build.dump import check_dump_file
 from kb_build.extract import Extractor, FilterConfig, iter_extracted
+from kb_build.local_embed import LocalEmbedder
 
 logger = logging.getLogger(__name__)
 
@@ -130,11 +133,16 @@ def build_kb(
         overwrite: Replace an existing KB at ``output_dir``.
         threads: Decompression threads (0: all cores).
         progress: Show a progress bar.
-        embedder: Embed elsewhere once the dump is read (``None``: in this process, batch by
-            batch while reading). ``encoder`` still names the model, its fingerprint and dimension.
+        embedder: Embed elsewhere once the dump is read (``None``: in this process, also once the
+            dump is read: :class:`kb_build.local_embed.LocalEmbedder`). ``encoder`` still names the
+            model, its fingerprint and dimension.
+
+    Embedding starts only after the reader has reached the dump's stream end and verified it, so a
+    truncated or corrupt compressed dump stops the build before the expensive step.
 
     Raises:
-        DumpError: unreadable dump, or more malformed lines than ``error_budget``.
+        DumpError: unreadable, mislabelled (suffix vs compression), truncated or corrupt dump, or
+            more malformed lines than ``error_budget``.
         KBError: target exists without ``overwrite``, or nothing was kept.
     """
     started = time.time()
@@ -142,6 +150,7 @@ def build_kb(
     target = Path(output_dir)
     if not dump_path.is_file():
         raise DumpError(f"dump not found: {dump_path}")
+    check_dump_file(dump_path)  # a mislabelled or random .json.gz is refused before any work
     if target.exists() and not overwrite:
         raise KBError(f"{target} already exists: pass overwrite=true to replace it, or choose another output_dir")
     if embed_precision not in PRECISIONS:
@@ -168,42 +177,37 @@ def build_kb(
         first_errors: list[tuple[int, str]] = []
         n_rows = 0
         bar = tqdm(desc=f"kb_build {dump_path.name}", unit=" ent", disable=not progress, mininterval=1.0)
-        if embedder is not None:
-            embedder.start(tmp, fingerprint=encoder.fingerprint, precision=embed_precision,
-                           batch_size=embed_batch_size)
-        with open(raw_path, "wb") as raw, open(sent_path, "wb") as sent:
-            extracted = iter_extracted(dump_path, extractor, workers=workers, batch_lines=batch_lines, threads=threads)
-            for result in extracted:
-                counts["malformed"] += len(result.malformed)
-                for line_no, msg in result.malformed:
-                    if len(first_errors) < 5:
-                        first_errors.append((line_no, msg))
-                        logger.warning("%s line %d: malformed entity skipped: %s", dump_path, line_no, msg)
-                if counts["malformed"] > error_budget:
-                    line_no, msg = first_errors[0]
-                    raise DumpError(
-                        f"{dump_path}: {counts['malformed']} malformed lines, over error_budget={error_budget} "
-                        f"(first at line {line_no}: {msg}); fix the dump or raise error_budget"
-                    )
-                for reason, n in result.filtered.items():
-                    counts[f"filtered.{reason}"] += n
-                records = result.records
-                if records:
-                    texts = [entity_text(r, template) for r in records]
-                    if embedder is not None:
-                        embedder.stage(n_rows, texts)
-                    else:
-                        vecs, pooled = encoder.encode_texts_pooled(texts, batch_size=embed_batch_size,
-                                                                   precision=embed_precision)
-                        raw.write(np.ascontiguousarray(vecs, dtype=np.float16).tobytes())
-                        sent.write(np.ascontiguousarray(pooled, dtype=np.float16).tobytes())
-                    for rec in records:
-                        writer.add(dataclasses.replace(rec, row=n_rows))
-                        n_rows += 1
-                read = len(records) + sum(result.filtered.values()) + len(result.malformed)
-                counts["read"] += read
-                bar.update(read)
-                bar.set_postfix(kept=n_rows, refresh=False)
+        if embedder is None:
+            embedder = LocalEmbedder(encoder, progress=progress)
+        embedder.start(tmp, fingerprint=encoder.fingerprint, precision=embed_precision, batch_size=embed_batch_size)
+        # iter_extracted ends only once the reader has reached and verified the dump's stream end:
+        # a truncated or corrupt dump raises DumpError here, before anything is embedded
+        extracted = iter_extracted(dump_path, extractor, workers=workers, batch_lines=batch_lines, threads=threads)
+        for result in extracted:
+            counts["malformed"] += len(result.malformed)
+            for line_no, msg in result.malformed:
+                if len(first_errors) < 5:
+                    first_errors.append((line_no, msg))
+                    logger.warning("%s line %d: malformed entity skipped: %s", dump_path, line_no, msg)
+            if counts["malformed"] > error_budget:
+                line_no, msg = first_errors[0]
+                raise DumpError(
+                    f"{dump_path}: {counts['malformed']} malformed lines, over error_budget={error_budget} "
+                    f"(first at line {line_no}: {msg}); fix the dump or raise error_budget"
+                )
+            for reason, n in result.filtered.items():
+                counts[f"filtered.{reason}"] += n
+            records = result.records
+            if records:
+                texts = [entity_text(r, template) for r in records]
+                embedder.stage(n_rows, texts)
+                for rec in records:
+                    writer.add(dataclasses.replace(rec, row=n_rows))
+                    n_rows += 1
+            read = len(records) + sum(result.filtered.values()) + len(result.malformed)
+            counts["read"] += read
+            bar.update(read)
+            bar.set_postfix(kept=n_rows, refresh=False)
         bar.close()
         alias_pairs = writer.alias_pairs
         writer.close()
@@ -211,15 +215,14 @@ def build_kb(
         if n_rows == 0:
             raise KBError(f"{dump_path}: no entity was kept (read {counts['read']}); check languages and filters")
         dim = encoder.dim
-        if embedder is not None:
-            embed_started = time.time()
-            vectors = np.memmap(raw_path, dtype=np.float16, mode="w+", shape=(n_rows, dim))
-            sentences = np.memmap(sent_path, dtype=np.float16, mode="w+", shape=(n_rows, dim))
-            embedder.embed_into(vectors, sentences)
-            vectors.flush()
-            sentences.flush()
-            del vectors, sentences
-            logger.info("embedding (%s): %.1f s", embedder.engine, time.time() - embed_started)
+        embed_started = time.time()
+        vectors = np.memmap(raw_path, dtype=np.float16, mode="w+", shape=(n_rows, dim))
+        sentences = np.memmap(sent_path, dtype=np.float16, mode="w+", shape=(n_rows, dim))
+        embedder.embed_into(vectors, sentences)
+        vectors.flush()
+        sentences.flush()
+        del vectors, sentences
+        logger.info("embedding (%s): %.1f s", embedder.engine, time.time() - embed_started)
         vectors = np.memmap(raw_path, dtype=np.float16, mode="r", shape=(n_rows, dim))
         factory = default_factory(n_rows) if index_factory == "auto" else index_factory
         index_facts = build_index(vectors, factory, tmp / INDEX_FILE)
@@ -256,6 +259,7 @@ def build_kb(
                            "sentence_file": SENTENCE_EMBEDDINGS_FILE, "precision": embed_precision},
             "index": {"file": INDEX_FILE, "factory": factory, "metric": "inner_product", "ntotal": n_rows,
                       **_search_settings(factory, index_facts, rescore=True)},
+            "files": file_sizes(tmp),  # checked when the KB is opened: a truncated file is refused, not mapped
             "name_index": {"file": NAME_INDEX_FILE, "factory": factory, "metric": "cosine", "ntotal": n_rows,
                            **_search_settings(factory, name_facts, rescore=False)},
             "build": {
@@ -264,7 +268,7 @@ def build_kb(
                                        1),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "workers": workers,
-                "embedding": embedder.settings() if embedder is not None else {"engine": "local"},
+                "embedding": embedder.settings(),
             },
         }
         write_manifest(tmp, manifest)

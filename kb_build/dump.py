@@ -3,8 +3,11 @@
 A dump is a JSON array with one entity per line: ``[`` on the first line, each
 entity followed by ``,`` except the last, ``]`` on the last line. Some files
 (API streams, test samples) drop the brackets; both shapes are accepted and
-blank lines are ignored. Compression (gzip, bzip2 or none) is detected from
-the file's magic bytes, not its suffix.
+blank lines are ignored. The readers take the compression (gzip, bzip2 or none)
+from the file's magic bytes, not its suffix; :func:`check_dump_file`, which
+``kb_build`` runs before any work, refuses a file whose magic bytes and suffix
+disagree (a random or mislabelled ``.json.gz`` would otherwise be read as plain
+JSON and fail line by line).
 
 Decompression uses ``rapidgzip`` / ``indexed_bzip2`` when importable (parallel
 decoders) and the standard library otherwise. Every decompression failure
@@ -83,6 +86,60 @@ def _close_open_streams() -> None:
             stream.close()
         except Exception:  # best effort at exit
             pass
+
+
+# What a file's suffix promises; other suffixes are not checked.
+_SUFFIX_FORMATS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bzip2", ".json": "plain JSON", ".jsonl": "plain JSON",
+                   ".ndjson": "plain JSON"}
+_FORMAT_SUFFIXES = {"gzip": ".gz", "bzip2": ".bz2"}
+
+
+def _format_of(magic: bytes) -> str:
+    if magic.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if magic.startswith(_BZ2_MAGIC):
+        return "bzip2"
+    for prefix, name in _UNSUPPORTED_MAGIC.items():
+        if magic.startswith(prefix):
+            return name
+    return "plain JSON"
+
+
+def check_dump_file(path: str | Path) -> str:
+    """Refuse a dump whose compression (magic bytes) is not the one its suffix names; cheap (reads 8 bytes).
+
+    Args:
+        path: The dump file.
+
+    Returns:
+        The format: ``"gzip"``, ``"bzip2"`` or ``"plain JSON"``.
+
+    Raises:
+        DumpError: The file is missing or unreadable, its suffix (``.gz``, ``.bz2``, ``.json``,
+            ``.jsonl``, ``.ndjson``) and magic bytes disagree, or it is zstd / xz compressed.
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            magic = fh.read(8)
+    except FileNotFoundError:
+        raise DumpError(f"dump not found: {p}") from None
+    except OSError as exc:
+        raise DumpError(f"cannot open dump {p}: {exc.strerror or exc}") from None
+    found = _format_of(magic)
+    if found in _UNSUPPORTED_MAGIC.values():
+        raise DumpError(f"dump {p} is {found}-compressed: recompress it as .gz or .bz2")
+    expected = _SUFFIX_FORMATS.get(p.suffix.lower())
+    if expected is None or expected == found:
+        return found
+    start = f"starts with bytes {magic.hex(' ')}" if magic else "an empty file"
+    if expected == "plain JSON":
+        why, fix = f"{found} data", f"rename it to {p.name}{_FORMAT_SUFFIXES[found]} or decompress it"
+    elif found == "plain JSON":
+        why, fix = "no gzip or bzip2 header", f"rename it without {p.suffix} if it is plain JSON, else recompress it"
+    else:
+        why, fix = f"{found} data", f"rename it to {p.name[: -len(p.suffix)]}{_FORMAT_SUFFIXES[found]} or recompress it"
+    raise DumpError(f"dump {p} is not {expected} ({start}: {why}): {fix}")
 
 
 def _corrupt(path: Path, exc: BaseException) -> DumpError:

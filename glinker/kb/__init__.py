@@ -11,9 +11,11 @@ import numpy as np
 
 from glinker.errors import KBError
 from glinker.kb.index import FaissEntityIndex
+from glinker.kb.integrity import check_sizes, damaged, open_vectors
 from glinker.kb.manifest import (
     EMBEDDINGS_FILE,
     INDEX_FILE,
+    LMDB_DATA_FILE,
     LMDB_DIR,
     NAME_INDEX_FILE,
     SENTENCE_EMBEDDINGS_FILE,
@@ -76,16 +78,29 @@ class KnowledgeBase:
                 f"Rebuild the KB with this model (python -m kb_build dump=... output_dir=... model=...) "
                 f"or run the detector with the KB's model"
             )
+        # cheap checks first (sizes, LMDB meta page, headers), so a damaged file is a KBError, not a crash
+        check_sizes(kb_dir, manifest)
+        info = manifest.get("index", {})
+        ntotal = info.get("ntotal")
+        dim = manifest.get("embeddings", {}).get("dim")
         store = LmdbEntityStore(kb_dir / LMDB_DIR)
-        emb_path = kb_dir / EMBEDDINGS_FILE
-        embeddings = np.load(emb_path, mmap_mode="r", allow_pickle=False) if emb_path.exists() else None
-        # search settings (and exact rescoring from the fp16 vectors) as the build recorded them
-        index = FaissEntityIndex.from_manifest(kb_dir / INDEX_FILE, manifest.get("index", {}), mmap=mmap,
-                                               rescore_vectors=embeddings)
-        sent_path = kb_dir / SENTENCE_EMBEDDINGS_FILE
-        sentences = np.load(sent_path, mmap_mode="r", allow_pickle=False) if sent_path.exists() else None
-        if index.ntotal != manifest.get("index", {}).get("ntotal", index.ntotal):
-            raise KBError(f"KB {kb_dir}: index holds {index.ntotal} vectors, manifest says otherwise; rebuild the KB")
+        try:
+            entities, rows = store.counts()
+            kept = manifest.get("counts", {}).get("kept", ntotal)
+            if kept is not None and (entities, rows) != (kept, kept):
+                raise damaged(kb_dir / LMDB_DATA_FILE, f"holds {entities} entities and {rows} rows, the manifest "
+                              f"{kept}", kb_dir)
+            emb_path = kb_dir / EMBEDDINGS_FILE
+            embeddings = open_vectors(emb_path, ntotal, dim, kb_dir) if emb_path.exists() else None
+            sent_path = kb_dir / SENTENCE_EMBEDDINGS_FILE
+            sentences = open_vectors(sent_path, ntotal, dim, kb_dir) if sent_path.exists() else None
+            # search settings (and exact rescoring from the fp16 vectors) as the build recorded them
+            index = FaissEntityIndex.from_manifest(kb_dir / INDEX_FILE, info, mmap=mmap, rescore_vectors=embeddings)
+            if ntotal is not None and index.ntotal != ntotal:
+                raise damaged(kb_dir / INDEX_FILE, f"holds {index.ntotal} vectors, the manifest {ntotal}", kb_dir)
+        except BaseException:
+            store.close()
+            raise
         kb = cls(kb_dir, manifest, store, index, embeddings, sentences)
         kb._mmap = mmap
         return kb
@@ -115,7 +130,10 @@ class KnowledgeBase:
             return self._name_index
         path = self.path / NAME_INDEX_FILE
         if path.is_file():
-            index = FaissEntityIndex.from_manifest(path, self.manifest.get("name_index", {}), mmap=self._mmap)
+            info = self.manifest.get("name_index", {})
+            index = FaissEntityIndex.from_manifest(path, info, mmap=self._mmap)
+            if info.get("ntotal") is not None and index.ntotal != info["ntotal"]:
+                raise damaged(path, f"holds {index.ntotal} vectors, the manifest {info['ntotal']}", self.path)
         elif self.sentences is not None and len(self.sentences) <= self.MAX_IN_MEMORY_NAME_INDEX:
             logger.info("%s has no %s (older build): indexing its %d sentence vectors in memory",
                         self.path, NAME_INDEX_FILE, len(self.sentences))

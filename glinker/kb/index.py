@@ -12,6 +12,7 @@ import faiss
 import numpy as np
 
 from glinker.errors import KBError
+from glinker.kb.integrity import damaged, faiss_detail, rebuild_advice
 
 logger = logging.getLogger(__name__)
 
@@ -182,26 +183,12 @@ class FaissEntityIndex:
         rescore_k: int = 0,
     ) -> None:
         if not Path(path).is_file():
-            raise KBError(f"FAISS index not found: {path}; rebuild the KB")
-        index = None
-        if mmap:
-            for flag in ("IO_FLAG_MMAP_IFC", "IO_FLAG_MMAP"):
-                if hasattr(faiss, flag):
-                    try:
-                        index = faiss.read_index(str(path), getattr(faiss, flag) | faiss.IO_FLAG_READ_ONLY)
-                        break
-                    except RuntimeError as exc:  # not mmappable with this flag: try the next
-                        logger.debug("mmap with %s failed: %s", flag, exc)
-        if index is None:
-            try:
-                index = faiss.read_index(str(path))
-            except RuntimeError as exc:
-                raise KBError(f"cannot read FAISS index {path}: {exc}; rebuild the KB") from exc
-        self.index = index
+            raise KBError(f"FAISS index not found: {path}; {rebuild_advice(Path(path).parent)}")
+        self.index = _read_index(Path(path), mmap)
         if rescore_vectors is not None:
-            if rescore_vectors.shape != (index.ntotal, self.dim):
+            if rescore_vectors.shape != (self.ntotal, self.dim):
                 raise KBError(f"{path}: rescoring vectors have shape {rescore_vectors.shape}, the index holds "
-                              f"{index.ntotal} vectors of width {self.dim}; rebuild the KB")
+                              f"{self.ntotal} vectors of width {self.dim}; {rebuild_advice(Path(path).parent)}")
             self.rescore_vectors = rescore_vectors
         self.set_search_params(nprobe=nprobe, ef_search=ef_search, rescore_k=rescore_k)
 
@@ -281,6 +268,21 @@ class FaissEntityIndex:
                                                np.take_along_axis(cand, top, 1), -1)
             out_scores[s : s + block] = np.take_along_axis(exact, top, 1)
         return out_rows, out_scores
+
+
+def _read_index(path: Path, mmap: bool) -> faiss.Index:
+    """Read an index (memory-mapped when the type allows); a short or foreign file is a one-line KBError."""
+    if mmap:
+        for flag in ("IO_FLAG_MMAP_IFC", "IO_FLAG_MMAP"):
+            if hasattr(faiss, flag):
+                try:
+                    return faiss.read_index(str(path), getattr(faiss, flag) | faiss.IO_FLAG_READ_ONLY)
+                except RuntimeError as exc:  # not mmappable with this flag (or damaged): try the next
+                    logger.debug("mmap with %s failed: %s", flag, exc)
+    try:
+        return faiss.read_index(str(path))
+    except (RuntimeError, MemoryError) as exc:  # MemoryError: a garbage header asking for a huge buffer
+        raise damaged(path, f"FAISS: {faiss_detail(exc)}") from None
 
 
 def _find_hnsw(index: faiss.Index) -> faiss.Index | None:

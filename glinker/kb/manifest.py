@@ -16,6 +16,9 @@ INDEX_FILE = "entities.faiss"
 EMBEDDINGS_FILE = "embeddings.f16.npy"  # P: span-space vectors (what FAISS indexes)
 SENTENCE_EMBEDDINGS_FILE = "sentence.f16.npy"  # E: label-tower sentence embeddings (context similarity)
 NAME_INDEX_FILE = "names.faiss"  # FAISS over the L2-normalised E rows: mention text -> entity (name retrieval)
+LMDB_DATA_FILE = f"{LMDB_DIR}/data.mdb"
+KB_FILES = (LMDB_DATA_FILE, INDEX_FILE, NAME_INDEX_FILE, EMBEDDINGS_FILE, SENTENCE_EMBEDDINGS_FILE)
+"""The files whose sizes a build records in the manifest (``files``), checked when the KB is opened."""
 
 
 def read_manifest(kb_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -35,6 +38,12 @@ def read_manifest(kb_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if version != FORMAT_VERSION:
         raise KBError(f"{mf}: format_version {version!r}, this glinker reads {FORMAT_VERSION}; rebuild the KB")
     return manifest
+
+
+def file_sizes(kb_dir: str | os.PathLike[str]) -> dict[str, int]:
+    """Sizes in bytes of the :data:`KB_FILES` present in ``kb_dir`` (the manifest's ``files`` entry)."""
+    path = Path(kb_dir)
+    return {name: (path / name).stat().st_size for name in KB_FILES if (path / name).is_file()}
 
 
 def write_manifest(kb_dir: str | os.PathLike[str], manifest: dict[str, Any]) -> None:

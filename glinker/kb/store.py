@@ -20,6 +20,7 @@ import lmdb
 import msgspec
 
 from glinker.errors import KBError
+from glinker.kb.integrity import check_lmdb_extent, damaged, rebuild_advice
 from glinker.kb.normalize import normalize_alias
 from glinker.types import EntityRecord
 
@@ -107,6 +108,17 @@ class LmdbEntityWriter:
         self.env.close()
 
 
+# what LMDB raises on a file whose content is not (or no longer) a consistent environment
+_DAMAGE = (lmdb.InvalidError, lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.VersionMismatchError,
+           lmdb.NotFoundError, lmdb.BadValsizeError, lmdb.IncompatibleError)
+
+
+def _store_error(data: Path, exc: lmdb.Error) -> KBError:
+    if isinstance(exc, _DAMAGE):
+        return damaged(data, f"LMDB: {exc}", data.parent.parent)
+    return KBError(f"cannot open entity store {data}: {exc}; {rebuild_advice(data.parent.parent)}")
+
+
 class LmdbEntityStore:
     """Read-only access to a KB's entity store; safe to share across processes.
 
@@ -115,15 +127,33 @@ class LmdbEntityStore:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        if not Path(path).is_dir():
-            raise KBError(f"entity store not found: {path}; rebuild the KB")
+        data = Path(path) / "data.mdb"
+        if not Path(path).is_dir() or not data.is_file():
+            raise KBError(f"entity store not found: {data}; {rebuild_advice(Path(path).parent)}")
         try:
             self.env = lmdb.open(str(path), readonly=True, lock=False, max_dbs=4, subdir=True, readahead=False)
+        except lmdb.Error as exc:
+            raise _store_error(data, exc) from None
+        try:
+            # before open_db: opening a database reads data pages, which SIGBUS past a truncated file's end
+            check_lmdb_extent(data, self.env.info(), self.env.stat())
             self.entities = self.env.open_db(b"entities", create=False)
             self.aliases = self.env.open_db(b"aliases", create=False, dupsort=True)
             self.rows = self.env.open_db(b"rows", create=False)
         except lmdb.Error as exc:
-            raise KBError(f"cannot open entity store {path}: {exc}; rebuild the KB") from exc
+            self.env.close()  # LMDB refuses a second open of a path still open in this process
+            raise _store_error(data, exc) from None
+        except KBError:
+            self.env.close()
+            raise
+
+    def counts(self) -> tuple[int, int]:
+        """Entries of the ``entities`` and ``rows`` databases (one page read each; LMDB errors: :class:`KBError`)."""
+        try:
+            with self.env.begin() as txn:
+                return txn.stat(self.entities)["entries"], txn.stat(self.rows)["entries"]
+        except lmdb.Error as exc:
+            raise _store_error(Path(self.env.path()) / "data.mdb", exc) from None
 
     def __len__(self) -> int:
         with self.env.begin() as txn:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import decoder_fixtures
 import pytest
 
 import kb_build.dump as dump
@@ -49,16 +50,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     return path
 
 
-@pytest.fixture(params=[True, False], ids=["parallel-decoders", "stdlib-decoders"])
-def decoders(request, monkeypatch):
-    """Runs a test with rapidgzip/indexed_bzip2 (when installed) and with the stdlib fallback."""
-    if request.param:
-        if dump.rapidgzip is None or dump.indexed_bzip2 is None:
-            pytest.skip("rapidgzip / indexed_bzip2 not installed")
-    else:
-        monkeypatch.setattr(dump, "rapidgzip", None)
-        monkeypatch.setattr(dump, "indexed_bzip2", None)
-    return request.param
+decoders = decoder_fixtures.decoders  # runs a test with the parallel and the stdlib decoders
 
 
 @pytest.mark.parametrize("suffix", list(COMPRESSORS))
