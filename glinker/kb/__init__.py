@@ -67,7 +67,15 @@ class KnowledgeBase:
     @classmethod
     def open(cls, path: str | os.PathLike[str], expect_fingerprint: str | None = None,
              mmap: bool = True) -> KnowledgeBase:
-        """Open a KB; refuse it if it was built with another model than ``expect_fingerprint``."""
+        """Open a KB; refuse it if it was built with another model than ``expect_fingerprint``.
+
+        Cheap integrity checks run first (:mod:`glinker.kb.integrity`: recorded file sizes, LMDB's
+        meta page, entity count, vector headers, FAISS read errors), so a truncated or corrupt file
+        is a one-line :class:`KBError` that names it and says how to rebuild, never a crash.
+
+        Raises:
+            KBError: The KB is missing, damaged, or built with another model.
+        """
         kb_dir = Path(path)
         manifest = read_manifest(kb_dir)
         model = manifest.get("model", {})
