@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 
 import hydra
@@ -12,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from glinker.config import CONF_DIR
 from glinker.errors import GlinkerError, KBError
+from glinker.interrupts import Interrupted, stop_on_signals
 
 logger = logging.getLogger("kb_build")
 
@@ -64,29 +64,24 @@ def run(cfg: DictConfig) -> dict:
     return manifest
 
 
-def _terminate(signum, frame):  # noqa: ANN001 - signal handler signature
-    # Turn SIGTERM into an exception so the build's cleanup runs (no temp folder left behind).
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 @hydra.main(config_path=str(CONF_DIR), config_name="kb_build", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
-    signal.signal(signal.SIGTERM, _terminate)
     try:
         manifest = run(cfg)
     except GlinkerError as exc:
         logger.error("%s", exc)
         sys.exit(2)
-    except KeyboardInterrupt:
-        logger.error("interrupted: nothing was published at %s", cfg.output_dir)
-        sys.exit(130)
+    except Interrupted as exc:  # the build's cleanup has run: no temporary folder is left
+        logger.error("%s: nothing was published at %s", exc, cfg.output_dir)
+        sys.exit(exc.exit_code)
     json.dump({"kb": str(cfg.output_dir), "counts": manifest["counts"]}, sys.stdout)
     sys.stdout.write("\n")
 
 
 def main() -> None:
-    """Console entry point."""
-    _app()
+    """Console entry point: exit 0, 2 (bad dump or options), 130 / 143 (SIGINT / SIGTERM)."""
+    with stop_on_signals():
+        _app()
 
 
 if __name__ == "__main__":

@@ -128,6 +128,16 @@ def write_dump(path: Path, entities: list[dict], extra_lines: list[str] = ()) ->
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_kb(tmp_path_factory, tiny_detector) -> Path:
+    """A KB of the BOSTON entities embedded by the tiny checkpoint (``detector.model=<tiny_model_dir>``)."""
+    from kb_build.build import build_kb
+
+    root = tmp_path_factory.mktemp("tiny-kb")
+    build_kb(write_dump(root / "boston.json", BOSTON), root / "kb", tiny_detector, progress=False)
+    return root / "kb"
+
+
 @pytest.fixture
 def boston_dump(tmp_path) -> Path:
     """A small .json.gz dump of real ambiguous entities."""

@@ -8,13 +8,17 @@ The subcommand is removed from ``sys.argv`` and the command's Hydra app runs on 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from glinker.config import CONF_DIR
+from glinker.interrupts import Interrupted, stop_on_signals
 from glinker.settings import resolve_data_path
+
+logger = logging.getLogger("glinker.evaluate")
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate_ner")
@@ -63,13 +67,18 @@ COMMANDS = {"ner": _ner_app, "el": _el_app}
 
 
 def main() -> None:
-    """Dispatch ``python -m glinker.evaluate {ner,el} key=value ...``."""
+    """Dispatch ``python -m glinker.evaluate {ner,el} key=value ...``; exit 130 / 143 on SIGINT / SIGTERM."""
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         names = ", ".join(COMMANDS)
         print(f"usage: python -m glinker.evaluate {{{names}}} key=value ...", file=sys.stderr)
         sys.exit(2)
     command = sys.argv.pop(1)
-    COMMANDS[command]()
+    with stop_on_signals():  # Ctrl-C / SIGTERM: one line and exit 130 / 143, not a traceback
+        try:
+            COMMANDS[command]()
+        except Interrupted as exc:
+            logger.error("%s: evaluation stopped, no scores printed", exc)
+            sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

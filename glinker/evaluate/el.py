@@ -67,23 +67,42 @@ def _qid(raw: str | None) -> str | None:
 def load_elevant(path: str | Path) -> list[GoldDocument]:
     """Read an ELEVANT ``*.benchmark.jsonl`` file."""
     docs = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:  # bytes: invalid UTF-8 is reported with its line like any other error
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
+                if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                    raise ValueError("expected an object with a 'text' string")
                 mentions = [
-                    GoldMention(int(lab["span"][0]), int(lab["span"][1]), _qid(lab.get("entity_id")),
+                    GoldMention(*_span(lab["span"], obj["text"]), _qid(lab.get("entity_id")),
                                 optional=bool(lab.get("optional")) or lab.get("parent") is not None)
                     for lab in obj.get("labels", [])
                 ]
                 span = obj.get("evaluation_span")
-                span = (int(span[0]), int(span[1])) if span else None
+                span = _span(span, obj["text"]) if span else None
                 docs.append(GoldDocument(str(obj.get("id", n)), obj["text"], mentions, span))
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 raise InputError(f"{path} line {n}: not an ELEVANT benchmark line ({exc})") from None
     return docs
+
+
+def _span(pair: Any, text: str) -> tuple[int, int]:
+    """``(start, end)`` from a two-item pair, checked to lie within ``text``; ValueError if not."""
+    start, end = (int(x) for x in pair)
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"span [{start}, {end}] is not within the text's {len(text)} characters")
+    return start, end
+
+
+def _line_of(source: list[str], uri: str) -> str:
+    """' line N' of the first line naming ``uri`` (rdflib keeps no line numbers), or '' if none does."""
+    for needle in (f"<{uri}>", uri.rsplit("#", 1)[-1]):
+        for n, line in enumerate(source, 1):
+            if len(needle) >= 4 and needle in line:
+                return f" line {n}"
+    return ""
 
 
 def load_nif(path: str | Path) -> list[GoldDocument]:
@@ -109,9 +128,15 @@ def load_nif(path: str | Path) -> list[GoldDocument]:
         end = graph.value(phrase, nif.endIndex)
         if begin is None or end is None:
             continue
+        try:
+            span = _span((str(begin), str(end)), docs[ctx].text)
+        except ValueError as exc:
+            source = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+            raise InputError(f"{path}{_line_of(source, str(phrase))}: annotation <{phrase}>: begin/end index "
+                             f"{str(begin)!r}, {str(end)!r}: {exc}; fix or remove the annotation") from None
         refs = [str(r) for r in graph.objects(phrase, its.taIdentRef)]
         qid = next((q for q in (_qid(r) for r in refs) if q), None)
-        docs[ctx].mentions.append(GoldMention(int(begin), int(end), qid))
+        docs[ctx].mentions.append(GoldMention(*span, qid))
     out = sorted(docs.values(), key=lambda d: _natural_key(d.id))
     for d in out:
         d.mentions.sort(key=lambda m: (m.start, m.end))

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from glinker.config import CONF_DIR
 from glinker.errors import GlinkerError
+from glinker.interrupts import held
 from glinker.settings import resolve_data_path
 
 logger = logging.getLogger("glinker.evaluate.el")
@@ -57,7 +58,9 @@ def run_el(cfg: DictConfig) -> dict:
                     "accuracy" if cfg.mode == "ed" else "F1", main, m["precision"], m["recall"], m["f1"],
                     m["left_out"], m["docs_per_s"])
     if cfg.errors:
-        Path(cfg.errors).write_text("".join(json.dumps(e) + "\n" for e in all_errors), encoding="utf-8")
+        with held():  # a stop signal does not cut the errors file in half
+            Path(cfg.errors).write_text("".join(json.dumps(e) + "\n" for e in all_errors),
+                                        encoding="utf-8")
     key = "accuracy" if cfg.mode == "ed" else "f1"
     out = {"mode": cfg.mode, "in_kb": cfg.in_kb, "kb": str(pipeline.kb.path),
            "retriever": cfg.retriever._target_, "reranker": cfg.reranker._target_, "results": results}
