@@ -3,12 +3,15 @@ replaced atomically and only on success. Progress bar gating on a real terminal 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pty
 import stat
+import struct
 import subprocess
 import sys
+import termios
 import threading
 from pathlib import Path
 
@@ -169,6 +172,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     from glinker.link import progress_bar
 
     master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 0 columns: tqdm would draw nothing
     try:
         with open(slave, "w", closefd=False) as term:
             with progress_bar(True, stream=term, delay=0) as bar:
