@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from itertools import islice
@@ -22,7 +23,7 @@ from glinker.errors import InputError
 from glinker.kb import KnowledgeBase
 from glinker.rerank import Reranker
 from glinker.retrieval import Retriever
-from glinker.segments import SEGMENT_CHARS, segment_bounds
+from glinker.segments import BATCH_CHARS, NEIGHBOURHOOD_CHARS, WHOLE_CHARS, batches, segment_bounds
 from glinker.surface import COUNTRIES, FIRST_LEVEL_DIVISIONS, name_continuations, sentence_start
 from glinker.types import Document, LinkDecision, LinkedMention, Mention
 
@@ -73,12 +74,16 @@ class Pipeline:
             "the" + the mention is a KB label or alias of an entity the KB finds for it ("Utrecht,
             The Netherlands" -> "The Netherlands"): the capital marks the article as part of the
             name. A sentence-initial "The" and a lower-case "the" ("the U.S.") stay outside.
-        segment_chars: A document longer than this is linked paragraph by paragraph, each paragraph as
-            a document of its own (:mod:`glinker.segments`; paragraphs longer than this are cut at line,
-            sentence and word ends), so a paragraph's links do not depend on the length of the document
-            around it, the cost per word stays constant and memory holds one batch of segments plus the
-            output. Pronoun coreference still looks back ``coref.window_chars`` across segments.
-            ``None``: documents are always linked whole.
+        whole_chars: A document longer than this is linked in bounded pieces (:mod:`glinker.segments`):
+            detection and context windows per paragraph, each as a document of its own, coherence
+            over the mentions within ``neighbourhood_chars``, pronoun antecedents within the
+            resolver's look-back, ``batch_chars`` of text at a time. So a paragraph's links do not
+            depend on the length of the document around it, the cost per word stays constant and
+            memory holds one batch plus the output. ``None``: documents are always linked whole.
+        neighbourhood_chars: In such a document, the mentions starting within this many characters
+            of a mention vote in its coherence features.
+        batch_chars: Characters of such a document linked per call (plus the neighbourhood on
+            either side, linked along for its votes).
     """
 
     def __init__(
@@ -96,7 +101,9 @@ class Pipeline:
         article_names: bool = True,
         place_qualifiers: bool = True,
         name_extension: bool = True,
-        segment_chars: int | None = SEGMENT_CHARS,
+        whole_chars: int | None = WHOLE_CHARS,
+        neighbourhood_chars: int = NEIGHBOURHOOD_CHARS,
+        batch_chars: int = BATCH_CHARS,
     ) -> None:
         self.detector = detector
         self.retriever = retriever
@@ -114,9 +121,9 @@ class Pipeline:
         self.article_names = bool(article_names)
         self.place_qualifiers = bool(place_qualifiers)
         self.name_extension = bool(name_extension)
-        if segment_chars is not None and int(segment_chars) < 1:
-            raise InputError(f"segment_chars must be at least 1 (or None: whole documents), got {segment_chars}")
-        self.segment_chars = None if segment_chars is None else int(segment_chars)
+        self.whole_chars = None if whole_chars is None else int(whole_chars)
+        self.neighbourhood_chars = int(neighbourhood_chars)
+        self.batch_chars = int(batch_chars)
 
     @classmethod
     def from_defaults(
@@ -173,58 +180,91 @@ class Pipeline:
         return doc
 
     def link_batch(self, docs: list[Document]) -> None:
-        """Annotate a batch of documents in place (one call per stage for every ``batch_size`` segments).
-
-        A document up to ``segment_chars`` long is one segment; a longer one is linked segment by
-        segment (see ``segment_chars``), ``batch_size`` segments at a time, so its mentions accumulate
-        while only one batch of segments is in flight.
-        """
+        """Annotate a batch of documents in place: one call per stage for the documents up to
+        ``whole_chars`` long, and ``batch_chars`` at a time for each longer one (see ``whole_chars``)."""
+        whole = [d for d in docs if self.whole_chars is None or len(d.text) <= self.whole_chars]
         for doc in docs:
             doc.mentions = []
-        segments = ((doc, lo, hi) for doc in docs for lo, hi in segment_bounds(doc.text, self.segment_chars))
-        preceding: dict[int, list[tuple[Mention, LinkDecision]]] = {}  # per document: coreference antecedents
-        while batch := list(islice(segments, self.batch_size)):
-            self._link_segments(batch, preceding)
+        if whole:
+            self._link_segments([(d, 0, len(d.text)) for d in whole], {})
+        for doc in docs:
+            if self.whole_chars is not None and len(doc.text) > self.whole_chars:
+                self._link_long(doc)
+
+    def _link_long(self, doc: Document) -> None:
+        """A long document, batch by batch: each batch's segments with the neighbourhood's around them."""
+        bounds = segment_bounds(doc.text, self.whole_chars)
+        reach = self.neighbourhood_chars
+        preceding: dict[int, list[tuple[Mention, LinkDecision]]] = {}  # coreference antecedents
+        for a, i, j, b in batches(bounds, self.batch_chars, reach):
+            self._link_segments([(doc, lo, hi) for lo, hi in bounds[a:b]], preceding, own=(i - a, j - a),
+                                reach=reach)
 
     def _link_segments(self, batch: list[tuple[Document, int, int]],
-                       preceding: dict[int, list[tuple[Mention, LinkDecision]]]) -> None:
+                       preceding: dict[int, list[tuple[Mention, LinkDecision]]],
+                       own: tuple[int, int] | None = None, reach: int | None = None) -> None:
         """Detect, retrieve and rerank in segments ``(doc, start, end)``, each as a document of its own,
-        and append the linked mentions at document offsets to their documents."""
+        and append the linked mentions of segments ``own`` (default: all) at document offsets to their
+        documents. With ``reach`` (segments of one document), coherence votes come from the mentions
+        starting within ``reach`` characters, in any segment of the batch; else from the same segment."""
         texts = [doc.text[lo:hi] for doc, lo, hi in batch]
-        per_doc = self.detector.detect(texts, self.labels)
+        per_seg = self.detector.detect(texts, self.labels)
         if self.name_extension:
-            per_doc = [self._extend_names(text, ms) for text, ms in zip(texts, per_doc)]
+            per_seg = [self._extend_names(text, ms) for text, ms in zip(texts, per_seg)]
         if self.join_comma_names:
-            per_doc = [self._join_comma_names(text, ms) for text, ms in zip(texts, per_doc)]
+            per_seg = [self._join_comma_names(text, ms) for text, ms in zip(texts, per_seg)]
         if self.abbreviation_dots:
-            per_doc = [self._abbreviation_dots(text, ms) for text, ms in zip(texts, per_doc)]
+            per_seg = [self._abbreviation_dots(text, ms) for text, ms in zip(texts, per_seg)]
         if self.article_names:
-            per_doc = [self._article_names(text, ms) for text, ms in zip(texts, per_doc)]
-        flat: list[Mention] = [m for ms in per_doc for m in ms]
-        contexts = [texts[d] for d, ms in enumerate(per_doc) for _ in ms]
+            per_seg = [self._article_names(text, ms) for text, ms in zip(texts, per_seg)]
+        flat: list[Mention] = [m for ms in per_seg for m in ms]
+        contexts = [texts[d] for d, ms in enumerate(per_seg) for _ in ms]
         candidates = self.retriever.retrieve(flat, contexts) if flat else []
-        decisions = self.reranker.rerank(flat, candidates, contexts) if flat else []
-        # from here on, document offsets
-        per_doc = [[replace(m, start=m.start + lo, end=m.end + lo) for m in ms] if lo else ms
-                   for (_, lo, _), ms in zip(batch, per_doc)]
+        if not flat:
+            decisions = []
+        elif reach is None:
+            decisions = self.reranker.rerank(flat, candidates, contexts)
+        else:
+            voters = self._voters(batch, per_seg, own, reach)
+            decisions = self.reranker.rerank(flat, candidates, contexts, voters=voters)
+        # from here on, document offsets, and only the batch's own segments
+        per_seg = [[replace(m, start=m.start + lo, end=m.end + lo) for m in ms] if lo else ms
+                   for (_, lo, _), ms in zip(batch, per_seg)]
+        first, last = own if own is not None else (0, len(batch))
+        skip = sum(len(ms) for ms in per_seg[:first])
+        decisions = decisions[skip : skip + sum(len(ms) for ms in per_seg[first:last])]
+        batch, per_seg = batch[first:last], per_seg[first:last]
         if self.coref is not None:
-            self._resolve_pronouns(batch, per_doc, decisions, preceding)
+            self._resolve_pronouns(batch, per_seg, decisions, preceding)
         qids = {d.qid for d in decisions if d.qid}
         if self.max_candidates:
             qids |= {c.qid for d in decisions for c, _ in d.ranked[: self.max_candidates]}
         records = self.kb.store.get_many(qids)
         k = 0
-        for (doc, _, _), mentions in zip(batch, per_doc):
+        for (doc, _, _), mentions in zip(batch, per_seg):
             for m in mentions:
                 doc.mentions.append(self._linked(m, decisions[k], records))
                 k += 1
 
-    def _resolve_pronouns(self, batch, per_doc, decisions, preceding) -> None:
+    @staticmethod
+    def _voters(batch, per_seg, own, reach) -> list[Sequence[int]]:
+        """Per mention of a long document's batch, the mentions starting within ``reach`` characters
+        (positions in the document); the segments linked along for their votes need none of their own."""
+        starts = [lo + m.start for (_, lo, _), ms in zip(batch, per_seg) for m in ms]
+        order = sorted(range(len(starts)), key=starts.__getitem__)
+        ordered = [starts[k] for k in order]
+        first, last = own
+        lo_own = sum(len(ms) for ms in per_seg[:first])
+        hi_own = lo_own + sum(len(ms) for ms in per_seg[first:last])
+        return [order[bisect_left(ordered, s - reach) : bisect_right(ordered, s + reach)] if lo_own <= k < hi_own
+                else () for k, s in enumerate(starts)]
+
+    def _resolve_pronouns(self, batch, per_seg, decisions, preceding) -> None:
         """Coreference per segment, in place; the antecedents a segment leaves within the resolver's
         look-back (``window_chars``) are carried to the next segment of the same document."""
         window = getattr(self.coref, "window_chars", None)
         k = 0
-        for (doc, _, hi), mentions in zip(batch, per_doc):
+        for (doc, _, hi), mentions in zip(batch, per_seg):
             n = len(mentions)
             if window is None:  # a resolver without a look-back bound sees one segment at a time
                 decisions[k : k + n] = self.coref.resolve(mentions, decisions[k : k + n])

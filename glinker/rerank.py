@@ -17,7 +17,7 @@ from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
 from glinker.nil import NilModel, mention_row
 from glinker.retrieval import NameEncoder
-from glinker.segments import SEGMENT_CHARS
+from glinker.segments import WHOLE_CHARS
 from glinker.surface import other_name
 from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
 
@@ -26,9 +26,15 @@ class Reranker(Protocol):
     """Scores candidates per mention and picks one entity or NIL."""
 
     def rerank(
-        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str],
+        voters: Sequence[Sequence[int]] | None = None,
     ) -> list[LinkDecision]:
-        """One decision per mention: the ranked candidates and the chosen QID, or ``None`` for NIL."""
+        """One decision per mention: the ranked candidates and the chosen QID, or ``None`` for NIL.
+
+        ``voters[i]``: the mentions (indices) whose entities may inform mention ``i``'s document
+        features; ``None``: those sharing its context. The pipeline sets it in long documents
+        (:mod:`glinker.segments`), where a context is one paragraph but the neighbourhood spans several.
+        """
         ...
 
 
@@ -36,9 +42,10 @@ class NoReranker:
     """Keeps retrieval order and links the first candidate; NIL only when there is none."""
 
     def rerank(
-        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str],
+        voters: Sequence[Sequence[int]] | None = None,
     ) -> list[LinkDecision]:
-        """Top-1 in retrieval order."""
+        """Top-1 in retrieval order (``voters`` unused)."""
         out = []
         for cands in candidates:
             ranked = tuple((c, c.score) for c in cands)
@@ -54,7 +61,7 @@ DOCUMENT_FEATURES = ("coherence", "coherence_max")
 
 # Learned with scripts/fit_reranker.py on 70 % of the shared dev benchmarks' documents (default
 # model, alias ∪ name ∪ demonym candidates, arnold KB; listwise fit, NIL threshold tuned end to end on
-# the other 30 %); conf/reranker/feature.yaml holds the same values.
+# the other 30 %); glinker/conf/reranker/feature.yaml holds the same values.
 DEFAULT_WEIGHTS: dict[str, float] = {
     "dense": 0.0705,
     "dense_gap": 0.0705,
@@ -77,7 +84,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 DEFAULT_BIAS = -12.1894
 DEFAULT_NIL_THRESHOLD = 0.1  # for the linear weights alone
-# The packaged LambdaMART model and its calibration (conf/reranker/feature.yaml; Pipeline.from_defaults)
+# The packaged LambdaMART model and its calibration (glinker/conf/reranker/feature.yaml; Pipeline.from_defaults)
 DEFAULT_MODEL = "lambdamart.txt"
 DEFAULT_MODEL_SCALE = 1.372119
 DEFAULT_MODEL_BIAS = -2.673627
@@ -211,10 +218,10 @@ class FeatureReranker:
             (which also becomes the decision's ``link_score``) instead of the ranker's probability.
         span_nil_threshold: With a ``nil_model``, the threshold on the ranker's probability for
             :meth:`rerank_spans` (given spans, no NIL model); ``None``: ``nil_threshold``.
-        coherence_chars: Only mentions starting at most this many characters from a mention vote in
-            its coherence features, so their cost per mention stays bounded in a long text. The
-            default is the pipeline's segment length (:data:`glinker.segments.SEGMENT_CHARS`): within a
-            segment, or a document the pipeline links whole, every other mention votes. ``None``: all.
+        coherence_chars: Without ``voters``, only mentions of the same context starting at most this
+            many characters from a mention vote in its coherence features, so their cost per mention
+            stays bounded in a long text. The default is the longest document the pipeline links
+            whole (:data:`glinker.segments.WHOLE_CHARS`), where every other mention votes. ``None``: all.
     """
 
     def __init__(
@@ -232,7 +239,7 @@ class FeatureReranker:
         model_bias: float = 0.0,
         nil_model: str | None = None,
         span_nil_threshold: float | None = None,
-        coherence_chars: int | None = SEGMENT_CHARS,
+        coherence_chars: int | None = WHOLE_CHARS,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -261,10 +268,11 @@ class FeatureReranker:
         self.nil_log: list | None = None
 
     def rerank(
-        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str],
+        voters: Sequence[Sequence[int]] | None = None,
     ) -> list[LinkDecision]:
         """Score all candidates (records fetched in one pass) and apply the NIL decision to detected mentions."""
-        return self._rerank(mentions, candidates, contexts, detected=True)
+        return self._rerank(mentions, candidates, contexts, detected=True, voters=voters)
 
     def rerank_spans(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
@@ -274,9 +282,9 @@ class FeatureReranker:
         at all, is not asked; the ranker's probability is held to ``span_nil_threshold``."""
         return self._rerank(mentions, candidates, contexts, detected=False)
 
-    def _rerank(self, mentions, candidates, contexts, detected: bool) -> list[LinkDecision]:
+    def _rerank(self, mentions, candidates, contexts, detected: bool, voters=None) -> list[LinkDecision]:
         out = []
-        all_feats = self.featurize(mentions, candidates, contexts)
+        all_feats = self.featurize(mentions, candidates, contexts, voters)
         scored = self._booster_probs(all_feats) if self.booster is not None else None
         probs = [scored[k] if scored is not None else [self._prob(f) for f in feats]
                  for k, feats in enumerate(all_feats)]
@@ -309,9 +317,11 @@ class FeatureReranker:
         return out
 
     def featurize(
-        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str],
+        voters: Sequence[Sequence[int]] | None = None,
     ) -> list[list[dict[str, float]]]:
-        """Feature dicts of every candidate of every mention (batched KB reads and context encoding)."""
+        """Feature dicts of every candidate of every mention (batched KB reads and context encoding);
+        ``voters`` as in :meth:`rerank`."""
         records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
         ents = self._entity_sentences(candidates, records)
         sims = self._context_sims(mentions, candidates, contexts, ents)
@@ -322,7 +332,7 @@ class FeatureReranker:
         feats = [candidate_features(m, cands, records, sims[i], names[i], types[i], heads[i]) if cands else []
                  for i, (m, cands) in enumerate(zip(mentions, candidates))]
         if self._wanted(DOCUMENT_FEATURES):
-            self._coherence(mentions, contexts, ents, feats)
+            self._coherence(mentions, contexts, ents, feats, voters)
         return feats
 
     def _wanted(self, names: Sequence[str]) -> bool:
@@ -350,7 +360,7 @@ class FeatureReranker:
             out.append((ent, known))
         return out
 
-    def _coherence(self, mentions, contexts, ents, feats) -> None:
+    def _coherence(self, mentions, contexts, ents, feats, voters=None) -> None:
         """Add ``coherence``: how well a candidate fits the entities the document's other mentions resolve to.
 
         A first pass scores every candidate without the document features; each other mention
@@ -362,37 +372,58 @@ class FeatureReranker:
         confirm its own first guess; pronouns neither vote nor get a coherence (their candidates
         come from the string "he"; :mod:`glinker.coref` links them). ``coherence_max`` is the best
         single vote instead of the mean (one strongly related entity: "Crimson Tide" for "Alabama").
-        Voters are the mentions starting within ``coherence_chars`` of the mention.
+        The voters are ``voters[i]``, or else the mentions of the same context starting within
+        ``coherence_chars`` of the mention.
         """
         base = {n: w for n, w in self.weights.items() if n not in DOCUMENT_FEATURES}
+        # a pronoun's candidates are noise; an entity without embedding is a zero row: no vote, no coherence
+        votes = [ents[i] is not None and not is_pronoun(mentions[i].text) for i in range(len(mentions))]
+        if voters is None:
+            voters = self._same_context(mentions, contexts, votes)
+        mix: dict[int, np.ndarray] = {}
+        norm: dict[int, str] = {}
+
+        def mixture(j: int) -> np.ndarray:
+            """Mention j's vote: its candidates' entity vectors under the first pass's softmax."""
+            if j not in mix:
+                z = np.array([sum(w * f.get(n, 0.0) for n, w in base.items()) for f in feats[j]])  # no bias
+                p = np.exp(z - z.max())
+                mix[j] = (p / p.sum()) @ ents[j][0]
+            return mix[j]
+
+        def text(j: int) -> str:
+            if j not in norm:
+                norm[j] = normalize_alias(mentions[j].text)
+            return norm[j]
+
+        for i, js in enumerate(voters):
+            if not votes[i]:
+                continue
+            others = [mixture(j) for j in js if j != i and votes[j] and text(j) != text(i)]
+            if not others:
+                continue
+            sims = ents[i][0] @ np.stack(others).T
+            for f, mean, best in zip(feats[i], sims.mean(axis=1).tolist(), sims.max(axis=1).tolist()):
+                f["coherence"], f["coherence_max"] = mean, best
+
+    def _same_context(self, mentions, contexts, votes) -> list[Sequence[int]]:
+        """Per mention, the mentions of its context (by position) starting within ``coherence_chars``."""
         groups: dict[str, list[int]] = {}
         for i, ctx in enumerate(contexts):
-            if ents[i] is not None and not is_pronoun(mentions[i].text):  # a pronoun's candidates: noise
+            if votes[i]:
                 groups.setdefault(ctx, []).append(i)
+        out: list[Sequence[int]] = [()] * len(mentions)
+        reach = self.coherence_chars
         for members in groups.values():
-            if len(members) < 2:
-                continue
-            vecs, mix, norm = {}, {}, {}
-            for i in members:
-                ent = ents[i][0]  # an entity without embedding is a zero row: no vote, no coherence
-                z = np.array([sum(w * f.get(n, 0.0) for n, w in base.items()) for f in feats[i]])  # softmax: no bias
-                p = np.exp(z - z.max())
-                vecs[i], mix[i] = ent, (p / p.sum()) @ ent
-                norm[i] = normalize_alias(mentions[i].text)
             # by position (stable: a pipeline's mentions keep their order), so the voters within
             # coherence_chars are a slice: bounded work per mention however long the text
             members.sort(key=lambda i: mentions[i].start)
             starts = [mentions[i].start for i in members]
-            reach = self.coherence_chars
             for pos, i in enumerate(members):
                 lo, hi = (0, len(members)) if reach is None else (
                     bisect_left(starts, starts[pos] - reach), bisect_right(starts, starts[pos] + reach))
-                others = [mix[j] for j in members[lo:hi] if j != i and norm[j] != norm[i]]
-                if not others:
-                    continue
-                sims = vecs[i] @ np.stack(others).T
-                for f, mean, best in zip(feats[i], sims.mean(axis=1).tolist(), sims.max(axis=1).tolist()):
-                    f["coherence"], f["coherence_max"] = mean, best
+                out[i] = members[lo:hi]
+        return out
 
     def _type_scores(self, mentions, candidates, records) -> list[list[float | None] | None]:
         """Type compatibility: the span's probability for the best of each candidate's P31 class names.

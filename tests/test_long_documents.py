@@ -11,7 +11,7 @@ from glinker.kb import KnowledgeBase
 from glinker.pipeline import Pipeline
 from glinker.rerank import DEFAULT_MODEL, DEFAULT_NIL_MODEL, FeatureReranker
 from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
-from glinker.segments import segment_bounds
+from glinker.segments import batches, segment_bounds
 from glinker.types import Candidate, LinkDecision, Mention
 from kb_build.build import build_kb
 
@@ -21,7 +21,7 @@ PARAGRAPH = ("Arnold Schwarzenegger starred in The Terminator before the Governa
 
 
 def filler(i: int) -> str:
-    """A distinct paragraph of about 100 words that names the same entities (they would vote in coherence)."""
+    """A distinct paragraph of about 100 words naming the same entities (they vote in coherence)."""
     return (f"Report {i}. The Celtics lost game {i} in Boston, and the crowd left early. Douglas Noel Adams "
             f"was quoted on page {i + 3} of the paper, next to a review of Terminator and an interview with "
             f"Schwarzenegger about his years in politics. The weather stayed cold for {i % 7 + 2} days and the "
@@ -30,23 +30,37 @@ def filler(i: int) -> str:
             f"bridge. Boston fans waited outside for hours; the band Boston cancelled show number {i}.")
 
 
+def plain(i: int) -> str:
+    """A distinct paragraph of about 60 words that names no KB entity."""
+    return (f"Note {i}. The committee met again on the third floor and read the minutes aloud. Somebody "
+            f"brought coffee for {i + 4} guests, the projector failed twice, and the chair asked everyone to "
+            "keep their remarks short. After lunch the discussion turned to the garden, the leaking roof and "
+            "the question of who would water the plants during the long summer holidays.")
+
+
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, tiny_model_dir):
-    """The real pipeline pieces on the tiny model: bi-encoder ∪ KB-alias detection (so the paragraph's
-    names are found whatever the random heads score), alias ∪ name retrieval, the packaged LambdaMART
-    ranker and NIL model, pronoun coreference."""
+    """The real pipeline pieces on the tiny model: KB-alias detection with the bi-encoder's span vectors and
+    labels (``UnionDetector``; its random heads propose nothing themselves at this threshold, so text
+    without KB names has no mentions), alias ∪ name retrieval, the packaged LambdaMART ranker and NIL
+    model, pronoun coreference."""
     from conftest import BOSTON, write_dump
 
     from glinker.alias_detector import UnionDetector
     from glinker.detector import BiEncoderDetector
 
     root = tmp_path_factory.mktemp("long")
-    det = BiEncoderDetector(str(tiny_model_dir), labels=["person", "location", "organization"], threshold=0.515)
+    det = BiEncoderDetector(str(tiny_model_dir), labels=["person", "location", "organization"], threshold=0.9)
     build_kb(write_dump(root / "boston.json", BOSTON), root / "kb", det, progress=False)
     kb = KnowledgeBase.open(root / "kb", expect_fingerprint=det.fingerprint)
     reranker = FeatureReranker(kb, detector=det, model=DEFAULT_MODEL, nil_model=DEFAULT_NIL_MODEL)
     retriever = UnionRetriever([AliasRetriever(kb, top_k=32), NameRetriever(kb, det, top_k=32)])
     return Pipeline(UnionDetector(det, kb), retriever, reranker, kb, coref=PronounResolver(kb))
+
+
+def _variant(pipeline, **kwargs) -> Pipeline:
+    return Pipeline(pipeline.detector, pipeline.retriever, pipeline.reranker, pipeline.kb, coref=pipeline.coref,
+                    **kwargs)
 
 
 def _links(mentions, shift=0):
@@ -55,80 +69,107 @@ def _links(mentions, shift=0):
 
 def test_a_paragraph_links_the_same_alone_and_inside_a_20000_word_document(pipeline):
     alone = pipeline.link_text(PARAGRAPH)
-    assert len(alone.mentions) >= 5 and any(m.qid for m in alone.mentions), "the paragraph must have links"
-    before = [filler(i) for i in range(105)]
-    after = [filler(i) for i in range(105, 210)]
-    text = "\n\n".join(before + [PARAGRAPH] + after)
-    assert len(text.split()) > 20_000 and len(text) > 10 * pipeline.segment_chars
+    assert len(alone.mentions) >= 6 and sum(m.qid is not None for m in alone.mentions) >= 3, \
+        "the paragraph must have links"
+    # text without KB names within the neighbourhood, then paragraphs naming the same entities
+    quiet = [plain(i) for i in range(8)]
+    assert len("\n\n".join(quiet)) > pipeline.neighbourhood_chars
+    before, after = [filler(i) for i in range(105)], [filler(i) for i in range(105, 210)]
+    text = "\n\n".join(before + quiet + [PARAGRAPH] + quiet[::-1] + after)
+    assert len(text.split()) > 20_000 and len(text) > 10 * pipeline.whole_chars
     doc = pipeline.link_text(text)
     lo = text.index(PARAGRAPH)
     inside = [m for m in doc.mentions if lo <= m.start < lo + len(PARAGRAPH)]
     assert _links(inside, lo) == _links(alone.mentions)
     assert [m.score for m in inside] == pytest.approx([m.score for m in alone.mentions], abs=1e-5)
     assert [m.link_score for m in inside] == pytest.approx([m.link_score for m in alone.mentions], abs=1e-5)
-    # the other paragraphs are linked too, each at its own offsets
-    assert len(doc.mentions) > 100 * len(alone.mentions)
+    # the other paragraphs are linked too, in order, at their own offsets
+    assert len(doc.mentions) > 150 * len(alone.mentions)
     assert all(text[m.start : m.end] == m.text for m in doc.mentions)
     assert [m.start for m in doc.mentions] == sorted(m.start for m in doc.mentions)
 
 
-def test_a_document_shorter_than_a_segment_is_linked_whole_as_before(pipeline):
+def test_a_document_up_to_whole_chars_is_linked_whole_as_before(pipeline):
     text = "\n\n".join([filler(1), PARAGRAPH, filler(2)])
-    assert len(text) < pipeline.segment_chars
-    segmented = pipeline.link_text(text)
-    whole = Pipeline(pipeline.detector, pipeline.retriever, pipeline.reranker, pipeline.kb, coref=pipeline.coref,
-                     segment_chars=None).link_text(text)
-    assert segmented.mentions and _links(segmented.mentions) == _links(whole.mentions)
-    assert [m.link_score for m in segmented.mentions] == [m.link_score for m in whole.mentions]
+    assert len(text) < pipeline.whole_chars
+    default = pipeline.link_text(text)
+    whole = _variant(pipeline, whole_chars=None).link_text(text)
+    assert default.mentions and _links(default.mentions) == _links(whole.mentions)
+    assert [m.link_score for m in default.mentions] == [m.link_score for m in whole.mentions]
 
 
-def test_a_long_document_is_linked_by_paragraph_batches_in_order(pipeline):
-    paragraphs = [filler(i) for i in range(6)]
-    text = "\n\n".join(paragraphs)
-    small = Pipeline(pipeline.detector, pipeline.retriever, pipeline.reranker, pipeline.kb, coref=pipeline.coref,
-                     segment_chars=len(paragraphs[0]) + 10, batch_size=4)
-    doc = small.link_text(text)
-    one_by_one = []
-    for p in paragraphs:
-        lo = text.index(p)
-        one_by_one += _links(pipeline.link_text(p).mentions, -lo)
-    assert one_by_one and _links(doc.mentions) == one_by_one
+def test_long_documents_give_the_same_links_in_any_batch_size_and_coherence_crosses_paragraphs(pipeline):
+    # a small long document: linked in pieces from 1,000 characters on, votes from within 700 (one paragraph)
+    small = {"whole_chars": 1000, "neighbourhood_chars": 700}
+    text = "\n\n".join([filler(i) for i in range(4)] + [PARAGRAPH] + [filler(i) for i in range(4, 8)])
+    one_call = _variant(pipeline, batch_chars=len(text), **small).link_text(text)
+    per_paragraph = _variant(pipeline, batch_chars=1, **small).link_text(text)  # each with its neighbours
+    assert one_call.mentions and _links(per_paragraph.mentions) == _links(one_call.mentions)
+    assert [m.link_score for m in per_paragraph.mentions] == pytest.approx(
+        [m.link_score for m in one_call.mentions], abs=1e-5)
+    # the neighbourhood, not the paragraph, is what votes: without it the scores move
+    alone = _variant(pipeline, batch_chars=len(text), whole_chars=1000, neighbourhood_chars=0).link_text(text)
+    assert [x[:4] for x in _links(alone.mentions)] == [x[:4] for x in _links(one_call.mentions)]
+    assert [m.link_score for m in alone.mentions] != pytest.approx([m.link_score for m in one_call.mentions],
+                                                                   abs=1e-3)
 
 
-def _check_segments(text: str, max_chars: int) -> list[tuple[int, int]]:
-    bounds = segment_bounds(text, max_chars)
-    assert all(0 <= a <= b <= len(text) for a, b in bounds)
+def _check_segments(text: str, piece_chars: int) -> list[tuple[int, int]]:
+    bounds = segment_bounds(text, 0, piece_chars)
+    if not text:  # no longer than whole_chars: the text itself
+        assert bounds == [(0, 0)]
+        return bounds
+    assert all(0 < b - a <= piece_chars for a, b in bounds)
+    assert all(0 <= a < b <= len(text) for a, b in bounds)
     assert all(b1 <= a2 for (_, b1), (a2, _) in zip(bounds, bounds[1:]))
     covered = set()
     for a, b in bounds:
         covered.update(range(a, b))
     assert all(ch.isspace() for i, ch in enumerate(text) if i not in covered)  # nothing but whitespace is lost
-    if len(text) > max_chars:  # else the text itself, as one segment
-        assert all(0 < b - a <= max_chars for a, b in bounds)
     return bounds
 
 
 def test_segments_are_paragraphs_then_lines_sentences_and_words():
-    assert segment_bounds("short text\n\nsecond paragraph", 100) == [(0, 28)]
+    assert segment_bounds("short text\n\nsecond paragraph", 100, 5) == [(0, 28)]  # short: whole
+    assert segment_bounds("x" * 50, None, 5) == [(0, 50)]
     text = "First one here.\n\n  Second paragraph.  \n \n\nThird."
-    assert [text[a:b] for a, b in _check_segments(text, 20)] == ["First one here.", "Second paragraph.", "Third."]
+    assert [text[a:b] for a, b in _check_segments(text, 40)] == ["First one here.", "Second paragraph.", "Third."]
     long_line = "Alpha beta gamma. Delta epsilon! Zeta eta theta? Iota kappa lambda mu."
     assert [long_line[a:b] for a, b in _check_segments(long_line, 35)] == [
         "Alpha beta gamma. Delta epsilon!", "Zeta eta theta?", "Iota kappa lambda mu."]
-    # a sentence longer than a segment: runs of words
+    # a sentence longer than a piece: runs of words
     assert [long_line[a:b] for a, b in _check_segments(long_line, 12)][:3] == ["Alpha beta", "gamma. Delta", "epsilon!"]
     lines = "one two three\nfour five six\nseven eight"
     assert [lines[a:b] for a, b in _check_segments(lines, 28)] == ["one two three\nfour five six", "seven eight"]
-    assert [x for x in _check_segments("a" * 25, 10)] == [(0, 10), (10, 20), (20, 25)]
-    assert segment_bounds("x" * 50, None) == [(0, 50)]
+    assert _check_segments("a" * 25, 10) == [(0, 10), (10, 20), (20, 25)]
     with pytest.raises(ValueError, match="at least 1"):
-        segment_bounds("x" * 50, 0)
+        segment_bounds("x" * 50, 10, 0)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from("ab .!\n\t"), max_size=300), st.integers(1, 40))
-def test_segments_cover_the_text_in_order_and_fit_the_limit(text, max_chars):
-    _check_segments(text, max_chars)
+def test_segments_cover_the_text_in_order_and_fit_the_limit(text, piece_chars):
+    _check_segments(text, piece_chars)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 40)), min_size=1, max_size=40), st.integers(1, 120),
+       st.integers(0, 60))
+def test_batches_own_every_segment_once_and_hold_its_neighbourhood(gaps_and_lengths, batch_chars, reach):
+    bounds, pos = [], 0
+    for gap, length in gaps_and_lengths:
+        bounds.append((pos + gap, pos + gap + length))
+        pos += gap + length
+    owned = []
+    for a, i, j, b in batches(bounds, batch_chars, reach):
+        assert 0 <= a <= i < j <= b <= len(bounds)
+        owned += range(i, j)
+        assert j == len(bounds) or bounds[j - 1][1] - bounds[i][0] >= batch_chars  # big enough unless at the end
+        lo, hi = bounds[i][0] - reach, bounds[j - 1][1] + reach
+        # every segment with text within reach of the batch is linked along, no other
+        assert [k for k in range(len(bounds)) if k < i and bounds[k][1] > lo] == list(range(a, i))
+        assert [k for k in range(len(bounds)) if k >= j and bounds[k][0] <= hi] == list(range(j, b))
+    assert owned == list(range(len(bounds)))
 
 
 def test_coherence_votes_come_only_from_mentions_within_reach(pipeline):
