@@ -21,7 +21,6 @@ the machine and date, and writes the JSON record to ``out``.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import platform
@@ -29,7 +28,6 @@ import re
 import signal
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -80,18 +78,6 @@ def child(path: str, kb_dir: str) -> None:
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": round(seconds, 2), "mentions": len(doc.mentions),
                       "linked": sum(m.qid is not None for m in doc.mentions), "rss_loaded_mb": round(loaded)}))
-
-
-def source_tree(rev: str, tmp: Path) -> Path:
-    """``.``: this working tree; else a clean export of a git revision (``git archive``, no .git changes)."""
-    if rev == ".":
-        return ROOT
-    dest = tmp / re.sub(r"[^\w.-]", "_", rev)
-    dest.mkdir()
-    data = subprocess.run(["git", "archive", "--format=tar", rev], cwd=ROOT, check=True, capture_output=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
 
 
 def run_one(tree: Path, doc: Path, kb_dir: str, timeout: float, threads: str) -> dict:
@@ -152,6 +138,7 @@ def main(argv: list[str]) -> None:
         opts = dict(a.split("=", 1) for a in argv)
         return child(opts["child"], opts.get("kb_dir", ""))
     sys.path.insert(0, str(ROOT))
+    from bench_link import _source_tree as source_tree  # a git revision exported with git archive
     from options import key_value_options
 
     from glinker.settings import data_dir
