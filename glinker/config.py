@@ -4,13 +4,14 @@ Stages are plain classes; a node names one by ``_target_`` (any importable
 class, including a user's own). Shared objects (the opened ``kb``, the
 ``detector``) are passed to every node, nested ones included, whose
 constructor has a parameter of that name and whose node does not set it.
-Only configs shipped in ``conf/`` or given on the command line reach this
+Only configs shipped in ``glinker/conf/`` or given on the command line reach this
 module: nothing read from a KB or model folder is ever instantiated.
 """
 
 from __future__ import annotations
 
 import inspect
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from glinker.errors import InputError
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+# The configs ship inside the package (glinker/conf), so a wheel install finds them wherever it runs.
+CONF_DIR = Path(str(resources.files("glinker").joinpath("conf")))
 
 
 def locate(target: str) -> Any:

@@ -23,7 +23,7 @@ from glinker.coref import is_pronoun
 from glinker.surface import sentence_start
 from glinker.types import Mention
 
-# The default linking labels (conf/detector/bi_encoder.yaml); a mention with another label has all zeros.
+# The default linking labels (glinker/conf/detector/bi_encoder.yaml); a mention with another label has all zeros.
 NIL_LABELS = ("person", "organization", "location", "film", "country", "city", "award", "event", "work of art",
               "nationality", "miscellaneous")
 MENTION_FEATURES = ("link_prob", "link_gap", "n_candidates", "mention_score", "chars", "words", "lower_initial",

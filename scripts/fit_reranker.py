@@ -1,6 +1,6 @@
 """Learn the feature reranker's weights and NIL threshold on the shared dev benchmarks.
 
-    python scripts/fit_reranker.py kb_dir=kb/arnold [benchmarks=[...]] [write=conf/reranker/learned.yaml]
+    python scripts/fit_reranker.py kb_dir=kb/arnold [benchmarks=[...]] [write=glinker/conf/reranker/learned.yaml]
         [features=[name,...]] [cache=examples.json] [ranker=linear|lambdamart]
 
 Documents of each benchmark are split 70/30 (fixed seed): weights are fitted on

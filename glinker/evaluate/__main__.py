@@ -1,7 +1,7 @@
 """``python -m glinker.evaluate <command> key=value ...``: a small dispatcher.
 
-``ner``: zero-shot NER scores (``conf/evaluate_ner.yaml``, metrics in :mod:`glinker.evaluate.ner`).
-``el``: entity linking (``conf/evaluate_el.yaml``, the app in :mod:`glinker.evaluate.el_cli`).
+``ner``: zero-shot NER scores (``glinker/conf/evaluate_ner.yaml``, metrics in :mod:`glinker.evaluate.ner`).
+``el``: entity linking (``glinker/conf/evaluate_el.yaml``, the app in :mod:`glinker.evaluate.el_cli`).
 The subcommand is removed from ``sys.argv`` and the command's Hydra app runs on the rest.
 """
 

@@ -1,4 +1,4 @@
-"""Hydra app of ``python -m glinker.evaluate el`` (config ``conf/evaluate_el.yaml``)."""
+"""Hydra app of ``python -m glinker.evaluate el`` (config ``glinker/conf/evaluate_el.yaml``)."""
 
 from __future__ import annotations
 

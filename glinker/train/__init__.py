@@ -1,1 +1,1 @@
-"""Training of the span bi-encoder: ``python -m glinker.train`` (see ``conf/train.yaml``)."""
+"""Training of the span bi-encoder: ``python -m glinker.train`` (see ``glinker/conf/train.yaml``)."""

@@ -1,6 +1,6 @@
 """One training run end to end: read corpora, add weak labels, prepare, train, export.
 
-Plain arguments only; ``glinker/train/__main__.py`` fills them from ``conf/train.yaml``.
+Plain arguments only; ``glinker/train/__main__.py`` fills them from ``glinker/conf/train.yaml``.
 """
 
 from __future__ import annotations
