@@ -13,58 +13,58 @@ copied storage).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from glinker.errors import GlinkerError, InputError
 from glinker.types import Document
+
+if TYPE_CHECKING:
+    from glinker.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
 
 class _LinkActor:
-    """One Ray actor: a whole pipeline, built from the (plain) link config."""
+    """One Ray actor: a whole pipeline, built once by the factory it is given."""
 
-    def __init__(self, cfg: dict[str, Any], num_threads: int) -> None:
+    def __init__(self, factory: Callable[[], Pipeline], num_threads: int, with_candidates: bool) -> None:
         import torch
-        from omegaconf import OmegaConf
-
-        from glinker.link import build_pipeline
 
         torch.set_num_threads(num_threads)  # the CPUs Ray reserved for this actor, not every core of the node
-        self.cfg = OmegaConf.create(cfg)
-        self.pipeline = build_pipeline(self.cfg)
+        self.pipeline = factory()
+        self.with_candidates = with_candidates
 
     def link(self, docs: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Link ``(id, text, meta)`` documents; returns their JSON views in the same order."""
         batch = [Document(i, t, meta=m) for i, t, m in docs]
         self.pipeline.link_batch(batch)
-        return [d.to_dict(with_candidates=self.cfg.candidates > 0) for d in batch]
+        return [d.to_dict(with_candidates=self.with_candidates) for d in batch]
 
 
 class RayLinker:
     """Links documents with a pool of Ray actors, each holding one pipeline.
 
     Args:
-        cfg: The composed ``link`` config as a plain dict (each actor builds its pipeline from it;
-            ``kb_dir`` must be set: the driver builds the demo KB before starting the actors).
+        factory: A picklable callable that builds the pipeline (each actor calls it once), e.g.
+            :class:`glinker.config.PipelineFactory`; the KB it opens must exist on every node.
+        with_candidates: Whether the JSON views carry the ranked candidates.
         address: Ray address (``None``: start a local instance; ``"auto"``: the running cluster).
         actors: Size of the pool (each actor holds one model and opens the KB).
         cpus_per_actor: CPUs Ray reserves per actor.
         docs_per_call: Documents per actor call.
     """
 
-    def __init__(self, cfg: dict[str, Any], *, address: str | None = None, actors: int = 2, cpus_per_actor: int = 1,
-                 docs_per_call: int = 16) -> None:
+    def __init__(self, factory: Callable[[], Pipeline], *, with_candidates: bool = False, address: str | None = None,
+                 actors: int = 2, cpus_per_actor: int = 1, docs_per_call: int = 16) -> None:
         try:
             import ray  # noqa: F401
         except ImportError as exc:
             raise InputError(f"engine=ray needs Ray ({exc}): pip install 'glinker-wikidata[distributed]'") from None
         if actors < 1 or cpus_per_actor < 1 or docs_per_call < 1:
             raise InputError("ray.actors, ray.cpus_per_actor and ray.docs_per_call must be ≥ 1")
-        if not cfg.get("kb_dir"):
-            raise InputError("engine=ray needs kb_dir (the path every node opens)")
-        self.cfg = cfg
+        self.factory = factory
+        self.with_candidates = bool(with_candidates)
         self.address = address
         self.actors = int(actors)
         self.cpus_per_actor = int(cpus_per_actor)
@@ -84,7 +84,8 @@ class RayLinker:
             ray.init(**kwargs)
         try:
             remote = ray.remote(num_cpus=self.cpus_per_actor)(_LinkActor)
-            pool = ActorPool([remote.remote(self.cfg, self.cpus_per_actor) for _ in range(self.actors)])
+            pool = ActorPool([remote.remote(self.factory, self.cpus_per_actor, self.with_candidates)
+                              for _ in range(self.actors)])
             in_flight = 0
             for batch in self._batches(docs):
                 if in_flight >= 2 * self.actors:  # bounded: never more than two batches per actor queued

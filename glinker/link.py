@@ -24,45 +24,14 @@ from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from glinker.config import CONF_DIR, build_stage
+from glinker.config import CONF_DIR, PipelineFactory, build_pipeline, build_stage
 from glinker.errors import GlinkerError, InputError
 from glinker.interrupts import Interrupted, held, stop_on_signals
 from glinker.io import BadDocument, JsonlWriter, check_size, read_documents
-from glinker.kb import KnowledgeBase
 from glinker.pipeline import Pipeline
 from glinker.types import Document
 
 logger = logging.getLogger("glinker.link")
-
-
-def build_pipeline(cfg: DictConfig) -> Pipeline:
-    """Pipeline from a composed ``link`` config (detector, KB, retriever, reranker)."""
-    from glinker.demo import ensure_demo_kb
-
-    detector = build_stage(cfg.detector)
-    kb_dir = cfg.get("kb_dir") or ensure_demo_kb(detector)
-    kb = KnowledgeBase.open(kb_dir, expect_fingerprint=getattr(detector, "fingerprint", None))
-    if hasattr(detector, "attach_kb"):  # detectors that read the KB (e.g. alias dictionary matching)
-        detector.attach_kb(kb)
-    retriever = build_stage(cfg.retriever, kb=kb, detector=detector)
-    reranker = build_stage(cfg.reranker, kb=kb, detector=detector)
-    labels = cfg.get("labels")
-    if labels is not None:
-        labels = [labels] if isinstance(labels, str) else list(labels)
-        if not labels:
-            raise InputError("labels=[] gives the detector nothing to look for: list at least one entity type "
-                             "(labels=[person,location]) or leave labels out for the default set")
-    coref = None
-    if cfg.get("coref", True):
-        from glinker.coref import PronounResolver
-
-        coref = PronounResolver(kb)
-    return Pipeline(detector, retriever, reranker, kb, labels=labels, batch_size=cfg.batch_size,
-                    max_candidates=cfg.candidates, coref=coref, join_comma_names=cfg.get("join_comma_names", True),
-                    abbreviation_dots=cfg.get("abbreviation_dots", True),
-                    article_names=cfg.get("article_names", True),
-                    place_qualifiers=cfg.get("place_qualifiers", True),
-                    name_extension=cfg.get("name_extension", True))
 
 
 @dataclass(frozen=True)
@@ -268,8 +237,8 @@ def _ray_linker(cfg: DictConfig):
         # built once here, not by every actor at the same time
         plain["kb_dir"] = str(ensure_demo_kb(build_stage(cfg.detector)))
     r = cfg.ray
-    return RayLinker(plain, address=r.address, actors=r.actors, cpus_per_actor=r.cpus_per_actor,
-                     docs_per_call=r.docs_per_call)
+    return RayLinker(PipelineFactory(plain), with_candidates=cfg.candidates > 0, address=r.address, actors=r.actors,
+                     cpus_per_actor=r.cpus_per_actor, docs_per_call=r.docs_per_call)
 
 
 # ``text=...`` taken off the command line verbatim before Hydra parses the rest: free text holds commas,

@@ -151,8 +151,8 @@ def prepare(work: Path, kb_dir: Path, qids: list[str], detector) -> tuple[Path, 
 
 def run_ours(overrides: list[str], kb5k: Path, docs: list[GoldDocument], ed: bool) -> dict:
     """Our default pipeline in-process: timed e2e linking, then ED on gold spans."""
+    from glinker.config import build_pipeline
     from glinker.evaluate.el import evaluate_ed
-    from glinker.link import build_pipeline
     from glinker.types import Document
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -57,7 +57,7 @@ def load_texts(n: int) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    from glinker.link import build_pipeline
+    from glinker.config import build_pipeline
     from glinker.types import Document
 
     opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in ("docs", "batch_sizes", "cli", "trees"))

@@ -55,8 +55,8 @@ def context_options(cfg) -> dict:
 
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
+    from glinker.config import build_pipeline
     from glinker.evaluate.el import kb_membership, load_benchmark
-    from glinker.link import build_pipeline
     from glinker.nil import fit_nil_model
     from glinker.rerank import FEATURES, FeatureReranker
     from glinker.rerank_fit import (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -16,8 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_wheel_ships_configs_and_cli_runs_elsewhere(tmp_path, tiny_model_dir):
+    # build from a copy: setuptools writes build/ and *.egg-info into the source folder
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    for pkg in ("glinker", "kb_build"):
+        shutil.copytree(ROOT / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__", "local"))
     wheels = tmp_path / "wheels"
-    res = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
                           "-q", "-w", str(wheels)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     (wheel,) = wheels.glob("glinker_wikidata-*.whl")

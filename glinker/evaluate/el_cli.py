@@ -21,8 +21,8 @@ logger = logging.getLogger("glinker.evaluate.el")
 
 def run_el(cfg: DictConfig) -> dict:
     """Evaluate the configured pipeline on one or more benchmarks; returns the metrics dict."""
+    from glinker.config import build_pipeline
     from glinker.evaluate.el import evaluate_e2e, evaluate_ed, load_benchmark
-    from glinker.link import build_pipeline
 
     benches = cfg.benchmark if OmegaConf.is_list(cfg.benchmark) else [cfg.benchmark]
     if cfg.mode not in ("ed", "e2e"):
