@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
+from glinker.wikidata_classes import HUMAN
 
 PERSON_PRONOUNS = frozenset({"he", "him", "his", "himself", "she", "her", "hers", "herself"})
 THING_PRONOUNS = frozenset({"it", "its", "itself"})
@@ -25,7 +26,6 @@ THING_PRONOUNS = frozenset({"it", "its", "itself"})
 PRONOUNS = PERSON_PRONOUNS | THING_PRONOUNS | frozenset({
     "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "ourselves", "you", "your", "yours", "yourself",
     "yourselves", "they", "them", "their", "theirs", "themselves", "one", "oneself"})
-HUMAN = "Q5"
 
 
 def is_pronoun(text: str) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from glinker.kb import KnowledgeBase
 from glinker.retrieval import entity_dense_scores
 from glinker.types import Candidate, Mention
+from glinker.wikidata_classes import PLACE_TYPES, RELIGION_TYPES
 
 # suffix of the adjective -> replacements that give the place name (tried in order)
 _SUFFIXES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -46,14 +47,6 @@ IRREGULAR = {
 _PREFIXES = {"s.": "South", "n.": "North", "w.": "West", "e.": "East"}
 _WORD = re.compile(r"^[A-Za-z][A-Za-z.\-']*$")
 
-# Wikidata classes of the places a demonym may name: country, sovereign state, continent,
-# historical country, state, constituent country of the UK, US state, geographic region,
-# historical region, state with limited recognition.
-PLACE_TYPES = ("Q6256", "Q3624078", "Q5107", "Q3024240", "Q7275", "Q3336843", "Q35657", "Q82794", "Q1620908",
-               "Q10711424")
-# Classes of the religions an adjective of religion may name: religion, major religious group,
-# Christian denomination, religious denomination, branch of Islam.
-RELIGION_TYPES = ("Q9174", "Q6957341", "Q879146", "Q13414953", "Q1192063")
 
 
 def place_names(text: str) -> list[str]:

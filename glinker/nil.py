@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from glinker.coref import is_pronoun
+from glinker.feature_names import FEATURES
 from glinker.surface import sentence_start
 from glinker.types import Mention
 
@@ -33,8 +34,6 @@ MENTION_FEATURES = ("link_prob", "link_gap", "n_candidates", "mention_score", "c
 
 def nil_feature_names() -> tuple[str, ...]:
     """Names of the classifier's inputs: the mention's features, then the best candidate's (``top_``)."""
-    from glinker.rerank import FEATURES
-
     return MENTION_FEATURES + tuple(f"top_{name}" for name in FEATURES)
 
 
@@ -43,8 +42,6 @@ def mention_row(mention: Mention, context: str, probs: Sequence[float], top: Map
     """One classifier input row: ``probs`` are the ranker's probabilities best first, ``top`` the best
     candidate's feature dict; ``context`` is the text the mention's offsets refer to (or any text
     when they do not: only ``sentence_initial`` reads it)."""
-    from glinker.rerank import FEATURES
-
     text = mention.text
     words = text.split()
     in_context = 0 <= mention.start < len(context) and context[mention.start : mention.end] == text

@@ -24,8 +24,9 @@ from glinker.kb import KnowledgeBase
 from glinker.rerank import Reranker
 from glinker.retrieval import Retriever
 from glinker.segments import BATCH_CHARS, NEIGHBOURHOOD_CHARS, WHOLE_CHARS, batches, segment_bounds
-from glinker.surface import COUNTRIES, FIRST_LEVEL_DIVISIONS, name_continuations, sentence_start
+from glinker.surface import name_continuations, sentence_start
 from glinker.types import Document, LinkDecision, LinkedMention, Mention
+from glinker.wikidata_classes import COUNTRIES, FIRST_LEVEL_DIVISIONS
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import torch
 
 from glinker.boosters import RANKER_DIR, load_booster  # noqa: F401 (RANKER_DIR: re-exported)
 from glinker.coref import is_pronoun
+from glinker.feature_names import DOCUMENT_FEATURES, FEATURES
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
 from glinker.nil import NilModel, mention_row
@@ -53,11 +54,6 @@ class NoReranker:
         return out
 
 
-FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity",
-            "context_sim", "name_sim", "name_gap", "name_rank", "string_sim", "token_overlap", "type_score",
-            "type_gap", "demonym", "coherence", "coherence_max")
-# Features computed from the other mentions' first-pass rankings (FeatureReranker._coherence).
-DOCUMENT_FEATURES = ("coherence", "coherence_max")
 
 # Learned with scripts/fit_reranker.py on 70 % of the shared dev benchmarks' documents (default
 # model, alias ∪ name ∪ demonym candidates, arnold KB; listwise fit, NIL threshold tuned end to end on

@@ -10,6 +10,7 @@ from typing import Protocol
 import numpy as np
 
 from glinker.kb import KnowledgeBase
+from glinker.surface import other_name
 from glinker.types import Candidate, Mention
 
 
@@ -77,8 +78,6 @@ class AliasRetriever:
     def _lookup(self, text: str) -> list[str]:
         found = self.kb.store.lookup_alias(text, limit=self.top_k)
         if not found and self.other_names and ("," in text or "." in text):
-            from glinker.surface import other_name  # here: surface -> demonyms -> retrieval
-
             other = other_name(self.kb.store, text)
             if other is not None:
                 found = self.kb.store.lookup_alias(other, limit=self.top_k)

@@ -14,23 +14,9 @@ from __future__ import annotations
 
 import re
 
-from glinker.demonyms import PLACE_TYPES
+from glinker.wikidata_classes import QUALIFIER_TYPES
 
-# Classes a qualifier may have: the demonym place classes plus first-level divisions and
-# settlements: province of Canada, state of Germany, state of Australia, first-level
-# administrative division, political territorial entity, federated state, territory of the US,
-# county of the US, ceremonial county of England, region of France, prefecture of Japan, city,
-# big city, capital, municipality, town, city of the US, island.
-QUALIFIER_TYPES = PLACE_TYPES + ("Q11828004", "Q1221156", "Q5852411", "Q10864048", "Q1048835", "Q107390", "Q1352230",
-                                 "Q47168", "Q180673", "Q36784", "Q50337", "Q515", "Q1549591", "Q5119", "Q15284",
-                                 "Q3957", "Q1093829", "Q23442")
 _QUALIFIERS = frozenset(QUALIFIER_TYPES)
-# First-level divisions a place is qualified with ("Muscatine, Iowa"): state of the United States,
-# province of Canada, state of Australia, state of Germany, federated state, first-level
-# administrative country subdivision, province.
-FIRST_LEVEL_DIVISIONS = frozenset(("Q35657", "Q11828004", "Q5852411", "Q1221156", "Q107390", "Q10864048", "Q34876"))
-# country, sovereign state
-COUNTRIES = frozenset(("Q6256", "Q3624078"))
 _DOTTED = re.compile(r"^(?:[A-Za-z]\.){2,}[A-Za-z]?\.?$")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -48,6 +49,9 @@ def test_name_retriever_is_cosine_search_over_sentence_embeddings(built, tiny_de
         path = tmp_path / "old"
         shutil.copytree(built, path)
         (path / NAME_INDEX_FILE).unlink()
+        manifest = json.loads((path / "manifest.json").read_text())
+        manifest.pop("files", None)  # such a KB predates the recorded file sizes too
+        (path / "manifest.json").write_text(json.dumps(manifest))
     kb = KnowledgeBase.open(path)
     mentions = [Mention(0, 6, "Boston", "location", 0.9), Mention(10, 16, "Celtics", "organization", 0.9)]
     got = NameRetriever(kb, tiny_detector, top_k=3).retrieve(mentions, ["Boston Celtics"] * 2)

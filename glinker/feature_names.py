@@ -1,0 +1,13 @@
+"""Names of the reranker's per-candidate features, in the order of its rows.
+
+Shared by the ranker (:mod:`glinker.rerank`), which computes them, and the NIL model
+(:mod:`glinker.nil`), which reads the best candidate's.
+"""
+
+from __future__ import annotations
+
+FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity",
+            "context_sim", "name_sim", "name_gap", "name_rank", "string_sim", "token_overlap", "type_score",
+            "type_gap", "demonym", "coherence", "coherence_max")
+# Features computed from the other mentions' first-pass rankings (FeatureReranker._coherence).
+DOCUMENT_FEATURES = ("coherence", "coherence_max")
