@@ -60,7 +60,7 @@ class Pipeline:
             division written out after it ("Muscatine, Iowa", "Brantford, Ontario"), and a
             first-level division and its country ("Queensland, Australia"), when the KB does not
             spell the pair: OKE, wiki-fair and news-fair annotate them as one mention of the
-            first place (msnbc annotates two, "Columbus, Ohio": BENCHMARKS.md measures both ways);
+            first place (msnbc annotates two, "Columbus, Ohio": docs/benchmark-history.md measures both ways);
             abbreviated ("Vail, Colo.") and all-caps dateline qualifiers never join.
         abbreviation_dots: A mention directly followed by "." takes the period in when the
             dotted form is, verbatim, a label or alias of an entity the KB finds for it
@@ -138,7 +138,7 @@ class Pipeline:
 
         Default model (threshold 0.3, span boundaries on), exact alias ∪ name ∪ demonym retrieval,
         and the learned feature reranker with its packaged LambdaMART model and NIL model — the
-        measured best combination (BENCHMARKS.md).
+        measured best combination (BENCHMARKS.md, docs/benchmark-history.md).
         """
         from glinker.coref import PronounResolver
         from glinker.demo import ensure_demo_kb

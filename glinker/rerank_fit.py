@@ -104,7 +104,7 @@ def decide_by(examples: Sequence[MentionExamples], logit) -> list[tuple[str | No
 
 
 # LambdaMART settings: small trees, shrinkage, fixed seed; on the held-out 30 % of the dev benchmarks
-# every setting tried (4-15 leaves, 300-600 trees) ranked within 0.4 points of these (BENCHMARKS.md).
+# every setting tried (4-15 leaves, 300-600 trees) ranked within 0.4 points of these (docs/benchmark-history.md).
 LAMBDAMART_PARAMS = {"objective": "lambdarank", "num_leaves": 7, "learning_rate": 0.05, "n_estimators": 300,
                      "min_child_samples": 20, "deterministic": True, "force_row_wise": True, "seed": 0,
                      "n_jobs": 1, "verbose": -1}

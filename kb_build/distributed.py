@@ -1,6 +1,6 @@
 """Entity embedding on a Ray cluster (``kb_build engine=ray``): Ray Data ``map_batches`` over an actor pool.
 
-Embedding is the step of a KB build that grows past one machine first (BENCHMARKS.md §5.6:
+Embedding is the step of a KB build that grows past one machine first (docs/benchmark-history.md, "Cost model":
 2.9 of the 5.4 hours of a full-Wikidata build on 16 cores). With :class:`RayEmbedder`,
 :func:`kb_build.build.build_kb` still reads the dump and writes the LMDB store on the driver,
 but only *stages* the entity texts (Parquet shards of ``row, text``); when the dump is read,
