@@ -2,6 +2,7 @@
 
     python scripts/bench_long_docs.py [words=[1000,10000,100000,1000000]] [trees=[.]] [timeout=0]
         [threads=N] [kb_dir=DIR] [out=bench_long_docs.json]
+    python scripts/bench_long_docs.py quality=[msnbc,news-fair,wiki-fair] [kb_dir=DIR] [out=...]
 
 Each document is built from real text: the paragraphs (blank-line separated) of the shared
 ELEVANT benchmarks news-fair, wiki-fair, msnbc and aida-conll-dev (an AIDA document has no blank
@@ -17,6 +18,12 @@ work, ``threads=1`` keeps torch's threads from waiting on each other.
 
 Prints a Markdown table (seconds per 1k words and its ratio to the 1k-word run of the same tree),
 the machine and date, and writes the JSON record to ``out``.
+
+``quality=[...]``: instead, what linking in pieces does to accuracy. Every document of the named
+ELEVANT benchmarks is linked whole, then in pieces as if it were long (``whole_chars=0``: detection
+per paragraph, coherence from the default neighbourhood), then in pieces with no neighbourhood
+(``neighbourhood_chars=0``: no coherence votes), each scored end to end (in-KB micro F1,
+:func:`glinker.evaluate.el.evaluate_e2e`), in this process.
 """
 
 from __future__ import annotations
@@ -36,7 +43,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ["news-fair", "wiki-fair", "msnbc", "aida-conll-dev"]
 DEFAULTS = {"words": "[1000,10000,100000,1000000]", "trees": "[.]", "timeout": "0", "threads": "", "kb_dir": "",
-            "out": "bench_long_docs.json"}
+            "out": "bench_long_docs.json", "quality": ""}
+# quality=: pipeline settings compared (over the defaults)
+MODES = {"whole": {"whole_chars": None}, "in pieces": {"whole_chars": 0},
+         "in pieces, no neighbourhood": {"whole_chars": 0, "neighbourhood_chars": 0}}
 
 
 def paragraphs(data: Path) -> list[str]:
@@ -126,6 +136,27 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
+def quality(names: list[str], kb_dir: str) -> list[dict]:
+    """End-to-end scores of the benchmarks ``names`` under each of :data:`MODES`."""
+    from glinker import Pipeline
+    from glinker.evaluate.el import evaluate_e2e, load_benchmark
+    from glinker.settings import data_dir
+
+    nlp = Pipeline.from_defaults(kb_dir=kb_dir or None)
+    defaults = {"whole_chars": nlp.whole_chars, "neighbourhood_chars": nlp.neighbourhood_chars}
+    rows = []
+    for name in names:
+        docs = load_benchmark(data_dir() / "el" / "elevant" / f"{name}.benchmark.jsonl")
+        for mode, settings in MODES.items():
+            for key, value in (defaults | settings).items():
+                setattr(nlp, key, value)
+            m = evaluate_e2e(nlp, docs).metrics()
+            rows.append({"benchmark": name, "mode": mode, **{k: m[k] for k in ("f1", "precision", "recall", "tp",
+                                                                                 "fp", "fn")}})
+            print(f"[bench_long_docs] {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
 def write_json(path: Path, record: dict) -> None:
     """Atomic: a temporary file in the same folder, renamed into place."""
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -144,11 +175,22 @@ def main(argv: list[str]) -> None:
     from glinker.settings import data_dir
 
     opts = key_value_options(argv, DEFAULTS)
+    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}"
+    if opts["quality"]:
+        rows = quality([n.strip() for n in opts["quality"].strip("[]").split(",") if n.strip()], opts["kb_dir"])
+        record = {"command": "python scripts/bench_long_docs.py " + " ".join(argv), "date": stamp,
+                  "machine": machine(), "rows": rows}
+        write_json(Path(opts["out"]), record)
+        print(f"Command: `{record['command']}` ({stamp}; {record['machine']})")
+        print("| benchmark | linked | e2e F1 | P | R | tp | fp | fn |\n|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['benchmark']} | {r['mode']} | {r['f1']} | {r['precision']} | {r['recall']} | {r['tp']} | "
+                  f"{r['fp']} | {r['fn']} |")
+        return
     sizes = [int(x) for x in opts["words"].strip("[]").split(",") if x.strip()]
     trees = [t.strip() for t in opts["trees"].strip("[]").split(",") if t.strip()]
     kb_dir = str(Path(opts["kb_dir"]).resolve()) if opts["kb_dir"] else ""
     paras = paragraphs(data_dir())
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}"
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_long_docs_") as tmp_name:
         tmp = Path(tmp_name)
