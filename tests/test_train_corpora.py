@@ -166,3 +166,24 @@ def test_mixture_refuses_evaluation_files(tmp_path):
         build_mixture([Source("x", ("crossner/dev.txt",), 1.0)], tmp_path, 4, check=check_trainable)
     with pytest.raises(InputError, match="matches nothing"):
         build_mixture([Source("x", ("missing/*.tsv",), 1.0, "bio_tsv")], tmp_path, 4)
+
+
+def test_wide_mixture_reads_every_shared_corpus(shared_data):
+    """conf mixture=wide composes, every source reads sentences with spans, and no raw tag reaches training."""
+    from hydra import compose, initialize_config_dir
+
+    from glinker.config import CONF_DIR
+    from glinker.train.label_names import TAGS
+    from glinker.train.mixture import Source, build_mixture
+    from glinker.train.recipe import check_trainable
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["mixture=wide"])
+    sources = [Source.from_mapping(m) for m in cfg.mixture]
+    exs, stats = build_mixture(sources, shared_data, total=400, seed=0, check=check_trainable)
+    assert set(stats) == {s.name for s in sources}
+    for name, st in stats.items():
+        assert st["sentences"] > 0 and st["spans"] > 0 and st["drawn"] > 0, name
+    raw_tags = {tag for (_, tag) in TAGS} - {n for names, _ in TAGS.values() for n in names}  # GUM's 'place' is both
+    seen = {sp[2] for e in exs for sp in e.spans}
+    assert seen and not (seen & raw_tags), seen & raw_tags
