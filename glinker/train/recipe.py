@@ -24,7 +24,7 @@ from glinker.train.loop import TrainSettings, export, set_trainable, train
 
 logger = logging.getLogger(__name__)
 
-# Evaluation sets must never be trained on (issue 3): refuse them unless explicitly allowed.
+# Evaluation sets (CrossNER, dev/test splits, EL benchmarks) are never trained on: refused unless allowed.
 _HELD_OUT = re.compile(r"crossner|(^|[/_.-])(dev|test|val?id)([/_.-]|$)|emerging\.(dev|test)|/el/", re.I)
 _ALLOWED = re.compile(r"wikineural_en/val\.conllu$")  # WikiNeural val is a training set here (its test is not)
 
