@@ -26,9 +26,12 @@ def words(ex, span):
 def test_multiconer_skips_id_lines_and_reads_underscore_columns(tmp_path):
     p = tmp_path / "mc.conll"
     p.write_text("# id 309f\tdomain=en\nrobert _ _ B-OtherPER\ngottschalk _ _ I-OtherPER\nwon _ _ O\n"
-                 "panavision _ _ B-ORG\n\n# id bb81\tdomain=en\nthe _ _ O\nsong _ _ B-MusicalWork\n\n")
+                 "panavision _ _ B-ORG\n\n# id bb81\tdomain=en\nthe _ _ O\nsong _ _ B-MusicalWork\n"
+                 "of _ _ I-MusicalWork\nthe _ _ I-MusicalWork\nsea _ _ I-MusicalWork\n\n")
     exs, skipped = read_multiconer(p)
-    assert [e.tokens for e in exs] == [["robert", "gottschalk", "won", "panavision"], ["the", "song"]]
+    assert [e.tokens for e in exs] == [["Robert", "Gottschalk", "won", "Panavision"],
+                                       ["The", "Song", "of", "the", "Sea"]]  # case restored on names only
+    assert read_multiconer(p, restore_case=False)[0][0].tokens[0] == "robert"
     assert exs[0].spans == [(0, 1, "OtherPER"), (3, 3, "ORG")]
     assert skipped["comment lines"] == 2
 
@@ -114,6 +117,16 @@ def test_names_sampled_per_occurrence_and_compatible():
     assert "politician" in comp["person"] and "person" in comp["politician"]
     assert "athlete" not in comp["politician"]  # two fine person types are real negatives of each other
     assert "disease" not in comp["person"]
+
+
+def test_family_positives_add_the_coarse_name_to_fine_spans_only():
+    from glinker.train.label_names import name_spans
+
+    exs = [NerExample(["a", "b"], [(0, 0, "Politician"), (1, 1, "Disease")])]
+    plain = name_spans(exs, "multiconer", random.Random(0))[0].spans
+    wide = name_spans(exs, "multiconer", random.Random(0), family_positives=True)[0].spans
+    assert (0, 0, "person") not in plain and (0, 0, "person") in wide and (0, 0, "politician") in wide
+    assert [sp for sp in wide if sp[0] == 1] == [sp for sp in plain if sp[0] == 1]  # disease has no family
 
 
 def test_compatible_labels_are_neither_positive_nor_negative():

@@ -47,6 +47,7 @@ def _app(cfg: DictConfig) -> None:
             allow_eval_data=c["allow_eval_data"],
             progress=c["progress"],
             mixture=c.get("mixture"),
+            family_positives=bool(c.get("family_positives", False)),
         )
     except GlinkerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -52,12 +52,41 @@ def _bio_blocks(lines: Iterable[str], skipped: Counter, *, comment: str | None =
         yield tokens, tags
 
 
-def read_multiconer(path: str | Path) -> Read:
-    """MultiCoNER II CoNLL: ``# id ... domain=en`` lines, then ``token _ _ BIO-tag`` lines."""
+# Words that stay lower case inside an English proper name ("Academy of Motion Picture Arts and Sciences").
+_NAME_PARTICLES = frozenset("of the and de la le du des von van der den in on at for a an to y e di da del et".split())
+
+
+def truecase(tokens: list[str], spans: list[tuple[int, int, str]]) -> list[str]:
+    """Tokens of a lower-cased sentence with English capitalisation restored where it is certain.
+
+    The words of a named span are capitalised (particles after its first word stay lower case) and so is
+    the sentence's first word; other words keep their case. Without this, a corpus written in lower case
+    teaches that capitalisation says nothing about names, and the model fires on common words in cased text.
+    """
+    out = list(tokens)
+    for s, e, _ in spans:
+        for i in range(s, e + 1):
+            t = out[i]
+            if i > s and t in _NAME_PARTICLES:
+                continue
+            out[i] = t[:1].upper() + t[1:]
+    if out:
+        out[0] = out[0][:1].upper() + out[0][1:]
+    return out
+
+
+def read_multiconer(path: str | Path, restore_case: bool = True) -> Read:
+    """MultiCoNER II CoNLL: ``# id ... domain=en`` lines, then ``token _ _ BIO-tag`` lines.
+
+    The English sentences are all lower case; ``restore_case`` capitalises names and sentence starts
+    (:func:`truecase`).
+    """
     skipped: Counter = Counter()
+    out = []
     with Path(path).open(encoding="utf-8") as f:
-        out = [NerExample(t, _spans_from_bio(g, _verbatim))
-               for t, g in _bio_blocks(f, skipped, comment="# id ", min_cols=2)]
+        for t, g in _bio_blocks(f, skipped, comment="# id ", min_cols=2):
+            spans = _spans_from_bio(g, _verbatim)
+            out.append(NerExample(truecase(t, spans) if restore_case else t, spans))
     return out, skipped
 
 

@@ -161,12 +161,29 @@ def names_for(corpus: str, tag: str) -> tuple[str, ...]:
     return spec[0] if spec else (natural_label(tag),)
 
 
-def name_spans(examples: Iterable[NerExample], corpus: str, rng: random.Random) -> list[NerExample]:
-    """Copies of ``examples`` with each span's tag replaced by one of its names, drawn per occurrence."""
+def family_of(corpus: str, tag: str) -> str | None:
+    """The coarse family (person, location, ...) a tag of ``corpus`` belongs to, if any."""
+    spec = TAGS.get((corpus, tag))
+    return spec[1] if spec else None
+
+
+def name_spans(examples: Iterable[NerExample], corpus: str, rng: random.Random,
+               family_positives: bool = False) -> list[NerExample]:
+    """Copies of ``examples`` with each span's tag replaced by one of its names, drawn per occurrence.
+
+    With ``family_positives`` a span of a fine tag also gets its family's coarse name ("politician" ->
+    also "person"): both are true of it, and label sets that hold only the coarse name (CoNLL's) must
+    still find it. The trainer may demote the coarse one where the fine one is offered.
+    """
     out = []
     for ex in examples:
-        spans = sorted({(s, e, rng.choice(names_for(corpus, tag))) for s, e, tag in ex.spans})
-        out.append(NerExample(ex.tokens, spans))
+        spans = {(s, e, rng.choice(names_for(corpus, tag))) for s, e, tag in ex.spans}
+        if family_positives:
+            for s, e, tag in ex.spans:
+                family = family_of(corpus, tag)
+                if family:
+                    spans.add((s, e, FAMILY_NAMES[family][0]))
+        out.append(NerExample(ex.tokens, sorted(spans)))
     return out
 
 

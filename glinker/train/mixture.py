@@ -98,8 +98,12 @@ def draw(examples: Sequence[NerExample], count: int, rng: random.Random) -> list
 
 
 def build_mixture(sources: Sequence[Source], root: str | Path, total: int, seed: int = 0,
-                  check=None) -> tuple[list[NerExample], dict[str, dict]]:
-    """The run's examples (tags replaced by names drawn per occurrence) and per-source statistics."""
+                  check=None, family_positives: bool = False) -> tuple[list[NerExample], dict[str, dict]]:
+    """The run's examples (tags replaced by names drawn per occurrence) and per-source statistics.
+
+    ``family_positives``: fine spans are also positives of their coarse family name
+    (:func:`glinker.train.label_names.name_spans`).
+    """
     root = Path(root)
     rng = random.Random(seed)
     read = [read_source(s, root, check) for s in sources]
@@ -107,7 +111,7 @@ def build_mixture(sources: Sequence[Source], root: str | Path, total: int, seed:
     out: list[NerExample] = []
     stats: dict[str, dict] = {}
     for source, (examples, skipped), n in zip(sources, read, counts):
-        drawn = name_spans(draw(examples, n, rng), source.name, rng)
+        drawn = name_spans(draw(examples, n, rng), source.name, rng, family_positives)
         out.extend(drawn)
         stats[source.name] = {"sentences": len(examples), "spans": sum(len(e.spans) for e in examples),
                               "drawn": len(drawn), "skipped": dict(skipped)}

@@ -94,6 +94,7 @@ def run_training(
     allow_eval_data: bool = False,
     progress: bool = True,
     mixture: Sequence[Mapping] | None = None,
+    family_positives: bool = False,
 ) -> dict:
     """Train a span bi-encoder and export it (fp16 delta) to ``out_dir/final`` (and ``install``).
 
@@ -116,7 +117,8 @@ def run_training(
         sources = [Source.from_mapping(m) for m in mixture]
         examples, mixture_stats = build_mixture(sources, root, settings.steps * settings.batch_size,
                                                 seed=settings.seed,
-                                                check=None if allow_eval_data else check_trainable)
+                                                check=None if allow_eval_data else check_trainable,
+                                                family_positives=family_positives)
         compatible = compatible_names()
     else:
         examples = load_corpora(datasets, root, allow_eval_data)
