@@ -29,6 +29,7 @@ from glinker.errors import GlinkerError, InputError
 from glinker.interrupts import Interrupted, held, stop_on_signals
 from glinker.io import BadDocument, JsonlWriter, check_size, read_documents
 from glinker.pipeline import Pipeline
+from glinker.render_html import HtmlWriter
 from glinker.types import Document
 
 logger = logging.getLogger("glinker.link")
@@ -45,6 +46,7 @@ class RunOptions:
     progress: bool
     candidates: int
     engine: str
+    output_format: str = "jsonl"
 
 
 def _int_option(cfg: DictConfig, key: str, low: int, allow_null: bool = False) -> int | None:
@@ -94,9 +96,12 @@ def read_options(cfg: DictConfig, text: str | None = None) -> RunOptions:
     if engine not in ("local", "ray"):
         raise InputError(f"engine={engine!r} is not known: choose local or ray")
     _int_option(cfg, "batch_size", 1)
+    output_format = cfg.get("output_format", "jsonl")
+    if output_format not in ("jsonl", "html"):
+        raise InputError(f"output_format={output_format!r} is not known: choose jsonl or html")
     return RunOptions(text=text, input=source, output=_single_option(cfg, "output") or "-",
                       max_chars=_int_option(cfg, "max_chars", 1, allow_null=True), progress=progress,
-                      candidates=_int_option(cfg, "candidates", 0), engine=engine)
+                      candidates=_int_option(cfg, "candidates", 0), engine=engine, output_format=output_format)
 
 
 def run(cfg: DictConfig, text: str | None = None) -> int:
@@ -125,7 +130,8 @@ def run(cfg: DictConfig, text: str | None = None) -> int:
             else:
                 yield item
 
-    writer = JsonlWriter(opts.output)  # before the model loads: a bad output path fails at once
+    # before the model loads: a bad output path fails at once
+    writer = HtmlWriter(opts.output) if opts.output_format == "html" else JsonlWriter(opts.output)
     n_mentions = n_linked = n_chars = 0
     pipeline = None
     try:
