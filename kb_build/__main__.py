@@ -1,4 +1,9 @@
-"""``python -m kb_build dump=PATH output_dir=DIR [overrides]``."""
+"""``python -m kb_build dump=PATH output_dir=DIR [overrides]``: build a KB.
+
+``python -m kb_build update kb_dir=DIR changes=FILE [deletions=FILE] [popularity=TSV]``: apply changed,
+redirected and deleted entities as a new KB version (:mod:`kb_build.update`);
+``python -m kb_build compact kb_dir=DIR``: fold the updates into new base files (:mod:`kb_build.compact`).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ logger = logging.getLogger("kb_build")
 
 def run(cfg: DictConfig) -> dict:
     """Build the KB described by a composed ``kb_build`` config; returns its manifest."""
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
     from kb_build.build import build_kb
     from kb_build.extract import FilterConfig
 
@@ -78,10 +83,70 @@ def _app(cfg: DictConfig) -> None:
     sys.stdout.write("\n")
 
 
+def update(cfg: DictConfig) -> dict:
+    """Apply the changes a composed ``kb_update`` config names; returns the summary."""
+    from glinker.detection.bi_encoder import BiEncoderDetector
+    from kb_build.update import update_kb
+
+    encoder = BiEncoderDetector(cfg.model, num_threads=cfg.embed_threads)
+    summary = update_kb(cfg.kb_dir, encoder, changes=cfg.changes, deletions=cfg.deletions, popularity=cfg.popularity,
+                        embed_batch_size=cfg.embed_batch_size, compact_share=cfg.compact_share, progress=cfg.progress)
+    c = summary["counts"]
+    v = summary["version"]
+    filtered = sum(c["filtered"].values())
+    print(
+        f"kb_build update: added {c['added']}, updated {c['updated']}, deleted {c['deleted']}, redirected "
+        f"{c['redirected']}, unchanged {c['unchanged']}, malformed {c['malformed']}, filtered {filtered}, "
+        f"not found {c['not_found']}; version {v['from']} -> {v['to']}"
+        f"{' (compacted)' if summary['compacted'] else ''}; {summary['seconds']} s -> {cfg.kb_dir}",
+        file=sys.stderr,
+    )
+    return summary
+
+
+def compact(cfg: DictConfig) -> dict:
+    """Compact the KB a composed ``kb_compact`` config names; returns a summary."""
+    from glinker.kb.manifest import read_manifest
+    from kb_build.compact import compact_kb
+
+    before = read_manifest(cfg.kb_dir).get("version", 0)
+    manifest = compact_kb(cfg.kb_dir, progress=cfg.progress)
+    after = manifest.get("version", 0)
+    print(f"kb_build compact: {manifest['counts']['kept']} entities; version {before} -> {after}"
+          f"{'' if after != before else ' (no delta: nothing to do)'} -> {cfg.kb_dir}", file=sys.stderr)
+    return {"kb": str(cfg.kb_dir), "version": {"from": before, "to": after}, "entities": manifest["counts"]["kept"]}
+
+
+def _subcommand(name: str, fn):
+    @hydra.main(config_path=str(CONF_DIR), config_name=f"kb_{name}", version_base="1.3")
+    def app(cfg: DictConfig) -> None:
+        try:
+            result = fn(cfg)
+        except GlinkerError as exc:
+            logger.error("%s", exc)
+            sys.exit(2)
+        except Interrupted as exc:  # nothing is published before the manifest is replaced
+            logger.error("%s: the KB at %s is unchanged", exc, cfg.kb_dir)
+            sys.exit(exc.exit_code)
+        json.dump(result, sys.stdout)
+        sys.stdout.write("\n")
+
+    return app
+
+
 def main() -> None:
-    """Console entry point: exit 0, 2 (bad dump or options), 130 / 143 (SIGINT / SIGTERM)."""
+    """Console entry point: exit 0, 2 (bad dump, changes or options), 130 / 143 (SIGINT / SIGTERM).
+
+    A first argument ``update`` or ``compact`` selects that subcommand (its own config,
+    ``glinker/conf/kb_update.yaml`` / ``kb_compact.yaml``); otherwise the arguments build a KB.
+    """
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    app = _app
+    if command in ("update", "compact"):
+        del sys.argv[1]
+        app = _subcommand(command, update if command == "update" else compact)
     with stop_on_signals():
-        _app()
+        app()
 
 
 if __name__ == "__main__":

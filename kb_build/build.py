@@ -35,6 +35,7 @@ from glinker.kb.manifest import (
     write_manifest,
 )
 from glinker.kb.store import LmdbEntityWriter
+from glinker.kb.versions import make_reader_lock
 from glinker.model.label_tower import PRECISIONS
 from glinker.types import EntityRecord
 from kb_build.dump import check_dump_file
@@ -118,7 +119,7 @@ def build_kb(
     Args:
         dump: Wikidata JSON dump (``.json``, ``.json.gz``, ``.json.bz2``).
         output_dir: Where the finished KB appears.
-        encoder: Embeds entity texts (a :class:`glinker.detector.BiEncoderDetector`).
+        encoder: Embeds entity texts (a :class:`glinker.detection.bi_encoder.BiEncoderDetector`).
         languages: Label/description language fallback order.
         filters: Which entities to drop.
         template: Entity text template (``{label}``, ``{description}``, ``{qid}``).
@@ -237,6 +238,7 @@ def build_kb(
         filtered = {k.split(".", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("filtered.")}
         manifest = {
             "format_version": FORMAT_VERSION,
+            "version": 0,  # raised by each kb_build update / compact
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "source": {
                 "dump": str(dump_path.resolve()),
@@ -271,6 +273,7 @@ def build_kb(
                 "embedding": embedder.settings(),
             },
         }
+        make_reader_lock(tmp)  # readers hold it shared; KB updates remove files only when they can take it
         write_manifest(tmp, manifest)
         _publish(tmp, target)
     except BaseException:

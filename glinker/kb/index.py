@@ -238,18 +238,27 @@ class FaissEntityIndex:
         """Vector width (of queries and entity vectors)."""
         return self.index.d
 
-    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` rows and inner-product scores for each query row: (rows, scores), both (n, k)."""
+    def search(self, vectors: np.ndarray, k: int, exclude: Exclusion | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows and inner-product scores for each query row: (rows, scores), both (n, k).
+
+        ``exclude`` (from :meth:`exclusion`) leaves rows out during the search itself, so the
+        ``k`` results are the best ``k`` of the other rows (a KB update's tombstones).
+        """
         q = np.ascontiguousarray(vectors, dtype=np.float32)
         if q.ndim != 2 or q.shape[1] != self.dim:
             raise KBError(f"query vectors have shape {q.shape}, the index expects width {self.dim}")
         if len(q) == 0:
             return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+        extra = {} if exclude is None else {"params": exclude.params()}
         if self.rescore_k > k:
-            _, rows = self.index.search(q, min(self.rescore_k, max(1, self.ntotal)))
+            _, rows = self.index.search(q, min(self.rescore_k, max(1, self.ntotal)), **extra)
             return self._rescore(q, rows, k)
-        scores, rows = self.index.search(q, min(k, max(1, self.ntotal)))
+        scores, rows = self.index.search(q, min(k, max(1, self.ntotal)), **extra)
         return rows, scores
+
+    def exclusion(self, rows: np.ndarray) -> Exclusion:
+        """Search parameters that leave ``rows`` out, for :meth:`search`."""
+        return Exclusion(self, rows)
 
     def _rescore(self, q: np.ndarray, rows: np.ndarray, k: int, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """Exact inner products of each query with its candidate rows; keep the best ``k``."""
@@ -268,6 +277,37 @@ class FaissEntityIndex:
                                                np.take_along_axis(cand, top, 1), -1)
             out_scores[s : s + block] = np.take_along_axis(exact, top, 1)
         return out_rows, out_scores
+
+
+class Exclusion:
+    """FAISS search parameters that skip a set of rows, with the index's own search effort.
+
+    FAISS takes a row filter only inside ``SearchParameters``, whose effort fields (``nprobe``,
+    ``efSearch``) then override the index's own: they are copied from the index each time
+    :meth:`params` is asked for, so :meth:`FaissEntityIndex.set_search_params` still applies.
+    """
+
+    def __init__(self, index: FaissEntityIndex, rows: np.ndarray) -> None:
+        self.index = index
+        self._batch = faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
+        self._not = faiss.IDSelectorNot(self._batch)  # the Python objects own the C++ selectors
+
+    def params(self) -> faiss.SearchParameters:
+        """Parameters for one ``search`` call (the selector objects stay owned by this instance)."""
+        index = self.index.index
+        ivf = faiss.try_extract_index_ivf(index)
+        hnsw = _find_hnsw(index)
+        if ivf is not None:
+            params = faiss.SearchParametersIVF(sel=self._not, nprobe=ivf.nprobe, max_codes=ivf.max_codes)
+        elif hnsw is not None:
+            params = faiss.SearchParametersHNSW(sel=self._not, efSearch=hnsw.hnsw.efSearch)
+        else:
+            params = faiss.SearchParameters(sel=self._not)
+        if isinstance(faiss.downcast_index(index), faiss.IndexPreTransform):
+            inner = params
+            params = faiss.SearchParametersPreTransform(index_params=inner)
+            params._inner = inner  # keep the wrapped parameters alive with the wrapper
+        return params
 
 
 def _read_index(path: Path, mmap: bool) -> faiss.Index:

@@ -47,8 +47,16 @@ def file_sizes(kb_dir: str | os.PathLike[str]) -> dict[str, int]:
 
 
 def write_manifest(kb_dir: str | os.PathLike[str], manifest: dict[str, Any]) -> None:
-    """Write ``manifest.json`` atomically."""
+    """Write ``manifest.json`` atomically and durably (a new KB version is published by this rename)."""
     path = Path(kb_dir) / MANIFEST_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
+    tmp = path.with_suffix(f".json.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(manifest, indent=2, sort_keys=True))
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

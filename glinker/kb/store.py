@@ -51,6 +51,32 @@ def _alias_value(popularity: float, qid: str) -> bytes:
     return bytes(b ^ 0xFF for b in packed) + qid.encode()
 
 
+def alias_value(popularity: float, qid: str) -> bytes:
+    """The alias multimap value of an entity: inverted popularity key + QID (sorts most popular first)."""
+    return _alias_value(popularity, qid)
+
+
+def alias_keys(rec: EntityRecord) -> set[str]:
+    """The normalised alias keys an entity is stored under (label and aliases; LMDB keys are at most 511 bytes)."""
+    keys = {normalize_alias(a) for a in (rec.label, *rec.aliases)}
+    return {key for key in keys if key and len(key.encode()) <= 500}
+
+
+def qid_of_alias_value(value: bytes) -> str:
+    """The QID of an alias multimap value."""
+    return bytes(value[_POP.size:]).decode()
+
+
+def encode_record(rec: EntityRecord) -> bytes:
+    """The stored (msgpack) form of a record; equal records have equal bytes."""
+    return _encode(rec)
+
+
+def decode_record(qid: str, raw: bytes) -> EntityRecord:
+    """A record from its stored form."""
+    return LmdbEntityStore._decode(qid, raw)
+
+
 def _encode(rec: EntityRecord) -> bytes:
     return _encoder.encode(
         _Packed(rec.label, rec.description, list(rec.aliases), list(rec.types), list(rec.superclasses),
@@ -83,11 +109,9 @@ class LmdbEntityWriter:
         qid = rec.qid.encode()
         txn.put(qid, _encode(rec), db=self.entities)
         value = _alias_value(rec.popularity, rec.qid)
-        keys = {normalize_alias(a) for a in (rec.label, *rec.aliases)}
-        for key in keys:
-            if key and len(key.encode()) <= 500:  # LMDB's key limit is 511 bytes
-                txn.put(key.encode(), value, db=self.aliases, dupdata=True)
-                self.alias_pairs += 1
+        for key in alias_keys(rec):
+            txn.put(key.encode(), value, db=self.aliases, dupdata=True)
+            self.alias_pairs += 1
         if rec.row >= 0:
             txn.put(_ROW.pack(rec.row), qid, db=self.rows)
         self._pending += 1
@@ -119,6 +143,36 @@ def _store_error(data: Path, exc: lmdb.Error) -> KBError:
     return KBError(f"cannot open entity store {data}: {exc}; {rebuild_advice(data.parent.parent)}")
 
 
+_SHARED: dict[str, list] = {}  # real path -> [environment, number of open stores]
+
+
+def open_shared(path: str | os.PathLike[str], max_dbs: int) -> lmdb.Environment:
+    """A read-only environment, shared by every store of this process that opens the same path.
+
+    LMDB refuses to open one environment twice in a process; a KB opened twice (a reader and a
+    KB update in one process, or a refreshed KB whose base did not change) shares it instead.
+    """
+    key = os.path.realpath(path)
+    entry = _SHARED.get(key)
+    if entry is None:
+        env = lmdb.open(str(path), readonly=True, lock=False, max_dbs=max_dbs, subdir=True, readahead=False)
+        entry = _SHARED[key] = [env, 0]
+    entry[1] += 1
+    return entry[0]
+
+
+def close_shared(env: lmdb.Environment) -> None:
+    """Release an environment from :func:`open_shared`; the last release closes it."""
+    for key, entry in list(_SHARED.items()):
+        if entry[0] is env:
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del _SHARED[key]
+                env.close()
+            return
+    env.close()
+
+
 class LmdbEntityStore:
     """Read-only access to a KB's entity store; safe to share across processes.
 
@@ -131,7 +185,7 @@ class LmdbEntityStore:
         if not Path(path).is_dir() or not data.is_file():
             raise KBError(f"entity store not found: {data}; {rebuild_advice(Path(path).parent)}")
         try:
-            self.env = lmdb.open(str(path), readonly=True, lock=False, max_dbs=4, subdir=True, readahead=False)
+            self.env = open_shared(path, max_dbs=4)
         except lmdb.Error as exc:
             raise _store_error(data, exc) from None
         try:
@@ -141,10 +195,10 @@ class LmdbEntityStore:
             self.aliases = self.env.open_db(b"aliases", create=False, dupsort=True)
             self.rows = self.env.open_db(b"rows", create=False)
         except lmdb.Error as exc:
-            self.env.close()  # LMDB refuses a second open of a path still open in this process
+            close_shared(self.env)  # LMDB refuses a second open of a path still open in this process
             raise _store_error(data, exc) from None
         except KBError:
-            self.env.close()
+            close_shared(self.env)
             raise
 
     def counts(self) -> tuple[int, int]:
@@ -192,6 +246,30 @@ class LmdbEntityStore:
                         break
         return out
 
+    def alias_values(self, key: str) -> list[bytes]:
+        """Raw multimap values (:func:`alias_value`) stored under a normalised key, in stored order."""
+        with self.env.begin() as txn:
+            cur = txn.cursor(db=self.aliases)
+            return [bytes(v) for v in cur.iternext_dup()] if cur.set_key(key.encode()) else []
+
+    def get_raw(self, qid: str) -> bytes | None:
+        """The stored bytes of ``qid``'s record, or ``None``."""
+        with self.env.begin() as txn:
+            raw = txn.get(qid.encode(), db=self.entities)
+        return None if raw is None else bytes(raw)
+
+    def resolve(self, qid: str) -> str | None:
+        """``qid`` if the store holds it (a KB with updates also follows redirects), else ``None``."""
+        return qid if self.get_raw(qid) is not None else None
+
+    def iter_records(self) -> Iterator[EntityRecord]:
+        """Every record, in row order."""
+        with self.env.begin() as txn:
+            for _row, qid in txn.cursor(db=self.rows):
+                raw = txn.get(bytes(qid), db=self.entities)
+                if raw is not None:
+                    yield self._decode(bytes(qid).decode(), raw)
+
     def qids_for_rows(self, rows: Sequence[int]) -> list[str | None]:
         """QID of each FAISS row (``None`` for -1 or unknown rows)."""
         out: list[str | None] = []
@@ -215,5 +293,5 @@ class LmdbEntityStore:
                             p.sitelinks, p.popularity, p.row)
 
     def close(self) -> None:
-        """Close the environment."""
-        self.env.close()
+        """Close the environment (once every store of this process that shares it is closed)."""
+        close_shared(self.env)
