@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -86,8 +87,14 @@ def _app(cfg: DictConfig) -> None:
 def update(cfg: DictConfig) -> dict:
     """Apply the changes a composed ``kb_update`` config names; returns the summary."""
     from glinker.detection.bi_encoder import BiEncoderDetector
+    from glinker.errors import DumpError
+    from glinker.kb.manifest import read_manifest
     from kb_build.update import update_kb
 
+    read_manifest(cfg.kb_dir)  # a missing KB or file is reported before the model is loaded
+    for name in ("changes", "deletions"):
+        if cfg[name] and not Path(cfg[name]).is_file():
+            raise DumpError(f"{name} file not found: {cfg[name]}")
     encoder = BiEncoderDetector(cfg.model, num_threads=cfg.embed_threads)
     summary = update_kb(cfg.kb_dir, encoder, changes=cfg.changes, deletions=cfg.deletions, popularity=cfg.popularity,
                         embed_batch_size=cfg.embed_batch_size, compact_share=cfg.compact_share, progress=cfg.progress)

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -83,7 +84,7 @@ class _Shape(msgspec.Struct):
     entities: dict[str, msgspec.Raw] | None = None
     redirects: _RedirectPair | list[_RedirectPair] | None = None
     redirect: _RedirectPair | list[_RedirectPair] | None = None
-    missing: msgspec.Raw | None = None
+    missing: Any = None  # wbgetentities marks an absent entity with "missing": ""
 
 
 _shape = msgspec.json.Decoder(_Shape)
