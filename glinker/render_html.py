@@ -34,9 +34,17 @@ mark.ent .lab{font-size:10px;margin-left:3px;text-transform:uppercase;color:#444
 """
 
 
+# hues far apart for the default labels; any other label gets a stable hue of its own
+_HUES = {"person": 210, "organization": 30, "location": 130, "film": 285, "country": 170, "city": 90, "award": 50,
+         "event": 355, "work of art": 320, "nationality": 245}
+
+
 def label_colours(label: str) -> tuple[str, str]:
-    """(fill, border) colours of a type label: a stable hue per label, the same on every page."""
-    hue = zlib.crc32(label.lower().encode("utf-8")) % 360
+    """(fill, border) colours of a type label, the same on every page (grey for miscellaneous)."""
+    key = label.lower()
+    if key in ("miscellaneous", "misc"):
+        return "hsl(0 0% 90%)", "hsl(0 0% 45%)"
+    hue = _HUES.get(key, zlib.crc32(key.encode("utf-8")) % 360)
     return f"hsl({hue} 75% 88%)", f"hsl({hue} 55% 45%)"
 
 
@@ -75,9 +83,9 @@ def render_mention(text: str, m: dict) -> str:
             f'<span class="lab">{escape(label)}</span></mark>')
 
 
-def render_document(record: dict) -> str:
-    """A linked document (the CLI's JSONL object) as an HTML fragment; overlapping mentions after the first
-    are left unmarked."""
+def render_document(record: dict, show_id: bool = True) -> str:
+    """A linked document (the CLI's JSONL object) as an HTML fragment, headed by its id if ``show_id``;
+    overlapping mentions after the first are left unmarked."""
     text = str(record.get("text", ""))
     parts: list[str] = []
     cursor = 0
@@ -90,7 +98,7 @@ def render_document(record: dict) -> str:
         cursor = end
     parts.append(escape(text[cursor:]))
     doc_id = record.get("id")
-    head = f'<span class="doc-id">{escape(str(doc_id))}</span>' if doc_id is not None else ""
+    head = f'<span class="doc-id">{escape(str(doc_id))}</span>' if show_id and doc_id is not None else ""
     return (f'<article class="glinker-doc" data-id="{escape(str(doc_id or ""))}">{head}'
             f'<div class="doc-text">{"".join(parts)}</div></article>')
 

@@ -308,9 +308,9 @@ def create_app(loader: Callable[[], Pipeline] | Pipeline, options: ServeOptions 
     @app.post("/render", summary="Link, answered as the HTML view's fragment", response_class=HTMLResponse,
               responses=ERRORS)
     async def render(req: LinkRequest) -> HTMLResponse:
-        job, _ = _job(req, limits, default_candidates)
+        job, many = _job(req, limits, default_candidates)
         records = await linked(job)
-        return HTMLResponse(render_legend(records) + "\n".join(render_document(r) for r in records))
+        return HTMLResponse(render_legend(records) + "\n".join(render_document(r, show_id=many) for r in records))
 
     @app.post("/nif", summary="NIF/Turtle in, NIF/Turtle out (GERBIL web-service annotator)",
               response_class=Response, responses={200: {"content": {"text/turtle": {}}}, **ERRORS},

@@ -1,0 +1,63 @@
+"""Starting the real HTTP server for tests: uvicorn on a free 127.0.0.1 port, in a thread of the test process."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(app, ready_timeout_s: float = 300.0) -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL once ``/ready`` answers 200."""
+    uvicorn = pytest.importorskip("uvicorn")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False, log_config=None))
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + ready_timeout_s
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            state = app.state.glinker
+            if state.load_error:
+                raise RuntimeError(f"the server could not load: {state.load_error}")
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the server did not become ready")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(60)
+
+
+def demo_app(*overrides: str, **kwargs):
+    """The app of ``python -m glinker.serve`` (demo KB) with these ``key=value`` options."""
+    pytest.importorskip("fastapi")
+    from omegaconf import OmegaConf
+
+    from glinker.config import PipelineFactory
+    from glinker.serve.app import create_app
+    from glinker.serve.options import compose_config, read_serve_options
+
+    cfg = compose_config("serve", list(overrides))
+    return create_app(PipelineFactory(OmegaConf.to_container(cfg, resolve=True)), read_serve_options(cfg),
+                      default_candidates=cfg.candidates, **kwargs)
