@@ -70,16 +70,22 @@ def run(cfg: DictConfig) -> dict:
     return manifest
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="kb_build", version_base="1.3")
-def _app(cfg: DictConfig) -> None:
+def _guarded(fn, cfg: DictConfig, on_interrupt: str):
+    """``fn(cfg)``; a GlinkerError exits 2 with its one-line message, an interrupt with 130 / 143."""
     try:
-        manifest = run(cfg)
+        return fn(cfg)
     except GlinkerError as exc:
         logger.error("%s", exc)
         sys.exit(2)
-    except Interrupted as exc:  # the build's cleanup has run: no temporary folder is left
-        logger.error("%s: nothing was published at %s", exc, cfg.output_dir)
+    except Interrupted as exc:
+        logger.error("%s: %s", exc, on_interrupt)
         sys.exit(exc.exit_code)
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="kb_build", version_base="1.3")
+def _app(cfg: DictConfig) -> None:
+    # the build's cleanup has run on an interrupt: no temporary folder is left
+    manifest = _guarded(run, cfg, f"nothing was published at {cfg.output_dir}")
     json.dump({"kb": str(cfg.output_dir), "counts": manifest["counts"]}, sys.stdout)
     sys.stdout.write("\n")
 
@@ -127,14 +133,8 @@ def compact(cfg: DictConfig) -> dict:
 def _subcommand(name: str, fn):
     @hydra.main(config_path=str(CONF_DIR), config_name=f"kb_{name}", version_base="1.3")
     def app(cfg: DictConfig) -> None:
-        try:
-            result = fn(cfg)
-        except GlinkerError as exc:
-            logger.error("%s", exc)
-            sys.exit(2)
-        except Interrupted as exc:  # nothing is published before the manifest is replaced
-            logger.error("%s: the KB at %s is unchanged", exc, cfg.kb_dir)
-            sys.exit(exc.exit_code)
+        # nothing is published before the manifest is replaced
+        result = _guarded(fn, cfg, f"the KB at {cfg.kb_dir} is unchanged")
         json.dump(result, sys.stdout)
         sys.stdout.write("\n")
 
