@@ -129,6 +129,20 @@ def test_deletions_and_redirects(demo, tiny_detector, tmp_path):
     assert kb.resolve(source) is None and kb.store.get(gone) is None and len(kb.store) == len(old.store)
 
 
+def test_files_of_an_open_version_stay_until_its_reader_lets_go(demo, tiny_detector, tmp_path):
+    kb_dir = copy_kb(demo["part"], tmp_path / "kb")
+    update_kb(kb_dir, tiny_detector, changes=str(demo["changes"]), compact_share=None, progress=False)
+    reader = KnowledgeBase.open(kb_dir)
+    compact_kb(kb_dir, progress=False)
+    assert (kb_dir / "delta-v1").is_dir() and (kb_dir / "names.faiss").is_file()  # version 1 is still read
+    rec = reader.store.get(demo["held"][0])
+    rows, _ = reader.name_index.search(reader.sentence_vectors(np.array([rec.row])), 1)  # opened on first use
+    assert reader.store.qids_for_rows(rows[0]) == [rec.qid]
+    reader.close()
+    compact_kb(kb_dir, progress=False)  # nothing to fold; removes what no reader holds
+    assert sorted(p.name for p in kb_dir.iterdir()) == [".update.lock", "base-v2", "manifest.json", "readers.lock"]
+
+
 def test_entity_data_shapes_and_malformed_records(demo, tiny_detector, tmp_path):
     kb_dir = copy_kb(demo["part"], tmp_path / "kb")
     held = [json.loads(line) for line in demo_lines()[100:106:2]]
