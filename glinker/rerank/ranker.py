@@ -11,16 +11,28 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from glinker.boosters import RANKER_DIR, load_booster  # noqa: F401 (RANKER_DIR: re-exported)
-from glinker.coref import is_pronoun
-from glinker.feature_names import DOCUMENT_FEATURES, FEATURES
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
-from glinker.nil import NilModel, mention_row
-from glinker.retrieval import NameEncoder
+from glinker.rerank.boosters import RANKER_DIR, load_booster  # noqa: F401 (RANKER_DIR: re-exported)
+from glinker.rerank.defaults import (
+    DEFAULT_BIAS,
+    DEFAULT_MODEL,
+    DEFAULT_MODEL_BIAS,
+    DEFAULT_MODEL_NIL_THRESHOLD,
+    DEFAULT_MODEL_SCALE,
+    DEFAULT_NIL_MODEL,
+    DEFAULT_NIL_THRESHOLD,
+    DEFAULT_SPAN_NIL_THRESHOLD,
+    DEFAULT_WEIGHTS,
+)
+from glinker.rerank.feature_names import DOCUMENT_FEATURES, FEATURES
+from glinker.rerank.features import candidate_features, shared_window
+from glinker.rerank.nil import NilModel, mention_row
+from glinker.resolution.coref import is_pronoun
+from glinker.retrieval.candidates import NameEncoder
 from glinker.segments import WHOLE_CHARS
 from glinker.surface import other_name
-from glinker.types import Candidate, EntityRecord, LinkDecision, Mention
+from glinker.types import Candidate, LinkDecision, Mention
 
 
 class Reranker(Protocol):
@@ -55,134 +67,6 @@ class NoReranker:
 
 
 
-# Learned with scripts/fit_reranker.py on 70 % of the shared dev benchmarks' documents (default
-# model, alias ∪ name ∪ demonym candidates, arnold KB; listwise fit, NIL threshold tuned end to end on
-# the other 30 %); glinker/conf/reranker/feature.yaml holds the same values.
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "dense": 0.0705,
-    "dense_gap": 0.0705,
-    "dense_rank": 0.3833,
-    "label_match": 0.39,
-    "alias_match": -0.4286,
-    "prior": 4.2333,
-    "log_popularity": -0.0678,
-    "context_sim": 2.6492,
-    "name_sim": 2.5449,
-    "name_gap": 2.5449,
-    "name_rank": 0.0646,
-    "string_sim": 4.8993,
-    "token_overlap": 1.002,
-    "type_score": 2.7477,
-    "type_gap": -0.6533,
-    "demonym": 5.2201,
-    "coherence": 1.8303,
-    "coherence_max": 3.2083,
-}
-DEFAULT_BIAS = -12.1894
-DEFAULT_NIL_THRESHOLD = 0.1  # for the linear weights alone
-# The packaged LambdaMART model and its calibration (glinker/conf/reranker/feature.yaml; Pipeline.from_defaults)
-DEFAULT_MODEL = "lambdamart.txt"
-DEFAULT_MODEL_SCALE = 1.372119
-DEFAULT_MODEL_BIAS = -2.673627
-# The packaged NIL model (glinker/resources/reranker/nil.txt: glinker.nil.NilModel); the threshold applies to it
-DEFAULT_NIL_MODEL = "nil.txt"
-DEFAULT_MODEL_NIL_THRESHOLD = 0.4
-DEFAULT_SPAN_NIL_THRESHOLD = 0.1  # given spans: on the ranker's probability
-
-
-def _trigrams(text: str) -> set[str]:
-    padded = f"  {text} "
-    return {padded[i : i + 3] for i in range(len(padded) - 2)}
-
-
-def string_similarity(norm_mention: str, names: Sequence[str]) -> float:
-    """Best character-trigram Jaccard between a normalised mention and normalised entity names."""
-    grams = _trigrams(norm_mention)
-    best = 0.0
-    for name in names:
-        other = _trigrams(name)
-        best = max(best, len(grams & other) / max(1, len(grams | other)))
-    return best
-
-
-def token_overlap(norm_mention: str, names: Sequence[str]) -> float:
-    """Fraction of the mention's tokens found in some entity name ("Yeltsin" in "Boris Yeltsin" -> 1)."""
-    tokens = norm_mention.split()
-    if not tokens:
-        return 0.0
-    best = 0.0
-    for name in names:
-        have = set(name.split())
-        best = max(best, sum(t in have for t in tokens) / len(tokens))
-    return best
-
-
-def _rank_features(values: Sequence[float | None]) -> tuple[list[float], list[float], list[float]]:
-    """(value-or-top, value - top, 1/(1+rank)) per candidate; unknown values get (top, 0, 0)."""
-    known = [v for v in values if v is not None]
-    top = max(known) if known else 0.0
-    order = sorted(range(len(values)), key=lambda i: -(values[i] if values[i] is not None else -math.inf))
-    rank = {i: r for r, i in enumerate(order)}
-    return ([v if v is not None else top for v in values],
-            [(v - top) if v is not None else 0.0 for v in values],
-            [1.0 / (1.0 + rank[i]) if v is not None else 0.0 for i, v in enumerate(values)])
-
-
-def candidate_features(
-    mention: Mention,
-    cands: Sequence[Candidate],
-    records: Mapping[str, EntityRecord],
-    context_sims: Sequence[float] | None = None,
-    name_sims: Sequence[float | None] | None = None,
-    type_scores: Sequence[float | None] | None = None,
-    name: str | None = None,
-) -> list[dict[str, float]]:
-    """Feature dicts (names in :data:`FEATURES`) for one mention's candidates.
-
-    ``context_sims``: per candidate, cosine between the mention's context and the
-    entity's sentence embedding (0 when unavailable). ``name_sims``: cosine between the
-    mention text and the entity's sentence embedding (``None`` when unknown).
-    ``type_scores``: the detector's probability that the mention is of one of the
-    entity's P31 classes (best class; ``None`` when unknown). ``name``: the string the
-    alias and string features compare with entity names, when not the mention text (the
-    town of "Southborough, Massachusetts": :func:`glinker.surface.other_name`).
-    """
-    norm = normalize_alias(mention.text if name is None else name)
-    dense, dense_gap, dense_rank = _rank_features([c.dense_score for c in cands])
-    if name_sims is None:
-        name_sims = [c.name_score for c in cands]
-    name_v, name_gap, name_rank = _rank_features(name_sims)
-    types, type_gap, _ = _rank_features(type_scores if type_scores is not None else [None] * len(cands))
-    pops = [records[c.qid].popularity if c.qid in records else 0.0 for c in cands]
-    total = sum(pops)
-    feats = []
-    for i, c in enumerate(cands):
-        rec = records.get(c.qid)
-        names = [normalize_alias(n) for n in ((rec.label,) + rec.aliases)] if rec is not None else []
-        label_match = bool(names) and names[0] == norm
-        alias_match = c.alias_match or norm in names
-        feats.append({
-            "dense": dense[i],
-            "dense_gap": dense_gap[i],
-            "dense_rank": dense_rank[i],
-            "label_match": float(label_match),
-            "alias_match": float(alias_match),
-            "prior": pops[i] / total if total > 0 else 1.0 / len(cands),
-            "log_popularity": math.log1p(max(0.0, pops[i])),
-            "context_sim": float(context_sims[i]) if context_sims is not None else 0.0,
-            "name_sim": name_v[i] if name_sims[i] is not None else 0.0,
-            "name_gap": name_gap[i],
-            "name_rank": name_rank[i],
-            "string_sim": string_similarity(norm, names),
-            "token_overlap": token_overlap(norm, names),
-            "type_score": types[i] if type_scores is not None and type_scores[i] is not None else 0.0,
-            "type_gap": type_gap[i],
-            "demonym": float("demonym" in c.sources),
-            "coherence": 0.0,
-            "coherence_max": 0.0,
-        })
-    return feats
-
 
 class FeatureReranker:
     """Logistic combination of bi-encoder, alias and popularity features, with a NIL threshold.
@@ -209,7 +93,7 @@ class FeatureReranker:
             drive the first pass of the coherence features. ``None``: linear scores.
         model_scale, model_bias: Calibration of the model's score into a link probability,
             ``sigmoid(model_scale * score + model_bias)``, for the NIL threshold.
-        nil_model: A :class:`glinker.nil.NilModel` file (or ``None``): when set, the NIL threshold
+        nil_model: A :class:`glinker.rerank.nil.NilModel` file (or ``None``): when set, the NIL threshold
             applies to its probability that the best candidate is a right link for this mention
             (which also becomes the decision's ``link_score``) instead of the ranker's probability.
         span_nil_threshold: With a ``nil_model``, the threshold on the ranker's probability for
@@ -262,6 +146,17 @@ class FeatureReranker:
         self.coherence_chars = None if coherence_chars is None else int(coherence_chars)
         # scripts/fit_reranker.py: when a list, rerank() appends (NIL-model row, best qid) per mention
         self.nil_log: list | None = None
+
+    @classmethod
+    def packaged(cls, kb: KnowledgeBase, detector=None, **overrides) -> FeatureReranker:
+        """The reranker glinker ships: the packaged LambdaMART ranker, its calibration, the NIL model and its
+        thresholds (:mod:`glinker.rerank.defaults`). ``overrides`` replace any argument
+        (``model=None``: the linear weights alone, then mind ``nil_threshold``)."""
+        args = dict(model=DEFAULT_MODEL, model_scale=DEFAULT_MODEL_SCALE, model_bias=DEFAULT_MODEL_BIAS,
+                    nil_threshold=DEFAULT_MODEL_NIL_THRESHOLD, nil_model=DEFAULT_NIL_MODEL,
+                    span_nil_threshold=DEFAULT_SPAN_NIL_THRESHOLD, context_windows="shared")
+        args.update(overrides)
+        return cls(kb, detector=detector, **args)
 
     def rerank(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str],
@@ -366,7 +261,7 @@ class FeatureReranker:
         the university; "Vancouver" next to "Canada" fits British Columbia). Mentions with the
         same normalised text are left out of each other's votes, so a repeated name does not
         confirm its own first guess; pronouns neither vote nor get a coherence (their candidates
-        come from the string "he"; :mod:`glinker.coref` links them). ``coherence_max`` is the best
+        come from the string "he"; :mod:`glinker.resolution.coref` links them). ``coherence_max`` is the best
         single vote instead of the mean (one strongly related entity: "Crimson Tide" for "Alabama").
         The voters are ``voters[i]``, or else the mentions of the same context starting within
         ``coherence_chars`` of the mention.
@@ -517,36 +412,3 @@ def load_ranker(path: str | os.PathLike[str]):
     """
     return load_booster(path, FEATURES, "reranker model",
                         "scripts/fit_reranker.py ranker=lambdamart (add reranker.model=null)")
-
-
-def shared_window(text: str, start: int, end: int, half: int) -> str:
-    """The grid window of ``text`` around ``[start, end)``, shared by every mention starting in the same cell.
-
-    Cells are ``2 * half`` characters wide; a mention starting in cell ``k`` gets the cell plus
-    ``half / 2`` characters on each side (at least to the mention's end). A text is thus
-    encoded about 1.5 times over, however many mentions it has, where centred windows encode
-    ``2 * half`` characters per mention. The left edge moves back to the start of a word and
-    the right edge forward to its end, so no word is cut.
-    """
-    lo, hi = shared_window_bounds(text, start, end, half)
-    return text[lo:hi]
-
-
-def shared_window_bounds(text: str, start: int, end: int, half: int) -> tuple[int, int]:
-    """Character offsets ``[lo, hi)`` of :func:`shared_window`."""
-    if half <= 0:
-        return start, end
-    cell = 2 * half
-    k = start // cell
-    lo = max(0, k * cell - half // 2)
-    hi = max(end, (k + 1) * cell + half // 2)
-    while lo > 0 and not text[lo - 1].isspace():  # back to the start of the word it cuts
-        lo -= 1
-    return lo, _word_edge(text, hi)
-
-
-def _word_edge(text: str, i: int) -> int:
-    """``i`` moved forward to the next whitespace (or the end of ``text``)."""
-    while i < len(text) and not text[i].isspace():
-        i += 1
-    return min(i, len(text))

@@ -5,7 +5,7 @@ disk under ``label_cache_dir`` for big label sets), so a call's cost hardly
 depends on how many labels there are. Only each span's best label is kept: up to
 ``label_index_min_labels`` labels, scores are taken block by block over the labels,
 never a (spans × labels) tensor beyond ``score_budget`` elements; from there up, a
-maximum-inner-product index over the label vectors (:mod:`glinker.label_index`)
+maximum-inner-product index over the label vectors (:mod:`glinker.detection.label_index`)
 answers "which label scores highest for this span" without scoring every label.
 """
 
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from glinker.detection.label_index import KINDS, LabelIndex
 from glinker.errors import InputError
-from glinker.label_index import KINDS, LabelIndex
 from glinker.model.checkpoint import BiEncoderBundle, load_checkpoint
 from glinker.model.decode import ScoredSpan, SpanBoundaries, greedy_decode
 from glinker.model.inputs import Window, Words, collate_windows, make_windows, split_words, word_token_ids

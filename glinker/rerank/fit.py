@@ -1,4 +1,4 @@
-"""Learn the :class:`~glinker.rerank.FeatureReranker` weights and NIL threshold from gold mentions.
+"""Learn the :class:`~glinker.rerank.ranker.FeatureReranker` weights and NIL threshold from gold mentions.
 
 For every gold mention whose entity is in the KB, the pipeline's detector encodes
 the gold span, the retriever proposes candidates, and each candidate becomes one
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from glinker.evaluate.el import GoldDocument
-from glinker.rerank import FEATURES, FeatureReranker
+from glinker.rerank.ranker import FEATURES, FeatureReranker
 
 logger = logging.getLogger(__name__)
 
@@ -327,13 +327,13 @@ def tune_e2e(docs: Sequence[GoldDocument], linked, kb_has,
 
 
 def collect_nil(pipeline, docs: Sequence[GoldDocument], kb_has) -> tuple[list[list[float]], list[float], list[int]]:
-    """Training rows for :class:`glinker.nil.NilModel`: ``docs`` linked end to end by ``pipeline`` (whose
+    """Training rows for :class:`glinker.rerank.nil.NilModel`: ``docs`` linked end to end by ``pipeline`` (whose
     reranker is a :class:`FeatureReranker`), one row per detected mention with candidates, labelled 1 when
     its best candidate is the gold entity at exactly its span; mentions on left-out gold (out of the KB,
     NIL, optional) and pronouns (coreference decides those) are skipped. Returns (rows, labels, doc index).
     """
-    from glinker.coref import is_pronoun
     from glinker.evaluate.el import e2e_gold
+    from glinker.resolution.coref import is_pronoun
     from glinker.types import Document
 
     reranker = pipeline.reranker

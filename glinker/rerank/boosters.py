@@ -1,7 +1,7 @@
 """LightGBM models stored as text: the packaged folder and a checked loader.
 
-The reranker's trees (:func:`glinker.rerank.load_ranker`) and the NIL model
-(:class:`glinker.nil.NilModel`) are LightGBM text files: parsed, never unpickled.
+The reranker's trees (:func:`glinker.rerank.ranker.load_ranker`) and the NIL model
+(:class:`glinker.rerank.nil.NilModel`) are LightGBM text files: parsed, never unpickled.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 # Packaged models (lambdamart.txt, nil.txt); configs name them by file name alone.
-RANKER_DIR = Path(__file__).resolve().parent / "resources" / "reranker"
+RANKER_DIR = Path(__file__).resolve().parents[1] / "resources" / "reranker"
 
 
 def packaged_file(path: str | os.PathLike[str]) -> Path:

@@ -5,7 +5,7 @@ link is right for", and the ranker's own top probability answers it badly: it wa
 spans only, so it never saw the detector's non-entity spans ("department", "in" in AIDA's masked
 text), nor learnt that a lower-case word or a low detector score makes a confident link unlikely.
 :class:`NilModel` scores each mention's best candidate from the ranker's probabilities and that
-candidate's features (:data:`glinker.rerank.FEATURES`) plus the mention's own evidence: detector score
+candidate's features (:data:`glinker.rerank.ranker.FEATURES`) plus the mention's own evidence: detector score
 and label, shape (case, length, digits), position. It is a LightGBM binary classifier, fitted by
 ``scripts/fit_reranker.py nil_model=true`` on detected mentions of the fit documents, scored by a
 ranker that did not see those documents (cross-fitting), and stored as LightGBM text (parsed,
@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from glinker.coref import is_pronoun
-from glinker.feature_names import FEATURES
+from glinker.rerank.feature_names import FEATURES
+from glinker.resolution.coref import is_pronoun
 from glinker.surface import sentence_start
 from glinker.types import Mention
 
@@ -72,7 +72,7 @@ class NilModel:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        from glinker.boosters import load_booster, packaged_file
+        from glinker.rerank.boosters import load_booster, packaged_file
 
         self.path = packaged_file(path)
         self.booster = load_booster(path, nil_feature_names(), "NIL model",

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 
 from glinker.kb import KnowledgeBase
-from glinker.retrieval import entity_dense_scores
+from glinker.retrieval.candidates import entity_dense_scores
 from glinker.types import Candidate, Mention
 from glinker.wikidata_classes import PLACE_TYPES, RELIGION_TYPES
 

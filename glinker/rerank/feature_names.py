@@ -1,7 +1,7 @@
 """Names of the reranker's per-candidate features, in the order of its rows.
 
-Shared by the ranker (:mod:`glinker.rerank`), which computes them, and the NIL model
-(:mod:`glinker.nil`), which reads the best candidate's.
+Shared by the ranker (:mod:`glinker.rerank.ranker`), which computes them, and the NIL model
+(:mod:`glinker.rerank.nil`), which reads the best candidate's.
 """
 
 from __future__ import annotations
