@@ -10,13 +10,15 @@ module: nothing read from a KB or model folder is ever instantiated.
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hydra.utils import get_class, get_method, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from glinker.errors import InputError
@@ -29,14 +31,20 @@ CONF_DIR = Path(str(resources.files("glinker").joinpath("conf")))
 
 
 def locate(target: str) -> Any:
-    """Import the class or function a ``_target_`` names; a clear error if it can't."""
-    try:
-        return get_class(target)
-    except Exception:
+    """Import the class, function or classmethod a ``_target_`` names; a clear error if it can't."""
+    parts = target.split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # the longest importable module prefix, then attributes
         try:
-            return get_method(target)
-        except Exception as exc:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for name in parts[cut:]:
+                obj = getattr(obj, name)
+        except AttributeError as exc:
             raise InputError(f"_target_ {target!r} cannot be imported: {exc}") from None
+        return obj
+    raise InputError(f"_target_ {target!r} cannot be imported: no module of that name")
 
 
 def _inject(node: Any, shared: dict[str, Any]) -> Any:
@@ -68,15 +76,31 @@ def build_stage(node: DictConfig | dict[str, Any], **shared: Any) -> Any:
         raise InputError(f"cannot build {plain['_target_']}: {cause}") from None
 
 
-def build_pipeline(cfg: DictConfig | Mapping[str, Any]) -> Pipeline:
+def default_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The ``glinker.link`` config composed from the packaged ``glinker/conf`` with Hydra override strings."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():  # inside a Hydra app: compose beside it, then restore it
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+            return compose(config_name="link", overrides=list(overrides))
+    try:
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
+            return compose(config_name="link", overrides=list(overrides))
+    except Exception as exc:
+        raise InputError(f"cannot compose the link config with {list(overrides)}: {exc}") from None
+
+
+def build_pipeline(cfg: DictConfig | Mapping[str, Any], **pipeline_args: Any) -> Pipeline:
     """Pipeline from a composed ``link`` config (detector, KB, retriever, reranker, span rules).
 
-    ``cfg`` is the config ``glinker.link`` composes, as a ``DictConfig`` or a plain dict.
+    ``cfg`` is the config ``glinker.link`` composes, as a ``DictConfig`` or a plain dict;
+    ``pipeline_args`` are further :class:`glinker.pipeline.Pipeline` arguments (``whole_chars``, ...).
     """
-    from glinker.coref import PronounResolver
     from glinker.demo import ensure_demo_kb
     from glinker.kb import KnowledgeBase
     from glinker.pipeline import Pipeline
+    from glinker.resolution.coref import PronounResolver
 
     if not isinstance(cfg, DictConfig):
         cfg = OmegaConf.create(dict(cfg))
@@ -94,15 +118,11 @@ def build_pipeline(cfg: DictConfig | Mapping[str, Any]) -> Pipeline:
         if not labels:
             raise InputError("labels=[] gives the detector nothing to look for: list at least one entity type "
                              "(labels=[person,location]) or leave labels out for the default set")
-    coref = None
-    if cfg.get("coref", True):
-        coref = PronounResolver(kb)
+    coref = PronounResolver(kb) if cfg.get("coref", False) else None
+    rules = cfg.get("refiners")
+    refiners = None if rules is None else [build_stage(node, kb=kb) for node in rules]
     return Pipeline(detector, retriever, reranker, kb, labels=labels, batch_size=cfg.batch_size,
-                    max_candidates=cfg.candidates, coref=coref, join_comma_names=cfg.get("join_comma_names", True),
-                    abbreviation_dots=cfg.get("abbreviation_dots", True),
-                    article_names=cfg.get("article_names", True),
-                    place_qualifiers=cfg.get("place_qualifiers", True),
-                    name_extension=cfg.get("name_extension", True))
+                    max_candidates=cfg.candidates, coref=coref, refiners=refiners, **pipeline_args)
 
 
 
@@ -117,3 +137,41 @@ class PipelineFactory:
 
     def __call__(self) -> Pipeline:
         return build_pipeline(self.cfg)
+
+
+# Pipeline arguments that the link config sets (argument -> config key).
+_CONFIG_KEYS = {"batch_size": "batch_size", "max_candidates": "candidates"}
+
+
+def load_pipeline(kb_dir: str | os.PathLike[str] | None = None, model: str | os.PathLike[str] | None = None,
+                  labels: Sequence[str] | None = None, overrides: Sequence[str] = (), **kwargs: Any) -> Pipeline:
+    """The ``glinker.link`` pipeline in plain Python (``glinker.load``); demo KB if no ``kb_dir``.
+
+    The packaged configs (glinker/conf/link.yaml) composed and built by :func:`build_pipeline`: default
+    model, exact alias ∪ name ∪ demonym retrieval, the learned reranker and NIL model, the KB-confirmed
+    span rules. ``overrides`` are Hydra override strings as on the command line
+    (``["conventions=benchmarks", "detector.threshold=0.5"]``); ``kwargs`` are further
+    :class:`glinker.pipeline.Pipeline` arguments (``coref`` and ``refiners`` replace the configured ones).
+    """
+    import json
+
+    args = list(overrides)
+    if kb_dir is not None:
+        args.append(f"kb_dir={json.dumps(str(kb_dir))}")
+    if model is not None:
+        args.append(f"detector.model={json.dumps(str(model))}")
+    cfg = default_config(args)
+    if labels is not None:
+        cfg.labels = list(labels)
+    rest = {}
+    for key, value in kwargs.items():
+        if key in _CONFIG_KEYS:  # arguments the link config sets: set them there
+            cfg[_CONFIG_KEYS[key]] = value
+        elif key not in ("coref", "refiners"):
+            rest[key] = value
+    pipeline = build_pipeline(cfg, **rest)
+    if "coref" in kwargs:
+        pipeline.coref = kwargs["coref"]
+    if "refiners" in kwargs:
+        pipeline.refiners = list(kwargs["refiners"])
+    return pipeline

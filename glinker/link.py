@@ -24,9 +24,10 @@ from omegaconf.errors import OmegaConfBaseException
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from glinker.cli import reports_errors, run_command
 from glinker.config import CONF_DIR, PipelineFactory, build_pipeline, build_stage
-from glinker.errors import GlinkerError, InputError
-from glinker.interrupts import Interrupted, held, stop_on_signals
+from glinker.errors import InputError
+from glinker.interrupts import Interrupted, held
 from glinker.io import BadDocument, JsonlWriter, check_size, read_documents
 from glinker.pipeline import Pipeline
 from glinker.render_html import HtmlWriter
@@ -272,14 +273,10 @@ def take_verbatim_text(argv: list[str]) -> tuple[list[str], str | None]:
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="link", version_base="1.3")
+@reports_errors
 def _app(cfg: DictConfig) -> None:
     # the verbatim text stays out of cfg: OmegaConf would read "${...}" in it as an interpolation
-    try:
-        code = run(cfg, text=_VERBATIM_TEXT[-1] if _VERBATIM_TEXT else None)
-    except GlinkerError as exc:
-        logger.error("%s", exc)
-        sys.exit(2)
-    sys.exit(code)
+    sys.exit(run(cfg, text=_VERBATIM_TEXT[-1] if _VERBATIM_TEXT else None))
 
 
 def main() -> None:
@@ -287,13 +284,7 @@ def main() -> None:
     sys.argv[1:], text = take_verbatim_text(sys.argv[1:])
     if text is not None:
         _VERBATIM_TEXT.append(text)
-    with stop_on_signals():
-        try:
-            _app()
-        except Interrupted as exc:
-            if not exc.reported:
-                logger.error("%s: no document was written", exc)
-            sys.exit(exc.exit_code)
+    run_command(_app, "no document was written")
 
 
 if __name__ == "__main__":

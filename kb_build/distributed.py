@@ -11,7 +11,7 @@ back does not matter). FAISS indexing and publishing then run as in a local buil
 
 On one machine ``address=None`` starts a local Ray instance with the given number of actors.
 On a cluster, ``address="auto"`` (or ``"ray://head:10001"``) joins it; every node must have
-glinker installed (the actors load the model as ``glinker.detector.BiEncoderDetector(model)``)
+glinker installed (the actors load the model as ``glinker.detection.bi_encoder.BiEncoderDetector(model)``)
 and ``stage_dir`` must be a shared filesystem path every node can read (e.g. NFS).
 """
 
@@ -36,7 +36,7 @@ class _EmbedActor:
 
     def __init__(self, model: str | None, num_threads: int, fingerprint: str, precision: str,
                  batch_size: int) -> None:
-        from glinker.detector import BiEncoderDetector
+        from glinker.detection.bi_encoder import BiEncoderDetector
 
         self.encoder = BiEncoderDetector(model, num_threads=num_threads)
         if self.encoder.fingerprint != fingerprint:

@@ -32,7 +32,7 @@ class LocalEmbedder:
     """A :class:`kb_build.build.DeferredEmbedder` that stages texts on disk and embeds them with ``encoder``.
 
     Args:
-        encoder: Embeds entity texts (``encode_texts_pooled``; a :class:`glinker.detector.BiEncoderDetector`).
+        encoder: Embeds entity texts (``encode_texts_pooled``; a :class:`glinker.detection.BiEncoderDetector`).
         progress: Show a progress bar while embedding.
     """
 

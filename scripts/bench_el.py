@@ -47,7 +47,7 @@ def _path(name: str) -> str:
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     from glinker.evaluate.el_cli import run_el
-    from glinker.rerank_fit import FIT_BENCHMARKS
+    from glinker.rerank.fit import FIT_BENCHMARKS
 
     opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in ("mode", "benchmarks", "out", "systems"))
     overrides = [a for a in argv if a.split("=", 1)[0] not in opts]

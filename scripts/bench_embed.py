@@ -146,7 +146,7 @@ def timed(fn: Callable[[], Outputs], repeats: int) -> tuple[Outputs, float]:
 
 
 def main(argv: list[str]) -> int:
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
     from glinker.model.label_tower import length_batches
 
     opts = dict(a.split("=", 1) for a in argv)

@@ -228,9 +228,9 @@ def make_queries(kb_dir: str, n_names: int, mention_docs: int, out: str) -> dict
     """
     from bench_link import DEV
 
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
     from glinker.kb.store import LmdbEntityStore
-    from glinker.retrieval import NameEncoder
+    from glinker.retrieval.candidates import NameEncoder
     from glinker.settings import data_dir
 
     det = BiEncoderDetector()

@@ -235,7 +235,7 @@ def _ed_for_glinker(docs: list[GoldDocument], ed: list[list[dict]], kb_has) -> S
 
 
 def main(argv: list[str]) -> None:
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
 
     opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in OPTS)
     overrides = [a for a in argv if a.split("=", 1)[0] not in opts]

@@ -138,7 +138,7 @@ def main() -> int:
                          (f"extraction + staging ({staged_mb:.1f} MB of texts)", staged)]:
             print(f"| {name} | {statistics.median(xs):.2f} | {min(xs):.2f} |")
 
-        from glinker.detector import BiEncoderDetector
+        from glinker.detection.bi_encoder import BiEncoderDetector
 
         encoder = _Counting(BiEncoderDetector(args.model))
         data = args.dump.read_bytes()

@@ -113,7 +113,7 @@ def _read_labels(cache: Path, n: int) -> tuple[str, ...]:
 
 
 def _detector(cache: Path, args: argparse.Namespace, exhaustive: bool = False):
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
 
     kwargs = {"label_cache_dir": cache}
     if exhaustive:
@@ -430,7 +430,7 @@ def main(argv: list[str]) -> None:
         tmp = label_file.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text("\n".join(label_strings(need)) + "\n", encoding="utf-8")
         os.replace(tmp, label_file)
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
 
     # label sets the detector caches on disk get a separate, timed encoding step
     disk_min = inspect.signature(BiEncoderDetector).parameters["disk_cache_min_labels"].default

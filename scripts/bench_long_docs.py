@@ -8,7 +8,7 @@ Each document is built from real text: the paragraphs (blank-line separated) of 
 ELEVANT benchmarks news-fair, wiki-fair, msnbc and aida-conll-dev (an AIDA document has no blank
 lines: it is one paragraph), in that order, joined with blank lines, cycling when they run out
 (about 105k distinct words), until the word count is reached. Each (tree, size) runs in a fresh
-subprocess: ``Pipeline.from_defaults()`` (default model, demo KB unless ``kb_dir``), a warm-up
+subprocess: ``glinker.load()`` (default model, demo KB unless ``kb_dir``), a warm-up
 sentence, then one ``link_text`` of the whole document, timed in the child; the child's peak RSS
 comes from ``os.wait4`` (its own ``ru_maxrss``). ``trees``: ``.`` (this working tree) or git
 revisions, exported with ``git archive`` (``trees=[HEAD~1,.]`` for a before/after). ``timeout``:
@@ -77,10 +77,10 @@ def child(path: str, kb_dir: str) -> None:
     """Runs in the subprocess, with the tree under test first on sys.path: link one document, print a JSON line."""
     import resource
 
-    from glinker import Pipeline
+    import glinker
 
     text = Path(path).read_text(encoding="utf-8")
-    nlp = Pipeline.from_defaults(kb_dir=kb_dir or None)
+    nlp = glinker.load(kb_dir=kb_dir or None)
     nlp.link_text("Arnold Schwarzenegger, the former governor of California, starred in The Terminator.")
     loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start, cpu = time.perf_counter(), time.process_time()
@@ -138,11 +138,11 @@ def machine() -> str:
 
 def quality(names: list[str], kb_dir: str) -> list[dict]:
     """End-to-end scores of the benchmarks ``names`` under each of :data:`MODES`."""
-    from glinker import Pipeline
+    import glinker
     from glinker.evaluate.el import evaluate_e2e, load_benchmark
     from glinker.settings import data_dir
 
-    nlp = Pipeline.from_defaults(kb_dir=kb_dir or None)
+    nlp = glinker.load(kb_dir=kb_dir or None)
     defaults = {"whole_chars": nlp.whole_chars, "neighbourhood_chars": nlp.neighbourhood_chars}
     rows = []
     for name in names:

@@ -15,7 +15,7 @@ picks the NIL threshold (and a detector-score floor) for the best strong-match F
 that score the candidates; the model is written as text next to the ``write`` YAML
 (``<write stem>.lambdamart.txt``, or ``model_out=PATH``; the default ships as
 ``model_out=glinker/resources/reranker/lambdamart.txt``) and the YAML points to it.
-``nil_model=true`` (with ``e2e=true``) also fits the NIL classifier (:class:`glinker.nil.NilModel`): the
+``nil_model=true`` (with ``e2e=true``) also fits the NIL classifier (:class:`glinker.rerank.nil.NilModel`): the
 fit documents are split in two folds, each fold is linked end to end by a ranker fitted on the other
 fold only (so the classifier sees the ranker's scores as they are on unseen text), and the classifier
 learns from those detected mentions whether the best candidate is right; it is written to ``nil_out``
@@ -57,9 +57,7 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     from glinker.config import build_pipeline
     from glinker.evaluate.el import kb_membership, load_benchmark
-    from glinker.nil import fit_nil_model
-    from glinker.rerank import FEATURES, FeatureReranker
-    from glinker.rerank_fit import (
+    from glinker.rerank.fit import (
         FIT_BENCHMARKS,
         collect,
         collect_nil,
@@ -71,6 +69,8 @@ def main(argv: list[str]) -> None:
         split_documents,
         tune_e2e,
     )
+    from glinker.rerank.nil import fit_nil_model
+    from glinker.rerank.ranker import FEATURES, FeatureReranker
 
     opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in OPTIONS)
     overrides = [a for a in argv if a.split("=", 1)[0] not in opts]
@@ -111,17 +111,15 @@ def main(argv: list[str]) -> None:
     model_file = None
     if opts.get("refit_ranker", "true").lower() == "false":
         # keep the configured ranker (its weights, trees and calibration): only the NIL decision is fitted
-        node = cfg.reranker
         report["fitted_not_kept"] = {k: report.pop(k) for k in ("weights", "bias", "model_scale", "model_bias",
                                                                  "heldout", "heldout_no_nil", "heldout_no_nil_linear")
                                      if k in report}
-        report.update(weights={k: float(v) for k, v in node.weights.items()}, bias=float(node.bias),
-                      span_nil_threshold=float(node.get("span_nil_threshold") or node.nil_threshold))
-        if node.get("model"):
-            from glinker.boosters import packaged_file
-
-            model_file = packaged_file(node.model)
-            report.update(model_scale=float(node.model_scale), model_bias=float(node.model_bias))
+        pipeline = pipeline or build_pipeline(cfg)
+        built = pipeline.reranker
+        report.update(weights=dict(built.weights), bias=built.bias, span_nil_threshold=built.span_nil_threshold)
+        if built.model_path:
+            model_file = Path(built.model_path)
+            report.update(model_scale=built.model_scale, model_bias=built.model_bias)
         booster = None
     if booster is not None:
         default_out = Path(opts["write"]).with_suffix(".lambdamart.txt") if "write" in opts else \
@@ -188,6 +186,13 @@ def main(argv: list[str]) -> None:
         report.setdefault("span_nil_threshold", report["nil_threshold"])  # given spans: the gold-mention fit's
         report["nil_threshold"] = report["e2e_tuning"]["nil_threshold"]
     print(json.dumps(report))
+    # each model carries its calibration and threshold beside it (glinker.rerank.boosters.calibration)
+    if model_file is not None and opts.get("refit_ranker", "true").lower() != "false":
+        write_json(model_file.with_suffix(".json"), {"scale": report["model_scale"], "bias": report["model_bias"],
+                                                     "span_nil_threshold": report.get("span_nil_threshold",
+                                                                                      report["nil_threshold"])})
+    if nil_file is not None:
+        write_json(nil_file.with_suffix(".json"), {"threshold": report["nil_threshold"]})
     if "write" in opts:
         lines = ["# Learned by: python scripts/fit_reranker.py " + " ".join(argv),
                  *([f"# held-out InKB (gold mentions): {json.dumps({k: round(v, 2) for k, v in report['heldout'].items()})}"]  # noqa: E501
@@ -198,13 +203,13 @@ def main(argv: list[str]) -> None:
         lines += [f"  {k}: {v}" for k, v in report["weights"].items()]
         lines += [f"bias: {report['bias']}", f"nil_threshold: {report['nil_threshold']}"]
         if model_file is not None:
-            from glinker.boosters import RANKER_DIR
+            from glinker.rerank.boosters import RANKER_DIR
 
             where = model_file.resolve()
             name = where.name if where.parent == RANKER_DIR else str(where)  # packaged models by name
             lines += [f"model: {name}", f"model_scale: {report['model_scale']}", f"model_bias: {report['model_bias']}"]
         if nil_file is not None:
-            from glinker.boosters import RANKER_DIR
+            from glinker.rerank.boosters import RANKER_DIR
 
             where = nil_file.resolve()
             lines += [f"nil_model: {where.name if where.parent == RANKER_DIR else str(where)}",
@@ -214,6 +219,13 @@ def main(argv: list[str]) -> None:
         tmp = out.with_suffix(out.suffix + ".tmp")  # atomic: a failed write leaves the old config
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(out)
+
+
+def write_json(path: Path, values: dict) -> None:
+    """Write ``values`` to ``path`` atomically."""
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

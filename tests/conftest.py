@@ -66,7 +66,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_detector(tiny_model_dir):
     """A detector on the tiny checkpoint with a low threshold so random heads still propose spans."""
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
 
     return BiEncoderDetector(str(tiny_model_dir), labels=["person", "location", "organization"], threshold=0.2)
 

@@ -125,7 +125,7 @@ def test_nothing_to_link_is_explained(tiny_model_dir, built):
 
 
 README_STAGE = '''
-from glinker.retrieval import AliasRetriever
+from glinker.retrieval.candidates import AliasRetriever
 
 class TypedAliasRetriever:
     def __init__(self, kb, allowed_types: list[str], top_k: int = 32):

@@ -57,6 +57,17 @@ def test_link_config_composes(overrides):
         assert cfg.retriever._target_.endswith("AliasRetriever") and cfg.reranker._target_.endswith("NoReranker")
 
 
+def test_conventions_are_an_opt_in_profile():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        plain = compose(config_name="link")
+        bench = compose(config_name="link", overrides=["conventions=benchmarks"])
+    rules = [n._target_.rsplit(".", 1)[1] for n in plain.refiners]
+    assert rules == ["NameExtension", "CommaNames", "AbbreviationDots"] and not plain.coref
+    assert not plain.refiners[1].place_qualifiers
+    assert [n._target_.rsplit(".", 1)[1] for n in bench.refiners] == rules + ["ArticleNames"]
+    assert bench.refiners[1].place_qualifiers and bench.coref
+
+
 def test_kb_build_config_composes():
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="kb_build", overrides=["dump=x.json", "output_dir=y"])
@@ -72,7 +83,7 @@ class Custom:
 
 def test_build_stage_injects_shared_objects_into_nested_nodes():
     kb = object()
-    node = {"_target_": "glinker.retrieval.UnionRetriever",
+    node = {"_target_": "glinker.retrieval.candidates.UnionRetriever",
             "retrievers": [{"_target_": "test_config.Custom", "factor": 3}]}
     union = build_stage(node, kb=kb, detector=None)
     assert union.retrievers[0].kb is kb and union.retrievers[0].factor == 3

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from glinker.rerank import FeatureReranker, shared_window, shared_window_bounds
+from glinker.rerank.features import shared_window, shared_window_bounds
+from glinker.rerank.ranker import FeatureReranker
 
 WORDS = ["Boston", "beat", "the", "Celtics", "in", "a", "long", "game", "played", "downtown", "yesterday", "."]
 

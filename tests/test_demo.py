@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from glinker import Pipeline
+import glinker
 from glinker.demo import DEMO_DUMP, ensure_demo_kb
 
 
 def test_demo_kb_is_built_once_and_used_by_the_python_api(tiny_model_dir):
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
 
     det = BiEncoderDetector(str(tiny_model_dir))
     path = ensure_demo_kb(det)
@@ -20,7 +20,7 @@ def test_demo_kb_is_built_once_and_used_by_the_python_api(tiny_model_dir):
     mtime = (path / "manifest.json").stat().st_mtime
     assert ensure_demo_kb(det) == path and (path / "manifest.json").stat().st_mtime == mtime  # reused
 
-    nlp = Pipeline.from_defaults(model=str(tiny_model_dir))
+    nlp = glinker.load(model=str(tiny_model_dir))
     doc = nlp.link_text("Arnold Schwarzenegger was born in Thal near Graz.")
     assert doc.id == "text" and isinstance(doc.mentions, list)
     assert nlp.kb.store.get("Q2685").label == "Arnold Schwarzenegger"
@@ -35,7 +35,7 @@ def test_readme_demo_links_with_the_shipped_model():
         import pytest
 
         pytest.skip("no packaged default model")
-    nlp = Pipeline.from_defaults()
+    nlp = glinker.load()
     doc = nlp.link_text("Arnold Schwarzenegger starred in The Terminator directed by James Cameron "
                         "and later became governor of California.")
     linked = {(m.text, m.qid) for m in doc.mentions}

@@ -112,7 +112,7 @@ def test_write_subset_dump_of_an_empty_dump(tmp_path):
 
 
 def test_label_scores_from_hidden_rows_match_scores_of_span_vectors():
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
 
     det = BiEncoderDetector(labels=["person", "city", "film"])
     torch.manual_seed(1)
@@ -130,8 +130,8 @@ def test_context_windows_are_encoded_once_per_distinct_window(tmp_path, tiny_det
     from conftest import BOSTON, write_dump
 
     from glinker.kb import KnowledgeBase
-    from glinker.rerank import FeatureReranker
-    from glinker.retrieval import AliasRetriever
+    from glinker.rerank.ranker import FeatureReranker
+    from glinker.retrieval.candidates import AliasRetriever
     from glinker.types import Mention
     from kb_build.build import build_kb
 
@@ -163,7 +163,7 @@ def test_context_windows_are_encoded_once_per_distinct_window(tmp_path, tiny_det
 
 
 def test_name_encoders_over_one_detector_share_their_memo(tiny_detector):
-    from glinker.retrieval import NameEncoder
+    from glinker.retrieval.candidates import NameEncoder
 
     calls: list[list[str]] = []
 

@@ -9,7 +9,7 @@ import torch
 
 gliner = pytest.importorskip("gliner", reason="reference package not installed: pip install 'gliner==0.2.29'")
 
-from glinker.detector import BiEncoderDetector  # noqa: E402
+from glinker.detection.bi_encoder import BiEncoderDetector  # noqa: E402
 from glinker.model.checkpoint import load_checkpoint  # noqa: E402
 
 TEXTS = [

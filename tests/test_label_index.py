@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from glinker.detector import BiEncoderDetector
+from glinker.detection.bi_encoder import BiEncoderDetector
+from glinker.detection.label_index import LabelIndex
 from glinker.errors import InputError
-from glinker.label_index import LabelIndex
 
 TEXTS = [
     "Arnold Schwarzenegger was born in Thal, Austria, and later moved to Los Angeles.",

@@ -6,11 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glinker.coref import PronounResolver
 from glinker.kb import KnowledgeBase
 from glinker.pipeline import Pipeline
-from glinker.rerank import DEFAULT_MODEL, DEFAULT_NIL_MODEL, FeatureReranker
-from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
+from glinker.rerank.defaults import DEFAULT_MODEL, DEFAULT_NIL_MODEL
+from glinker.rerank.ranker import FeatureReranker
+from glinker.resolution.coref import PronounResolver
+from glinker.retrieval.candidates import AliasRetriever, NameRetriever, UnionRetriever
 from glinker.segments import batches, segment_bounds
 from glinker.types import Candidate, LinkDecision, Mention
 from kb_build.build import build_kb
@@ -46,8 +47,8 @@ def pipeline(tmp_path_factory, tiny_model_dir):
     model, pronoun coreference."""
     from conftest import BOSTON, write_dump
 
-    from glinker.alias_detector import UnionDetector
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.alias import UnionDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
 
     root = tmp_path_factory.mktemp("long")
     det = BiEncoderDetector(str(tiny_model_dir), labels=["person", "location", "organization"], threshold=0.9)

@@ -10,8 +10,9 @@ import pytest
 
 from glinker.kb import KnowledgeBase
 from glinker.kb.manifest import NAME_INDEX_FILE
-from glinker.rerank import FeatureReranker, string_similarity, token_overlap
-from glinker.retrieval import AliasRetriever, NameRetriever, UnionRetriever
+from glinker.rerank.features import string_similarity, token_overlap
+from glinker.rerank.ranker import FeatureReranker
+from glinker.retrieval.candidates import AliasRetriever, NameRetriever, UnionRetriever
 from glinker.types import Mention
 from kb_build.build import build_kb
 

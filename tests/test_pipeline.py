@@ -7,8 +7,9 @@ import pytest
 
 from glinker.kb import KnowledgeBase
 from glinker.pipeline import Pipeline
-from glinker.rerank import FeatureReranker, NoReranker
-from glinker.retrieval import AliasRetriever, DenseRetriever, UnionRetriever
+from glinker.refinement import AbbreviationDots, ArticleNames, CommaNames, NameExtension, PlaceQualifiers
+from glinker.rerank.ranker import FeatureReranker, NoReranker
+from glinker.retrieval.candidates import AliasRetriever, DenseRetriever, UnionRetriever
 from glinker.types import Candidate, Document, LinkDecision, Mention
 from kb_build.build import build_kb, entity_text
 
@@ -126,7 +127,7 @@ def test_pipeline_end_to_end_with_the_bi_encoder(kb, tiny_detector):
 
 
 def test_alias_detector_whole_words_longest_match_and_guards(kb):
-    from glinker.alias_detector import AliasMentionDetector
+    from glinker.detection.alias import AliasMentionDetector
 
     det = AliasMentionDetector(kb)
     text = "Bostonians cheered: the Boston Celtics beat a boston team; Arnold Schwarzenegger watched."
@@ -139,8 +140,8 @@ def test_alias_detector_whole_words_longest_match_and_guards(kb):
 
 
 def test_union_detector_adds_dictionary_spans_with_vectors(kb, tiny_detector):
-    from glinker.alias_detector import UnionDetector
-    from glinker.detector import BiEncoderDetector
+    from glinker.detection.alias import UnionDetector
+    from glinker.detection.bi_encoder import BiEncoderDetector
 
     # a bi-encoder that proposes nothing: every mention must come from the dictionary
     quiet = BiEncoderDetector(tiny_detector.bundle, labels=["person"], threshold=0.999999)
@@ -184,7 +185,7 @@ def test_type_score_feature_scores_the_span_against_class_names(kb, tiny_detecto
 
 
 def test_place_names_from_demonyms():
-    from glinker.demonyms import place_names
+    from glinker.retrieval.demonyms import place_names
 
     for text, place in [("German", "Germany"), ("Russians", "Russia"), ("S. KOREAN", "South Korea"),
                         ("European", "Europe"), ("Chinese", "China"), ("English", "England"), ("Mexican", "Mexico"),
@@ -196,7 +197,7 @@ def test_place_names_from_demonyms():
 def test_demonym_retriever_proposes_only_kb_places(tmp_path, tiny_detector):
     from conftest import make_entity, write_dump
 
-    from glinker.demonyms import DemonymRetriever
+    from glinker.retrieval.demonyms import DemonymRetriever
 
     ents = [make_entity("Q183", "Germany", "country in Central Europe", ["FRG"], ["Q6256"], 300),
             make_entity("Q188", "German", "West Germanic language", ["German language"], ["Q34770"], 200),
@@ -213,7 +214,7 @@ def test_demonym_retriever_proposes_only_kb_places(tmp_path, tiny_detector):
 
 
 def test_pronouns_take_the_closest_compatible_antecedent(kb):
-    from glinker.coref import PronounResolver, pronoun_kind
+    from glinker.resolution.coref import PronounResolver, pronoun_kind
 
     assert pronoun_kind("She") == "person" and pronoun_kind("its") == "thing" and pronoun_kind("they") is None
     text = "Arnold Schwarzenegger visited Boston . He liked it , and his film The Terminator too ."
@@ -254,10 +255,11 @@ def test_comma_names_join_only_when_the_kb_names_them(tmp_path, tiny_detector):
     text = "She moved from Madison, Wisconsin to Austin, Texas."
     det = _SpansDetector(["Madison", "Wisconsin", "Austin", "Texas"])
     reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
-    joined = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None).link_text(text)
+    comma = [CommaNames(kb2)]
+    joined = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, refiners=comma).link_text(text)
     assert [(m.text, m.qid) for m in joined.mentions] == [("Madison, Wisconsin", "Q43788"), ("Austin", "Q16559"),
                                                           ("Texas", "Q1439")]
-    apart = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, join_comma_names=False).link_text(text)
+    apart = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, refiners=[]).link_text(text)
     assert [m.text for m in apart.mentions] == ["Madison", "Wisconsin", "Austin", "Texas"]
 
 
@@ -271,9 +273,10 @@ def test_abbreviation_dots_only_where_the_kb_spells_them(tmp_path, tiny_detector
     text = "He left Calif. for Iraq."
     det = _SpansDetector(["Calif", "Iraq"])
     reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
-    doc = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None).link_text(text)
+    dots = [AbbreviationDots(kb2)]
+    doc = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, refiners=dots).link_text(text)
     assert [(m.text, m.qid) for m in doc.mentions] == [("Calif.", "Q99"), ("Iraq", "Q796")]
-    plain = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, abbreviation_dots=False).link_text(text)
+    plain = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, refiners=[]).link_text(text)
     assert [m.text for m in plain.mentions] == ["Calif", "Iraq"]
 
 
@@ -324,7 +327,7 @@ def test_comma_head_is_the_town_when_the_qualifier_is_a_place(tmp_path, tiny_det
 def test_adjectives_of_religion_name_the_religion(tmp_path, tiny_detector):
     from conftest import make_entity, write_dump
 
-    from glinker.demonyms import DemonymRetriever, place_names
+    from glinker.retrieval.demonyms import DemonymRetriever, place_names
 
     assert "Islam" in place_names("Moslems") and "Judaism" in place_names("Jewish")
     ents = [make_entity("Q432", "Islam", "monotheistic religion", [], ["Q9174"], 300),
@@ -388,26 +391,27 @@ def test_article_names_take_a_capitalised_the_mid_sentence(tmp_path, tiny_detect
     kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
     det = _SpansDetector(["Netherlands", "U.S."])
     reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
-    pipe = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None)
+    pipe = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, refiners=[ArticleNames(kb2)])
     doc = pipe.link_text("Leiden University, Leiden, The Netherlands and the U.S.")
     assert [(m.text, m.qid) for m in doc.mentions] == [("The Netherlands", "Q55"), ("U.S.", "Q30")]
     # a sentence-initial "The" is capitalised for the sentence, not the name
     assert [m.text for m in pipe.link_text("It rained. The Netherlands won.").mentions] == ["Netherlands"]
-    off = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, article_names=False)
+    off = Pipeline(det, AliasRetriever(kb2), reranker, kb2, coref=None, refiners=[])
     assert [m.text for m in off.link_text("Leiden, The Netherlands").mentions] == ["Netherlands"]
 
 
 def _span_linker(tmp_path, tiny_detector, ents, show):
-    """A KB of ``ents`` and f(text, words, **pipeline_flags) -> show(m) for the mentions of a pipeline whose
-    detector finds exactly ``words``."""
+    """A KB of ``ents`` and f(text, words, rules) -> show(m) for the mentions of a pipeline whose detector
+    finds exactly ``words`` and whose span rules are ``rules`` (classes, built over the KB)."""
     from conftest import write_dump
 
     build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
     kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
     reranker = FeatureReranker(kb2, weights=SIMPLE_WEIGHTS, bias=-2.0, nil_threshold=0.0)
 
-    def texts(text, words, **kw):
-        doc = Pipeline(_SpansDetector(words), AliasRetriever(kb2), reranker, kb2, coref=None, **kw).link_text(text)
+    def texts(text, words, rules):
+        doc = Pipeline(_SpansDetector(words), AliasRetriever(kb2), reranker, kb2, coref=None,
+                       refiners=[rule(kb2) for rule in rules]).link_text(text)
         return [show(m) for m in doc.mentions]
 
     return texts
@@ -425,13 +429,14 @@ def test_place_qualifiers_join_a_town_and_its_state_but_not_lists_or_datelines(t
             make_entity("Q991", "Imperia", "town in Italy", [], ["Q747074"], 10)]
     texts = _span_linker(tmp_path, tiny_detector, ents, lambda m: m.text)
 
-    assert texts("Born in Muscatine, Iowa, he left.", ["Muscatine", "Iowa"]) == ["Muscatine, Iowa"]
-    assert texts("Forests of Queensland, Australia.", ["Queensland", "Australia"]) == ["Queensland, Australia"]
+    assert texts("Born in Muscatine, Iowa, he left.", ["Muscatine", "Iowa"], [PlaceQualifiers]) == ["Muscatine, Iowa"]
+    assert texts("Forests of Queensland, Australia.", ["Queensland", "Australia"], [PlaceQualifiers]) == \
+        ["Queensland, Australia"]
     # a list of states, an abbreviated dateline state, a town and its country stay apart
-    assert texts("Farms in Iowa, Nebraska.", ["Iowa", "Nebraska"]) == ["Iowa", "Nebraska"]
-    assert texts("MUSCATINE, Ia. (AP)", ["MUSCATINE", "Ia."]) == ["MUSCATINE", "Ia."]
-    assert texts("Born in Imperia, France.", ["Imperia", "France"]) == ["Imperia", "France"]
-    assert texts("Born in Muscatine, Iowa, he left.", ["Muscatine", "Iowa"], place_qualifiers=False) == \
+    assert texts("Farms in Iowa, Nebraska.", ["Iowa", "Nebraska"], [PlaceQualifiers]) == ["Iowa", "Nebraska"]
+    assert texts("MUSCATINE, Ia. (AP)", ["MUSCATINE", "Ia."], [PlaceQualifiers]) == ["MUSCATINE", "Ia."]
+    assert texts("Born in Imperia, France.", ["Imperia", "France"], [PlaceQualifiers]) == ["Imperia", "France"]
+    assert texts("Born in Muscatine, Iowa, he left.", ["Muscatine", "Iowa"], [CommaNames]) == \
         ["Muscatine", "Iowa"]
 
 
@@ -446,14 +451,16 @@ def test_name_extension_grows_a_mention_into_a_longer_kb_name(tmp_path, tiny_det
             make_entity("Q41644", "Warsaw Pact", "military alliance", [], ["Q1127126"], 50)]
     texts = _span_linker(tmp_path, tiny_detector, ents, lambda m: (m.text, m.qid))
 
-    assert texts("During the Cuban Missile Crisis, he sailed.", ["Cuban"]) == [("Cuban Missile Crisis", "Q128160")]
+    assert texts("During the Cuban Missile Crisis, he sailed.", ["Cuban"], [NameExtension]) == \
+        [("Cuban Missile Crisis", "Q128160")]
     # a mention inside the grown span is absorbed; one that would be cut keeps the growth from happening
-    assert texts("After the Warsaw Pact. Then", ["Warsaw", "Pact"]) == [("Warsaw Pact", "Q41644")]
-    assert texts("the Warsaw Pact Treaty", ["Warsaw", "Pact Treaty"]) == [("Warsaw", "Q270"), ("Pact Treaty", None)]
+    assert texts("After the Warsaw Pact. Then", ["Warsaw", "Pact"], [NameExtension]) == [("Warsaw Pact", "Q41644")]
+    assert texts("the Warsaw Pact Treaty", ["Warsaw", "Pact Treaty"], [NameExtension]) == \
+        [("Warsaw", "Q270"), ("Pact Treaty", None)]
     # lower-case words and words the KB does not name with the mention stay outside
-    assert texts("a Cuban missile crisis", ["Cuban"]) == [("Cuban", "Q241")]
-    assert texts("Warsaw Poland", ["Warsaw"]) == [("Warsaw", "Q270")]
-    assert texts("During the Cuban Missile Crisis, he sailed.", ["Cuban"], name_extension=False) == \
+    assert texts("a Cuban missile crisis", ["Cuban"], [NameExtension]) == [("Cuban", "Q241")]
+    assert texts("Warsaw Poland", ["Warsaw"], [NameExtension]) == [("Warsaw", "Q270")]
+    assert texts("During the Cuban Missile Crisis, he sailed.", ["Cuban"], []) == \
         [("Cuban", "Q241")]
     text = "the Bank of America Tower. Next"
     assert [text[:e] for e in name_continuations(text, len("the Bank"))] == \

@@ -61,3 +61,15 @@ def test_empty_label_list_is_an_error(tiny_detector):
 
     with pytest.raises(InputError, match="labels is empty"):
         Pipeline(tiny_detector, None, None, None, labels=[])
+
+
+def test_readme_python_example_runs_as_printed(capsys):
+    """The README's first Python block (glinker.load, link_text, print the mentions), executed from its text."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Python API"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "glinker.load(" in code
+    exec(compile(code, "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines, "the README's Python example should print linked mentions"
+    assert any(" Q" in line for line in lines)  # at least one mention linked to a QID

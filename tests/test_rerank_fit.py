@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from glinker.rerank_fit import MentionExamples, decide, fit_logistic, fit_reranker, inkb_scores
+from glinker.rerank.fit import MentionExamples, decide, fit_logistic, fit_reranker, inkb_scores
 
 
 def test_logistic_fit_separates_by_the_informative_feature():
@@ -39,7 +39,7 @@ def test_fit_reranker_links_in_kb_and_rejects_nil():
 
 def test_tune_e2e_picks_the_threshold_that_drops_confident_looking_noise():
     from glinker.evaluate.el import GoldDocument, GoldMention
-    from glinker.rerank_fit import tune_e2e
+    from glinker.rerank.fit import tune_e2e
 
     docs = [GoldDocument(str(i), "x" * 100, [GoldMention(0, 5, "Q1"), GoldMention(10, 15, "Q2")]) for i in range(4)]
     # per doc: two right links scored 0.8 / 0.6, one non-entity linked with 0.3, one wrong entity at 0.2
@@ -55,7 +55,7 @@ def test_tune_e2e_picks_the_threshold_that_drops_confident_looking_noise():
 
 
 def test_listwise_fit_ranks_by_the_feature_that_separates_within_mentions():
-    from glinker.rerank_fit import fit_listwise
+    from glinker.rerank.fit import fit_listwise
 
     rng = np.random.default_rng(1)
     rows = []
@@ -97,8 +97,8 @@ def test_reranker_scores_with_a_saved_lambdamart_model(tmp_path, tiny_detector):
     from conftest import BOSTON, write_dump
 
     from glinker.kb import KnowledgeBase
-    from glinker.rerank import FEATURES, FeatureReranker, load_ranker
-    from glinker.rerank_fit import fit_lambdamart
+    from glinker.rerank.fit import fit_lambdamart
+    from glinker.rerank.ranker import FEATURES, FeatureReranker, load_ranker
     from glinker.types import Candidate, Mention
     from kb_build.build import build_kb
 
@@ -133,39 +133,32 @@ def test_reranker_scores_with_a_saved_lambdamart_model(tmp_path, tiny_detector):
         load_ranker(tmp_path / "missing.txt")
 
 
-def test_packaged_reranker_model_matches_the_features_and_the_config():
-    from omegaconf import OmegaConf
+def test_packaged_models_read_the_features_and_carry_their_calibration(tmp_path):
+    import shutil
 
-    from glinker.config import CONF_DIR
-    from glinker.nil import NilModel, nil_feature_names
-    from glinker.rerank import (
-        DEFAULT_BIAS,
-        DEFAULT_MODEL,
-        DEFAULT_MODEL_BIAS,
-        DEFAULT_MODEL_NIL_THRESHOLD,
-        DEFAULT_MODEL_SCALE,
-        DEFAULT_NIL_MODEL,
-        DEFAULT_SPAN_NIL_THRESHOLD,
-        DEFAULT_WEIGHTS,
-        FEATURES,
-        load_ranker,
-    )
+    import pytest
+
+    from glinker.rerank.boosters import RANKER_DIR, calibration
+    from glinker.rerank.defaults import DEFAULT_MODEL, DEFAULT_NIL_MODEL
+    from glinker.rerank.nil import NilModel, nil_feature_names
+    from glinker.rerank.ranker import FEATURES, load_ranker
 
     booster = load_ranker(DEFAULT_MODEL)  # raises unless its trees use exactly FEATURES
     assert booster.num_trees() > 0 and booster.feature_name() == list(FEATURES)
-    conf = OmegaConf.load(CONF_DIR / "reranker" / "feature.yaml")
-    assert conf.model == DEFAULT_MODEL and conf.model_scale == DEFAULT_MODEL_SCALE
-    assert conf.model_bias == DEFAULT_MODEL_BIAS and conf.nil_threshold == DEFAULT_MODEL_NIL_THRESHOLD
-    assert dict(conf.weights) == DEFAULT_WEIGHTS and conf.bias == DEFAULT_BIAS
     nil = NilModel(DEFAULT_NIL_MODEL)  # raises unless it reads exactly nil_feature_names()
-    assert nil.booster.num_trees() > 0 and conf.nil_model == DEFAULT_NIL_MODEL
-    assert conf.span_nil_threshold == DEFAULT_SPAN_NIL_THRESHOLD
-    assert nil.booster.feature_name() == list(nil_feature_names())
+    assert nil.booster.num_trees() > 0 and nil.booster.feature_name() == list(nil_feature_names())
+    cal = calibration(DEFAULT_MODEL, ("scale", "bias", "span_nil_threshold"))
+    assert cal["scale"] > 0 and 0 < cal["span_nil_threshold"] < 1
+    assert 0 < calibration(DEFAULT_NIL_MODEL, ("threshold",))["threshold"] < 1
+    # a model copied without its calibration is refused, not run with made-up numbers
+    shutil.copy(RANKER_DIR / DEFAULT_MODEL, tmp_path / "mine.txt")
+    with pytest.raises(FileNotFoundError, match="calibration"):
+        calibration(tmp_path / "mine.txt", ("scale",))
 
 
 def test_tune_e2e_macro_gives_each_benchmark_an_equal_say():
     from glinker.evaluate.el import GoldDocument, GoldMention
-    from glinker.rerank_fit import tune_e2e
+    from glinker.rerank.fit import tune_e2e
 
     # "big": 9 documents whose right links score 0.5 and a noise link 0.3 -> wants a threshold in (0.3, 0.5];
     # "small": 1 document whose right link scores only 0.25 -> wants one <= 0.25
@@ -187,8 +180,8 @@ def test_nil_model_learns_to_reject_links_the_ranker_is_sure_of(tmp_path, tiny_d
     from conftest import BOSTON, write_dump
 
     from glinker.kb import KnowledgeBase
-    from glinker.nil import NilModel, fit_nil_model, mention_row, nil_feature_names
-    from glinker.rerank import FEATURES, FeatureReranker
+    from glinker.rerank.nil import NilModel, fit_nil_model, mention_row, nil_feature_names
+    from glinker.rerank.ranker import FEATURES, FeatureReranker
     from glinker.types import Candidate, Mention
     from kb_build.build import build_kb
 

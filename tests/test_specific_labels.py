@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from glinker.detector import BiEncoderDetector
+from glinker.detection.bi_encoder import BiEncoderDetector
 
 TEXTS = [
     "Arnold Schwarzenegger met Maria Shriver in Los Angeles in 1977 .",
@@ -73,7 +73,7 @@ def test_specific_ratio_is_checked(tiny_model_dir):
 def test_only_catch_all_labels_yield_when_configured(tiny_model_dir):
     import torch
 
-    from glinker.detector import CATCH_ALL_LABELS
+    from glinker.detection.labels import CATCH_ALL_LABELS
 
     pref, _, _ = _detectors(tiny_model_dir)
     linking = BiEncoderDetector(pref.bundle, broad_labels=CATCH_ALL_LABELS)

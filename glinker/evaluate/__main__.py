@@ -14,45 +14,41 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from glinker.cli import reports_errors, run_command
 from glinker.config import CONF_DIR
-from glinker.interrupts import Interrupted, stop_on_signals
 from glinker.settings import resolve_data_path
 
 logger = logging.getLogger("glinker.evaluate")
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="evaluate_ner")
+@reports_errors
 def _ner_app(cfg: DictConfig) -> None:
-    from glinker.detector import BiEncoderDetector
-    from glinker.errors import GlinkerError
+    from glinker.detection.bi_encoder import BiEncoderDetector
     from glinker.evaluate.ner import average_f1, evaluate_examples, format_table, load_eval_set
 
     c = OmegaConf.to_container(cfg, resolve=True)
     paths = c["data"] if isinstance(c["data"], list) else [c["data"]]
     thresholds = c["thresholds"] or [c["threshold"]]
-    try:
-        det = BiEncoderDetector(c["model"], batch_size=c["batch_size"], flat_ner=c["flat_ner"],
-                                specific_ratio=c.get("specific_ratio"),
-                                specific_similarity=c.get("specific_similarity", 0.55),
-                                num_threads=c["num_threads"], threshold=min(thresholds))
-        results = {}
-        for p in paths:
-            path = resolve_data_path(str(p))
-            examples, labels = load_eval_set(path, c["format"], c["labels"])
-            if c["max_examples"]:
-                examples = examples[: int(c["max_examples"])]
-            res = evaluate_examples(det, examples, labels, thresholds, c["batch_size"], c["per_type"],
-                                    c["progress"], confusions=c.get("confusions", False))
-            res["data"] = str(path)
-            results[str(p)] = res
-    except GlinkerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    det = BiEncoderDetector(c["model"], batch_size=c["batch_size"], flat_ner=c["flat_ner"],
+                            specific_ratio=c.get("specific_ratio"),
+                            specific_similarity=c.get("specific_similarity", 0.55),
+                            num_threads=c["num_threads"], threshold=min(thresholds))
+    results = {}
+    for p in paths:
+        path = resolve_data_path(str(p))
+        examples, labels = load_eval_set(path, c["format"], c["labels"])
+        if c["max_examples"]:
+            examples = examples[: int(c["max_examples"])]
+        res = evaluate_examples(det, examples, labels, thresholds, c["batch_size"], c["per_type"],
+                                c["progress"], confusions=c.get("confusions", False))
+        res["data"] = str(path)
+        results[str(p)] = res
     print(format_table(results), file=sys.stderr)
     out = {"model": det.name, "fingerprint": det.fingerprint, "results": results}
     if len(results) > 1:
         out["average_f1"] = average_f1(results)
-        print(f"average F1: {out['average_f1']}", file=sys.stderr)
+        print(f"average F1 over the {len(results)} sets: {out['average_f1']}", file=sys.stderr)
     sys.stdout.flush()
     print(json.dumps(out))
 
@@ -73,12 +69,7 @@ def main() -> None:
         print(f"usage: python -m glinker.evaluate {{{names}}} key=value ...", file=sys.stderr)
         sys.exit(2)
     command = sys.argv.pop(1)
-    with stop_on_signals():  # Ctrl-C / SIGTERM: one line and exit 130 / 143, not a traceback
-        try:
-            COMMANDS[command]()
-        except Interrupted as exc:
-            logger.error("%s: evaluation stopped, no scores printed", exc)
-            sys.exit(exc.exit_code)
+    run_command(COMMANDS[command], "evaluation stopped, no scores printed")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from glinker.cli import reports_errors
 from glinker.config import CONF_DIR
 from glinker.errors import GlinkerError
 from glinker.interrupts import held
@@ -37,7 +38,7 @@ def run_el(cfg: DictConfig) -> dict:
         # "-no-coref" variants hold the same documents in the same order: the same split applies
         heldout = cfg.get("heldout_only") or ()
         if stem in heldout or stem.removesuffix("-no-coref") in heldout:
-            from glinker.rerank_fit import split_documents
+            from glinker.rerank.fit import split_documents
 
             docs = split_documents(docs)[1]  # the documents the reranker fit never saw
         if cfg.max_docs:
@@ -70,11 +71,8 @@ def run_el(cfg: DictConfig) -> dict:
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="evaluate_el", version_base="1.3")
+@reports_errors
 def el_app(cfg: DictConfig) -> None:
     """Entry point for ``python -m glinker.evaluate el``."""
-    try:
-        out = run_el(cfg)
-    except GlinkerError as exc:
-        logger.error("%s", exc)
-        sys.exit(2)
+    out = run_el(cfg)
     sys.stdout.write(json.dumps(out) + "\n")

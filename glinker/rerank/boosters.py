@@ -38,3 +38,27 @@ def load_booster(path: str | os.PathLike[str], features: Sequence[str], kind: st
         raise ValueError(f"{kind} {file} reads features {names}, but this version computes {list(features)}; "
                          f"refit it with {fit_hint}")
     return booster
+
+
+def calibration(path: str | os.PathLike[str], required: Sequence[str]) -> dict:
+    """The calibration file beside a model (``lambdamart.txt`` -> ``lambdamart.json``): its scale, bias and
+    thresholds, fitted with it. Every key in ``required`` must be there.
+
+    Raises:
+        FileNotFoundError / ValueError: the file is missing, unreadable or lacks a key (a model without the
+            numbers it was fitted with would decide wrongly; refit or reinstall).
+    """
+    import json
+
+    file = packaged_file(path).with_suffix(".json")
+    try:
+        values = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{file}: the calibration of {path} is missing (a broken install or a model "
+                                "copied without it: reinstall glinker or refit with scripts/fit_reranker.py)") from None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{file}: unreadable calibration ({exc})") from None
+    missing = [k for k in required if k not in values]
+    if missing:
+        raise ValueError(f"{file}: calibration lacks {', '.join(missing)}")
+    return values

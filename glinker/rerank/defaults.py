@@ -1,7 +1,7 @@
 """The packaged reranker's parameters: what :class:`glinker.rerank.FeatureReranker` uses unless told otherwise.
 
 :meth:`glinker.rerank.FeatureReranker.packaged` builds the reranker with them; the Hydra config
-(glinker/conf/reranker/feature.yaml), and through it :meth:`glinker.pipeline.Pipeline.from_defaults`, name that
+(glinker/conf/reranker/feature.yaml), and through it :func:`glinker.load`, name that
 constructor, so a refit changes this file and the model files in glinker/resources/reranker, nothing else.
 
 How they were fitted:
@@ -57,11 +57,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 DEFAULT_BIAS = -12.1894
 DEFAULT_NIL_THRESHOLD = 0.1  # for the linear weights alone
-# The packaged LambdaMART model and its calibration (glinker/conf/reranker/feature.yaml; Pipeline.from_defaults)
+# The packaged models (glinker/resources/reranker). Each carries its calibration and threshold in the JSON
+# file beside it (lambdamart.json: scale, bias, span_nil_threshold; nil.json: threshold), written by the fit.
 DEFAULT_MODEL = "lambdamart.txt"
-DEFAULT_MODEL_SCALE = 1.372119
-DEFAULT_MODEL_BIAS = -2.673627
-# The packaged NIL model (glinker/resources/reranker/nil.txt: glinker.rerank.nil.NilModel); the threshold applies to it
 DEFAULT_NIL_MODEL = "nil.txt"
-DEFAULT_MODEL_NIL_THRESHOLD = 0.4
-DEFAULT_SPAN_NIL_THRESHOLD = 0.1  # given spans: on the ranker's probability

@@ -13,16 +13,12 @@ import torch
 
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
-from glinker.rerank.boosters import RANKER_DIR, load_booster  # noqa: F401 (RANKER_DIR: re-exported)
+from glinker.rerank.boosters import RANKER_DIR, calibration, load_booster, packaged_file  # noqa: F401 (RANKER_DIR: re-exported)
 from glinker.rerank.defaults import (
     DEFAULT_BIAS,
     DEFAULT_MODEL,
-    DEFAULT_MODEL_BIAS,
-    DEFAULT_MODEL_NIL_THRESHOLD,
-    DEFAULT_MODEL_SCALE,
     DEFAULT_NIL_MODEL,
     DEFAULT_NIL_THRESHOLD,
-    DEFAULT_SPAN_NIL_THRESHOLD,
     DEFAULT_WEIGHTS,
 )
 from glinker.rerank.feature_names import DOCUMENT_FEATURES, FEATURES
@@ -138,6 +134,7 @@ class FeatureReranker:
         # compute every feature even at weight 0 (scripts/fit_reranker.py collects them all)
         self.collect_all = False
         self.booster = load_ranker(model) if model else None
+        self.model_path = str(packaged_file(model)) if model else None
         self.model_scale = float(model_scale)
         self.model_bias = float(model_bias)
         self.nil_model = NilModel(nil_model) if nil_model else None
@@ -148,15 +145,21 @@ class FeatureReranker:
         self.nil_log: list | None = None
 
     @classmethod
-    def packaged(cls, kb: KnowledgeBase, detector=None, **overrides) -> FeatureReranker:
-        """The reranker glinker ships: the packaged LambdaMART ranker, its calibration, the NIL model and its
-        thresholds (:mod:`glinker.rerank.defaults`). ``overrides`` replace any argument
-        (``model=None``: the linear weights alone, then mind ``nil_threshold``)."""
-        args = dict(model=DEFAULT_MODEL, model_scale=DEFAULT_MODEL_SCALE, model_bias=DEFAULT_MODEL_BIAS,
-                    nil_threshold=DEFAULT_MODEL_NIL_THRESHOLD, nil_model=DEFAULT_NIL_MODEL,
-                    span_nil_threshold=DEFAULT_SPAN_NIL_THRESHOLD, context_windows="shared")
+    def packaged(cls, kb: KnowledgeBase, detector=None, model: str | None = DEFAULT_MODEL,
+                 nil_model: str | None = DEFAULT_NIL_MODEL, **overrides) -> FeatureReranker:
+        """A ranker model and NIL model with the calibration and thresholds stored beside each
+        (``lambdamart.json``, ``nil.json``: :func:`glinker.rerank.boosters.calibration`); by default the ones
+        glinker ships. ``overrides`` replace any other argument; ``model=None``: the linear weights alone
+        (then set ``nil_threshold``), ``nil_model=None``: the NIL threshold applies to the ranker's probability.
+        """
+        args: dict = {"context_windows": "shared"}
+        if model:
+            cal = calibration(model, ("scale", "bias", "span_nil_threshold"))
+            args.update(model_scale=cal["scale"], model_bias=cal["bias"], span_nil_threshold=cal["span_nil_threshold"])
+        if nil_model:
+            args["nil_threshold"] = calibration(nil_model, ("threshold",))["threshold"]
         args.update(overrides)
-        return cls(kb, detector=detector, **args)
+        return cls(kb, detector=detector, model=model, nil_model=nil_model, **args)
 
     def rerank(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str],
