@@ -14,6 +14,7 @@ import torch
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
 from glinker.rerank.boosters import RANKER_DIR, calibration, load_booster, packaged_file  # noqa: F401 (RANKER_DIR: re-exported)
+from glinker.rerank.compatibility import Compatibility
 from glinker.rerank.defaults import (
     DEFAULT_BIAS,
     DEFAULT_MODEL,
@@ -98,6 +99,9 @@ class FeatureReranker:
             many characters from a mention vote in its coherence features, so their cost per mention
             stays bounded in a long text. The default is the longest document the pipeline links
             whole (:data:`glinker.segments.WHOLE_CHARS`), where every other mention votes. ``None``: all.
+        compatibility: Candidates the mention's own words rule out (a person's different given name, a
+            place qualifier naming another division or country: :mod:`glinker.rerank.compatibility`) are
+            never the link; a mention whose every candidate is ruled out is NIL.
     """
 
     def __init__(
@@ -116,6 +120,7 @@ class FeatureReranker:
         nil_model: str | None = None,
         span_nil_threshold: float | None = None,
         coherence_chars: int | None = WHOLE_CHARS,
+        compatibility: bool = True,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -141,6 +146,7 @@ class FeatureReranker:
         self.span_nil_threshold = float(nil_threshold if span_nil_threshold is None or self.nil_model is None
                                         else span_nil_threshold)
         self.coherence_chars = None if coherence_chars is None else int(coherence_chars)
+        self.compatibility = Compatibility(kb) if compatibility else None
         # scripts/fit_reranker.py: when a list, rerank() appends (NIL-model row, best qid) per mention
         self.nil_log: list | None = None
 
@@ -182,6 +188,11 @@ class FeatureReranker:
         scored = self._booster_probs(all_feats) if self.booster is not None else None
         probs = [scored[k] if scored is not None else [self._prob(f) for f in feats]
                  for k, feats in enumerate(all_feats)]
+        ruled_out = None
+        if self.compatibility is not None:
+            records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
+            ruled_out = self.compatibility.ruled_out(mentions, candidates, contexts, records)
+            probs = [[0.0 if out else p for p, out in zip(ps, outs)] for ps, outs in zip(probs, ruled_out)]
         orders = [sorted(range(len(p)), key=lambda i, p=p: -p[i]) for p in probs]
         rows = None
         if (detected and self.nil_model is not None) or self.nil_log is not None:  # no NIL model for given spans
@@ -205,6 +216,8 @@ class FeatureReranker:
             best, p = ranked[0]
             if accept is not None:
                 p = accept[k]  # the NIL model's probability that this link is right
+            if ruled_out is not None and ruled_out[k][orders[k][0]]:
+                p = 0.0  # every candidate is ruled out: the entity the mention names is not in the KB
             if self.nil_log is not None:
                 self.nil_log.append((rows[k], best.qid))
             out.append(LinkDecision(best.qid if p >= threshold else None, p, ranked))

@@ -1,0 +1,179 @@
+"""Candidates a mention's own words rule out, whatever their scores: facts of language and of Wikidata.
+
+- **Names.** A person's full name whose given name differs from every name the KB gives a person of
+  that surname is not that person: "Brigitte Macron" is not Emmanuel Macron, "Arnold Schwarzenegger"
+  is not Patrick Schwarzenegger. Initials ("J. Cameron"), the KB's nicknames ("Arnie") and titles
+  ("President Macron") are compatible.
+- **Place qualifiers.** In "Paris, Texas" the words after the comma say where the place is. A place
+  whose description places it in another first-level division ("Paris ... Kentucky") or another
+  country ("Paris ... France") than the qualifier is not meant. The places named in descriptions are
+  found through the KB itself (labels and aliases of countries and first-level divisions), so any
+  language of descriptions and any KB size works the same way.
+
+A ruled-out candidate keeps its place in the output's ranked list, but is never the link; when every
+candidate is ruled out the mention is NIL: the entity it names is not in the KB.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from glinker.kb import KnowledgeBase
+from glinker.kb.normalize import normalize_alias
+from glinker.types import Candidate, EntityRecord, Mention
+from glinker.wikidata_classes import COUNTRIES, FIRST_LEVEL_DIVISIONS, HUMAN
+
+# Words before a name that are no given name: titles, ranks, honorifics, offices.
+TITLES = frozenset("""
+mr mrs ms miss mx dr prof professor sir dame lady lord king queen prince princess pope saint st
+president vice senator sen rep representative governor gov mayor general gen colonel col captain capt
+lieutenant lt sergeant sgt admiral chancellor minister premier judge justice chief secretary ambassador
+father sister brother rev reverend bishop cardinal rabbi imam sheikh emperor empress coach former late
+first the young old uncle aunt mister madame monsieur herr frau don doña señor
+""".split())
+
+_WORD = re.compile(r"[^\W\d_][\w'’.-]*", re.UNICODE)
+_QUALIFIER = re.compile(r"\s*,\s*((?:[A-Z][\w'’.-]*)(?:\s+(?:of\s+)?[A-Z][\w'’.-]*){0,3})")
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'’.-]*)*")
+
+
+def _tokens(name: str) -> list[str]:
+    return [normalize_alias(t).rstrip(".") for t in _WORD.findall(name)]
+
+
+def _given_and_surname(mention: str) -> tuple[str, str] | None:
+    """The (given name, surname) a mention reads as, titles dropped; ``None`` when it is not two or more
+    capitalised words."""
+    words = _WORD.findall(mention)
+    if len(words) < 2 or not all(w[:1].isupper() for w in words):
+        return None
+    tokens = [normalize_alias(w).rstrip(".") for w in words]
+    while tokens and tokens[0] in TITLES:
+        tokens.pop(0)
+    if len(tokens) < 2:
+        return None
+    return tokens[0], tokens[-1]
+
+
+def _compatible_given(given: str, other: str) -> bool:
+    """Whether two given names may be one person's: equal, or one is the other's initial."""
+    return given == other or (len(given) == 1 and other.startswith(given)) or (len(other) == 1 and
+                                                                              given.startswith(other))
+
+
+def name_contradicts(mention_text: str, record: EntityRecord) -> bool:
+    """True when ``mention_text`` is a person's full name that this person (a human) cannot bear: some
+    name of the record has the mention's surname, and none with that surname has a compatible given name."""
+    if HUMAN not in record.types:
+        return False
+    parts = _given_and_surname(mention_text)
+    if parts is None:
+        return False
+    given, surname = parts
+    same_surname = False
+    givens = set()  # the given names and one-word nicknames the KB knows this person by ("Arnie")
+    for name in (record.label, *record.aliases):
+        if normalize_alias(name) == normalize_alias(mention_text):
+            return False
+        tokens = [t for t in _tokens(name) if t not in TITLES]
+        if len(tokens) >= 2:
+            givens.add(tokens[0])
+            same_surname = same_surname or tokens[-1] == surname
+        elif tokens and tokens[0] != surname:
+            givens.add(tokens[0])
+    return same_surname and not any(_compatible_given(given, g) for g in givens)
+
+
+class PlaceIndex:
+    """The countries and first-level divisions a text names, found by KB lookups of its capitalised runs."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self._memo: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+
+    def named(self, name: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(countries, divisions) that ``name`` itself names (the KB's most popular readings)."""
+        key = normalize_alias(name)
+        if key not in self._memo:
+            countries, divisions = set(), set()
+            for rec in self.kb.records_named(name, limit=3):
+                types = set(rec.types)
+                if types & COUNTRIES:
+                    countries.add(rec.qid)
+                elif types & FIRST_LEVEL_DIVISIONS:
+                    divisions.add(rec.qid)
+            self._memo[key] = (frozenset(countries), frozenset(divisions))
+        return self._memo[key]
+
+    def in_text(self, text: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(countries, divisions) named anywhere in ``text`` (a description)."""
+        countries: set[str] = set()
+        divisions: set[str] = set()
+        for run in _CAPITALISED_RUN.findall(text):
+            words = run.split()
+            # every contiguous sub-run: "Bourbon County, Kentucky, United States" -> "United States", ...
+            for i in range(len(words)):
+                for j in range(i + 1, min(len(words), i + 4) + 1):
+                    c, d = self.named(" ".join(words[i:j]).strip(",."))
+                    countries |= c
+                    divisions |= d
+        return frozenset(countries), frozenset(divisions)
+
+
+def qualifier_of(mention: Mention, context: str) -> str | None:
+    """The capitalised words after ", " that follow a mention ("Texas" in "Paris, Texas"), if any."""
+    if not 0 <= mention.end <= len(context):
+        return None
+    match = _QUALIFIER.match(context, mention.end)
+    return match.group(1).rstrip(".") if match else None
+
+
+def qualifier_contradicts(places: PlaceIndex, qualifier: str, record: EntityRecord) -> bool:
+    """True when ``record`` is a place its description puts in another division or country than
+    ``qualifier`` names (and the qualifier is a country or first-level division the KB knows)."""
+    q_countries, q_divisions = places.named(qualifier)
+    if not q_countries and not q_divisions:
+        return False  # "Smith, Jr.", "Paris, 1919": not a place qualifier
+    if normalize_alias(qualifier) in {normalize_alias(n) for n in (record.label, *record.aliases)}:
+        return False
+    if record.qid in q_countries or record.qid in q_divisions:
+        return False
+    if qualifier.lower() in record.description.lower():
+        return False
+    c_countries, c_divisions = places.in_text(record.description)
+    if q_divisions:
+        if c_divisions and not c_divisions & q_divisions:
+            return True
+        # the division's own country, as its description says ("state in the southern United States")
+        q_countries = q_countries | frozenset().union(*(places.in_text(r.description)[0]
+                                                        for r in places.kb.store.get_many(q_divisions).values()))
+    return bool(q_countries and c_countries and not c_countries & q_countries)
+
+
+class Compatibility:
+    """Which candidates a mention's words rule out (module docstring): names and place qualifiers."""
+
+    def __init__(self, kb: KnowledgeBase, names: bool = True, qualifiers: bool = True) -> None:
+        self.kb = kb
+        self.names = bool(names)
+        self.qualifiers = bool(qualifiers)
+        self.places = PlaceIndex(kb)
+
+    def ruled_out(self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]],
+                  contexts: Sequence[str], records: dict[str, EntityRecord]) -> list[list[bool]]:
+        """Per mention and candidate: True when the candidate cannot be what the mention names."""
+        out = []
+        for m, cands, ctx in zip(mentions, candidates, contexts):
+            flags = [False] * len(cands)
+            qualifier = qualifier_of(m, ctx) if self.qualifiers else None
+            for i, c in enumerate(cands):
+                rec = records.get(c.qid)
+                if rec is None:
+                    continue
+                if self.names and name_contradicts(m.text, rec):
+                    flags[i] = True
+                elif qualifier and qualifier_contradicts(self.places, qualifier, rec):
+                    flags[i] = True
+            out.append(flags)
+        return out

@@ -1,0 +1,90 @@
+"""Candidates ruled out by the mention's own words: a person's given name, a place qualifier."""
+
+from __future__ import annotations
+
+import pytest
+
+from glinker.kb import KnowledgeBase
+from glinker.rerank.compatibility import (
+    Compatibility,
+    PlaceIndex,
+    name_contradicts,
+    qualifier_contradicts,
+    qualifier_of,
+)
+from glinker.types import Candidate, EntityRecord, Mention
+from kb_build.build import build_kb
+
+EMMANUEL = EntityRecord("Q3052772", "Emmanuel Macron", "French statesman",
+                        ("Macron", "Emmanuel Jean-Michel Frédéric Macron"), ("Q5",))
+PATRICK = EntityRecord("Q901541", "Patrick Schwarzenegger", "American actor",
+                       ("Patrick Shriver", "Patrick Arnold Shriver Schwarzenegger"), ("Q5",))
+JAMES = EntityRecord("Q42574", "James Cameron", "Canadian film director", ("Jim Cameron",), ("Q5",))
+ARNOLD = EntityRecord("Q2685", "Arnold Schwarzenegger", "actor", ("Arnie", "Schwarzenegger"), ("Q5",))
+
+
+@pytest.mark.parametrize("mention, record, ruled_out", [
+    ("Brigitte Macron", EMMANUEL, True),               # another given name, same surname
+    ("Arnold Schwarzenegger", PATRICK, True),          # a middle name is no given name
+    ("Emmanuel Macron", EMMANUEL, False),
+    ("President Macron", EMMANUEL, False),             # a title, not a given name
+    ("President Emmanuel Macron", EMMANUEL, False),
+    ("Macron", EMMANUEL, False),                       # one word: the rule says nothing
+    ("J. Cameron", JAMES, False),                      # an initial
+    ("Jim Cameron", JAMES, False),                     # the KB's own nickname
+    ("Arnie Schwarzenegger", ARNOLD, False),           # a nickname the KB gives ("Arnie")... as given name
+    ("Macron Foundation", EMMANUEL, False),            # not the surname position: no person's name
+    ("Brigitte Macron", EntityRecord("Q1", "Emmanuel Macron", "", (), ("Q515",)), False),  # not a human
+])
+def test_name_contradiction(mention, record, ruled_out):
+    assert name_contradicts(mention, record) is ruled_out
+
+
+def test_qualifier_is_the_capitalised_words_after_a_comma():
+    text = "He was born in Paris, Texas, and moved to Graz, a city."
+    paris = Mention(15, 20, "Paris", "location", 0.9)
+    graz = Mention(42, 46, "Graz", "location", 0.9)
+    assert qualifier_of(paris, text) == "Texas"
+    assert qualifier_of(graz, text) is None  # "a city" is no name
+
+
+@pytest.fixture(scope="module")
+def places_kb(tmp_path_factory, tiny_detector):
+    from conftest import make_entity, write_dump
+
+    ents = [make_entity("Q30", "United States", "country in North America", ["USA", "United States of America"],
+                        ["Q6256"], 99),
+            make_entity("Q142", "France", "country in western Europe", [], ["Q6256"], 95),
+            make_entity("Q145", "United Kingdom", "country in north-western Europe", ["UK"], ["Q6256"], 95),
+            make_entity("Q21", "England", "country, part of the United Kingdom", [], ["Q3336843"], 90),
+            make_entity("Q1439", "Texas", "state in the southern United States", ["Tex."], ["Q35657"], 80),
+            make_entity("Q1603", "Kentucky", "state of the United States", [], ["Q35657"], 70),
+            make_entity("Q90", "Paris", "capital and largest city of France", [], ["Q515"], 99),
+            make_entity("Q3181341", "Paris", "county seat of Bourbon County, Kentucky, United States",
+                        ["Paris, Kentucky"], ["Q1093829"], 10),
+            make_entity("Q84", "London", "capital and largest city of the United Kingdom", [], ["Q515"], 99),
+            make_entity("Q830149", "Paris", "city in Lamar County, Texas, United States", [], ["Q1093829"], 5)]
+    root = tmp_path_factory.mktemp("places")
+    build_kb(write_dump(root / "d.json", ents), root / "kb", tiny_detector, progress=False)
+    return KnowledgeBase.open(root / "kb", expect_fingerprint=tiny_detector.fingerprint)
+
+
+def test_qualifier_rules_out_places_of_another_division_or_country(places_kb):
+    places = PlaceIndex(places_kb)
+    get = places_kb.store.get
+    assert qualifier_contradicts(places, "Texas", get("Q90"))          # Paris, France: another country
+    assert qualifier_contradicts(places, "Texas", get("Q3181341"))     # Paris, Kentucky: another state
+    assert not qualifier_contradicts(places, "Texas", get("Q830149"))  # the Texan Paris
+    assert not qualifier_contradicts(places, "France", get("Q90"))
+    # England names no country the KB reads as such, but its description names the United Kingdom
+    assert not qualifier_contradicts(places, "England", get("Q84"))
+    assert not qualifier_contradicts(places, "Jr.", get("Q90"))  # not a place: says nothing
+
+
+def test_every_candidate_ruled_out_means_nil(places_kb):
+    text = "The film Paris, Texas won."
+    paris = Mention(9, 14, "Paris", "location", 0.9)
+    cands = [Candidate("Q90", 0.9), Candidate("Q3181341", 0.5)]
+    records = places_kb.store.get_many(["Q90", "Q3181341"])
+    assert Compatibility(places_kb).ruled_out([paris], [cands], [text], records) == [[True, True]]
+    assert Compatibility(places_kb, qualifiers=False).ruled_out([paris], [cands], [text], records) == [[False, False]]
