@@ -145,3 +145,22 @@ def test_evaluation_span_limits_what_is_scored(tmp_path):
     m = score_e2e([doc], [preds], lambda q: True).metrics()
     assert (m["tp"], m["fp"], m["fn"]) == (1, 1, 0)
     assert m["left_out"] == {"outside_evaluation_span": 1}
+
+
+def test_out_of_kb_gold_is_nil_gold_and_its_nil_decisions_are_counted():
+    from glinker.evaluate.el import GoldDocument, GoldMention, score_e2e
+
+    text = "Paris met Brigitte Macron and Emmanuel Macron."
+    doc = GoldDocument("d", text, [GoldMention(0, 5, "Q90"), GoldMention(10, 25, "Q999"),
+                                   GoldMention(30, 45, "Q3052772")])
+    kb_has = {"Q90", "Q3052772"}.__contains__  # Brigitte Macron (Q999) is not in the KB
+    linked = [(0, 5, "Q90"), (10, 25, "Q3052772"), (30, 45, None)]  # links the out-of-KB one, NILs an in-KB one
+    in_kb = score_e2e([doc], [linked], kb_has).metrics()
+    assert (in_kb["tp"], in_kb["fp"], in_kb["fn"]) == (1, 0, 1)  # the out-of-KB span is ignored in-KB
+    assert in_kb["nil"] == {"out_of_kb_detected": 1, "left_nil": 0, "linked": 1, "in_kb_left_nil": 1,
+                            "recall": 0.0, "precision": 0.0}
+    nil_gold = score_e2e([doc], [linked], kb_has, in_kb=False).metrics()
+    assert (nil_gold["tp"], nil_gold["fp"], nil_gold["fn"]) == (1, 1, 1)  # the link there is now a false positive
+    assert nil_gold["left_out"] == {"nil_gold_not_in_kb": 1}
+    right = score_e2e([doc], [[(0, 5, "Q90"), (10, 25, None), (30, 45, "Q3052772")]], kb_has, in_kb=False).metrics()
+    assert (right["tp"], right["fp"], right["fn"]) == (2, 0, 0) and right["nil"]["recall"] == 100.0

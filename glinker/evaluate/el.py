@@ -9,7 +9,10 @@
 
 In-KB setting (default): gold mentions whose QID is not in the KB, and NIL gold
 (``Unknown…``, non-QIDs), are left out and counted by reason; predictions on
-exactly those spans are ignored rather than counted as false positives.
+exactly those spans are ignored rather than counted as false positives. With
+``in_kb=False`` they are NIL gold instead: a link predicted on such a span is a
+false positive. Either way, end to end reports how the detected mentions of
+out-of-KB gold were decided (``nil``: left NIL or linked, NIL precision / recall).
 ELEVANT ``optional`` labels and nested child labels (``parent`` set) neither
 count as misses when absent nor as false positives when predicted.
 """
@@ -167,6 +170,10 @@ class Scored:
     correct: int = 0
     total: int = 0
     nil_predicted: int = 0
+    # end to end, detected mentions on gold spans: out-of-KB gold left NIL / linked; in-KB gold left NIL
+    nil_right: int = 0
+    nil_linked: int = 0
+    nil_wrong: int = 0
     left_out: Counter = field(default_factory=Counter)
     recall_at: Counter = field(default_factory=Counter)
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -178,6 +185,11 @@ class Scored:
         f = 2 * p * r / (p + r) if p + r else 0.0
         out: dict[str, Any] = {"precision": round(100 * p, 2), "recall": round(100 * r, 2), "f1": round(100 * f, 2),
                                "tp": self.tp, "fp": self.fp, "fn": self.fn, "left_out": dict(self.left_out)}
+        if self.nil_right + self.nil_linked + self.nil_wrong:
+            out["nil"] = {"out_of_kb_detected": self.nil_right + self.nil_linked, "left_nil": self.nil_right,
+                          "linked": self.nil_linked, "in_kb_left_nil": self.nil_wrong,
+                          "recall": round(100 * self.nil_right / max(1, self.nil_right + self.nil_linked), 2),
+                          "precision": round(100 * self.nil_right / max(1, self.nil_right + self.nil_wrong), 2)}
         if self.total:
             out["accuracy"] = round(100 * self.correct / self.total, 2)
             out["scored_mentions"] = self.total
@@ -277,6 +289,14 @@ def score_e2e(docs: Sequence[GoldDocument], predictions: Sequence[Sequence[tuple
     score = Scored()
     for gold_doc, pred in zip(docs, predictions):
         gold_scored, ignore = e2e_gold(gold_doc, kb_has, in_kb, score.left_out)
+        outside = {(m.start, m.end) for m in gold_doc.mentions if _in_scope(m, kb_has, True) is not None
+                   and gold_doc.in_evaluation_span(m.start, m.end)}  # NIL or not-in-KB gold spans
+        for start, end, qid in pred:
+            if (start, end) in outside:
+                score.nil_right += qid is None
+                score.nil_linked += qid is not None
+            elif qid is None and (start, end) in gold_scored:
+                score.nil_wrong += 1
         # ELEVANT scores only the annotated range: a prediction outside it is neither right nor wrong
         preds = {(start, end): qid for start, end, qid in pred
                  if qid is not None and gold_doc.in_evaluation_span(start, end)}
@@ -309,10 +329,13 @@ def e2e_gold(doc: GoldDocument, kb_has, in_kb: bool = True, left_out: Counter | 
     for m in doc.mentions:
         reason = ("outside_evaluation_span" if not doc.in_evaluation_span(m.start, m.end) else None) \
             or _in_scope(m, kb_has, in_kb) or ("optional" if m.optional else None)
+        if not reason and not in_kb and not kb_has(m.qid):
+            reason = "nil_gold_not_in_kb"  # NIL gold: a link predicted here is wrong
         if reason:
             if left_out is not None:
                 left_out[reason] += 1
-            ignore.add((m.start, m.end))
+            if reason not in ("nil_gold", "nil_gold_not_in_kb") or in_kb:
+                ignore.add((m.start, m.end))
         else:
             gold_scored[(m.start, m.end)] = m.qid  # type: ignore[assignment]
     return gold_scored, ignore
