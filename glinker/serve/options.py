@@ -30,7 +30,7 @@ def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfi
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             return compose(config_name=config_name, overrides=list(overrides))
     except Exception as exc:  # Hydra's override and composition errors: one line for the user
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(f"bad option: {reason}") from None
 
 
