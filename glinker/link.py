@@ -282,6 +282,7 @@ def _app(cfg: DictConfig) -> None:
 def main() -> None:
     """Console entry point: exit 0, 2 (bad options, input or documents), 130 / 143 (SIGINT / SIGTERM)."""
     sys.argv[1:], text = take_verbatim_text(sys.argv[1:])
+    _VERBATIM_TEXT.clear()  # a second call in one process must not link the first call's text
     if text is not None:
         _VERBATIM_TEXT.append(text)
     run_command(_app, "no document was written")

@@ -1,4 +1,5 @@
-"""The two CLIs end to end (subprocesses): dump → kb_build → glinker.link → JSONL, and each bad input."""
+"""The two CLIs: end to end in subprocesses (dump → kb_build → glinker.link → JSONL), and each bad input
+in-process through the same entry points (``main()``), which is what a console script calls."""
 
 from __future__ import annotations
 
@@ -18,6 +19,39 @@ def run(*args, stdin: bytes | None = None, timeout: int = 300):
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, input=stdin, capture_output=True,
                           timeout=timeout, env=env)
+
+
+class _Result:
+    """What a command left: exit code and its stdout / stderr as bytes (the subprocess result's shape)."""
+
+    def __init__(self, returncode: int, stdout: bytes, stderr: bytes) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(capfd, monkeypatch):
+    """Run ``python -m MODULE ARGS`` in this process: its ``main()`` with ``sys.argv`` set."""
+    import io
+
+    def call(module: str, *args: str, stdin: bytes | None = None) -> _Result:
+        from glinker.link import main as link_main
+        from kb_build.__main__ import main as kb_main
+
+        main = {"glinker.link": link_main, "kb_build": kb_main}[module]
+        monkeypatch.setattr(sys, "argv", [module, *args])
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+        monkeypatch.chdir(ROOT)
+        capfd.readouterr()
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capfd.readouterr()
+        return _Result(code, out.encode(), err.encode())
+
+    return call
 
 
 @pytest.fixture(scope="module")
@@ -65,62 +99,62 @@ def test_link_cli_stdout_is_clean_jsonl(built, tiny_model_dir):
     assert len(lines) == 1 and json.loads(lines[0])["id"] == "stdin"
 
 
-def test_missing_kb_dir(tiny_model_dir, tmp_path):
-    res = run("glinker.link", f"kb_dir={tmp_path / 'nokb'}", f"detector.model={tiny_model_dir}", "text=hi there")
+def test_missing_kb_dir(tiny_model_dir, tmp_path, cli):
+    res = cli("glinker.link", f"kb_dir={tmp_path / 'nokb'}", f"detector.model={tiny_model_dir}", "text=hi there")
     assert res.returncode == 2
     err = res.stderr.decode()
     assert "KB directory not found" in err and "kb_build" in err and "Traceback" not in err
 
 
-def test_kb_from_another_model_is_refused(built, tmp_path):
+def test_kb_from_another_model_is_refused(built, tmp_path, cli):
     root, kb = built
     other = make_tiny_checkpoint(tmp_path / "other", seed=1)
-    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={other}", "text=Boston")
+    res = cli("glinker.link", f"kb_dir={kb}", f"detector.model={other}", "text=Boston")
     assert res.returncode == 2
     assert "was built with model 'tiny-0'" in res.stderr.decode()
 
 
-def test_bad_documents_exit_nonzero_but_keep_good_output(built, tiny_model_dir):
+def test_bad_documents_exit_nonzero_but_keep_good_output(built, tiny_model_dir, cli):
     root, kb = built
     inp = root / "mixed.jsonl"
     inp.write_bytes(b'{"id": "good", "text": "Boston"}\n{"id": "empty", "text": ""}\n')
     out = root / "mixed.out.jsonl"
-    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", f"input={inp}", f"output={out}")
+    res = cli("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", f"input={inp}", f"output={out}")
     assert res.returncode == 2
     assert "line 2: empty document 'empty'" in res.stderr.decode()
     assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == ["good"]
 
 
-def test_invalid_utf8_input_file(built, tiny_model_dir, tmp_path):
+def test_invalid_utf8_input_file(built, tiny_model_dir, tmp_path, cli):
     root, kb = built
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("Montr\xe9al".encode("latin-1"))
-    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", f"input={bad}")
+    res = cli("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", f"input={bad}")
     assert res.returncode == 2
     assert f"{bad}: invalid UTF-8 at byte 5" in res.stderr.decode()
 
 
-def test_unknown_option_is_rejected():
-    res = run("glinker.link", "no_such_option=1", "text=x")
+def test_unknown_option_is_rejected(cli):
+    res = cli("glinker.link", "no_such_option=1", "text=x")
     assert res.returncode != 0
     assert "no_such_option" in res.stderr.decode()
 
 
-def test_kb_build_bad_dump(tmp_path, tiny_model_dir):
-    res = run("kb_build", f"dump={tmp_path / 'missing.json.gz'}", f"output_dir={tmp_path / 'kb'}",
+def test_kb_build_bad_dump(tmp_path, tiny_model_dir, cli):
+    res = cli("kb_build", f"dump={tmp_path / 'missing.json.gz'}", f"output_dir={tmp_path / 'kb'}",
               f"model={tiny_model_dir}")
     assert res.returncode == 2 and "dump not found" in res.stderr.decode()
     cut = tmp_path / "cut.json.gz"
     full = write_dump(tmp_path / "full.json.gz", BOSTON * 40)
     cut.write_bytes(full.read_bytes()[:-200])
-    res = run("kb_build", f"dump={cut}", f"output_dir={tmp_path / 'kb'}", f"model={tiny_model_dir}", "progress=false")
+    res = cli("kb_build", f"dump={cut}", f"output_dir={tmp_path / 'kb'}", f"model={tiny_model_dir}", "progress=false")
     assert res.returncode == 2
     assert str(cut) in res.stderr.decode() and not (tmp_path / "kb").exists()
 
 
-def test_nothing_to_link_is_explained(tiny_model_dir, built):
+def test_nothing_to_link_is_explained(tiny_model_dir, built, cli):
     root, kb = built
-    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}")
+    res = cli("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}")
     assert res.returncode == 2 and "nothing to link" in res.stderr.decode()
 
 
@@ -158,9 +192,9 @@ def test_readme_custom_stage_example(built, tiny_model_dir, tmp_path):
             assert c["qid"] in ("Q2685", "Q42")  # the humans of the test KB
 
 
-def test_empty_labels_refused(built, tiny_model_dir):
+def test_empty_labels_refused(built, tiny_model_dir, cli):
     root, kb = built
-    res = run("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", "text=Boston", "labels=[]")
+    res = cli("glinker.link", f"kb_dir={kb}", f"detector.model={tiny_model_dir}", "text=Boston", "labels=[]")
     assert res.returncode == 2
     err = res.stderr.decode()
     assert "labels=[]" in err and "Traceback" not in err
