@@ -1,9 +1,13 @@
 """The arnold KB built without 2,000 of its entities and updated with them answers like the KB built from
 the full dump (default model): same records and alias lists, the same top-10 alias and name candidates for
 every mention of the shared EL dev sets; after compaction byte-identical records and the same search
-results. Slow: two arnold builds (``-m slow``)."""
+results. Slow: two arnold builds (``-m slow``); ``GLINKER_ARNOLD_KB`` may name a full arnold KB built
+with the same settings (default model, the arnold popularity table) to save one of them."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,12 +46,14 @@ def test_arnold_updated_with_2000_entities_equals_the_full_build(shared_data, tm
                                          + b"\n]\n")
     (tmp_path / "changes.jsonl").write_bytes(b"\n".join(lines[i] for i in sorted(held)) + b"\n")
     del lines
-    build_kb(dump, tmp_path / "full", detector, popularity=str(popularity), progress=False)
+    full_dir = Path(os.environ.get("GLINKER_ARNOLD_KB") or tmp_path / "full")
+    if not full_dir.exists():
+        build_kb(dump, full_dir, detector, popularity=str(popularity), progress=False)
     build_kb(tmp_path / "part.json", tmp_path / "kb", detector, popularity=str(popularity), progress=False)
     out = update_kb(tmp_path / "kb", detector, changes=str(tmp_path / "changes.jsonl"), compact_share=None,
                     progress=False)
     assert out["counts"]["added"] + sum(out["counts"]["filtered"].values()) == 2000
-    full, kb = KnowledgeBase.open(tmp_path / "full"), KnowledgeBase.open(tmp_path / "kb")
+    full, kb = KnowledgeBase.open(full_dir), KnowledgeBase.open(tmp_path / "kb")
     assert len(kb.store) == len(full.store)
     want = {r.qid: r for r in full.store.iter_records()}
     got = {r.qid: r for r in kb.store.iter_records()}
