@@ -182,6 +182,15 @@ class FilterConfig:
     keep_lexemes: bool = False
 
 
+def names_popularity(names: int) -> float:
+    """A popularity prior from the number of names an entity has, for dumps without sitelinks or a table.
+
+    Below one sitelink's worth (at most 0.9) so that real sitelink counts always dominate when present;
+    rising with the count, as well-known entities collect names in many languages.
+    """
+    return 0.9 * (1.0 - 1.0 / (1.0 + names))
+
+
 class Extractor:
     """Turns one dump line into an :class:`EntityRecord` or the reason it was filtered out.
 
@@ -203,7 +212,10 @@ class Extractor:
         languages: Language codes in fallback order.
         filters: Which entities to drop.
         popularity: Optional popularity table (qid -> score); missing qids get 0.0.
-            Without a table, popularity is the sitelink count.
+            Without a table, popularity is the sitelink count; an entity without sitelinks (a dump
+            slice that dropped them) gets a small score from how many names it has (label and
+            aliases in every language, :func:`names_popularity`), so the most-named homonym still
+            ranks first.
     """
 
     def __init__(
@@ -323,8 +335,10 @@ class Extractor:
         sitelinks = len(entity.sitelinks)
         if self.popularity is not None:
             popularity = float(self.popularity.get(qid, 0.0))
-        else:
+        elif sitelinks:
             popularity = float(sitelinks)
+        else:
+            popularity = names_popularity(len(aliases) + 1)
         return (qid, label, description, tuple(aliases), types, superclasses, sitelinks, popularity)
 
 

@@ -207,6 +207,14 @@ def test_popularity_table_overrides_sitelinks():
     assert rec.popularity == 0.0 and rec.sitelinks == 4
 
 
+def test_without_table_or_sitelinks_the_most_named_homonym_ranks_first():
+    famous = Extractor().extract(line(item("Q1", labels=texts(en="Paris"),
+                                           aliases=alias_map(en=["City of Light", "Paris, France"]))))
+    obscure = Extractor().extract(line(item("Q2", labels=texts(en="Paris"))))
+    linked = Extractor().extract(line(item("Q3", labels=texts(en="Paris"), sitelinks=1)))
+    assert 0 < obscure.popularity < famous.popularity < linked.popularity == 1.0
+
+
 @pytest.mark.parametrize(
     "bad, fragment",
     [
