@@ -30,7 +30,6 @@ from itertools import islice
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from glinker.errors import InputError
 from glinker.types import Document, LinkedMention
 
 for _name in ("glinker_score", "glinker_detection_score", "glinker_description", "glinker_candidates"):
@@ -41,20 +40,14 @@ _PIPELINES: dict[tuple, object] = {}  # one loaded pipeline per configuration, s
 
 
 def _pipeline(kb_dir: str | None, model: str | None, labels: tuple[str, ...] | None, overrides: tuple[str, ...]):
-    """The pipeline of ``glinker.link`` with these options, loaded once per process."""
+    """The pipeline of ``glinker.link`` with these options (:func:`glinker.config.load_pipeline`), loaded once
+    per process."""
     key = (kb_dir, model, labels, overrides)
     if key not in _PIPELINES:
-        from glinker.config import build_pipeline
-        from glinker.serve.options import compose_config
+        from glinker.config import load_pipeline
 
-        args = list(overrides) + ([f"kb_dir={kb_dir}"] if kb_dir else []) + (
-            [f"detector.model={model}"] if model else [])
-        pipeline = build_pipeline(compose_config("link", args))
-        if labels is not None:  # set here: a label may hold characters Hydra's override grammar reads
-            if not labels:
-                raise InputError("labels is empty: list at least one entity type, or None for the default set")
-            pipeline.labels = list(labels)
-        _PIPELINES[key] = pipeline
+        _PIPELINES[key] = load_pipeline(kb_dir=kb_dir, model=model, labels=None if labels is None else list(labels),
+                                        overrides=list(overrides))
     return _PIPELINES[key]
 
 
