@@ -1,0 +1,90 @@
+"""Regression sentences: everyday sentences with gold Wikidata ids, linked over a sub-KB of the arnold slice.
+
+The sentences (``tests/data/regression_sentences.jsonl``) cover five error classes: places with a
+qualifier ("Paris, Texas", "Springfield, Illinois"), companies and places sharing a name (Amazon,
+Columbia, Toyota), relatives sharing a surname (the Kennedys, the Bushes, the Schwarzeneggers), exact
+names of organisations and states (European Union, Washington State; George Washington against
+Washington, D.C.) and people the slice lacks whose surname it knows (Brigitte Macron). The KB holds
+every slice entity named like a gold surface or a word n-gram of the sentences, so homonyms are there;
+it is built with the default model and linked with the configuration ``glinker.load`` gives
+(``scripts/regression_sentences.py`` prints the same report with every wrong mention's candidates).
+Needs the shared data (``GLINKER_DATA_DIR``); run with ``-s`` to see the per-class table.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+import regression_sentences as rs  # noqa: E402
+
+GIVEN_SPAN_FLOOR = 0.90
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory):
+    """(pipeline, sub-dump counts, one result per gold mention) for the sentences over their sub-KB."""
+    from glinker.settings import data_dir
+
+    arnold = data_dir() / rs.ARNOLD
+    missing = [p for p in (arnold / rs.DUMP_NAME, arnold / rs.POPULARITY_NAME) if not p.is_file()]
+    if missing:
+        pytest.skip(f"the arnold Wikidata slice is not there ({', '.join(map(str, missing))}): set "
+                    "GLINKER_DATA_DIR to the shared data folder to run the regression sentences")
+    import glinker
+
+    rows = rs.load_sentences()
+    kb_dir, counts = rs.build_sub_kb(data_dir(), rows, tmp_path_factory.mktemp("regression-sentences"))
+    nlp = glinker.load(kb_dir=kb_dir, max_candidates=5)
+    return nlp, counts, rs.evaluate(nlp, rows)
+
+
+def test_sentences_are_well_formed():
+    rows = rs.load_sentences()  # every gold span spells its surface
+    assert len(rows) >= 50
+    assert len({r["id"] for r in rows}) == len(rows)
+    assert {r["class"] for r in rows} == set(rs.CLASSES)
+    for row in rows:
+        assert row["mentions"], row["id"]
+        for m in row["mentions"]:
+            if m["qid"]:
+                assert m["qid"].startswith("Q") and m["label"], (row["id"], m)
+            else:
+                assert m["label"] is None and m.get("note"), (row["id"], m)  # a NIL says why
+
+
+def test_sub_kb_holds_every_gold_entity(linked):
+    nlp, counts, results = linked
+    assert counts["gold_missing"] == 0
+    gold = {r.gold for r in results if r.gold}
+    assert gold <= set(nlp.kb.store.get_many(gold))
+
+
+@pytest.mark.xfail(raises=AssertionError, strict=False,
+                   reason="given-span accuracy is 0.85 with the packaged model and reranker: qualifiers and "
+                          "context lose to the more popular or closer-named homonym (Paris, Texas -> Paris; "
+                          "Lisbon in New Hampshire -> Lisbon; Washington the president -> a place; Georgia "
+                          "next to Atlanta -> the country) and companies the slice lacks take the only "
+                          "homonym it has (Toyota, Nike, Oracle)")
+def test_given_span_accuracy(linked, record_property):
+    _, _, results = linked
+    table, stats = rs.accuracy_table(results)
+    print("\nregression sentences: gold mentions right on given spans (link_spans) and found end to end "
+          "(link_batch, as link_text)\n" + table)
+    wrong = rs.mention_report(results)
+    if wrong:
+        print(wrong)
+    record_property("regression_sentences", json.dumps(stats, sort_keys=True))
+    overall = stats["overall"]["given_spans"]
+    assert overall >= GIVEN_SPAN_FLOOR, f"given-span accuracy {overall:.3f} < {GIVEN_SPAN_FLOOR}"
+
+
+def test_nil_person_names_keep_their_first_name(linked):
+    """A full name the KB lacks ("Brigitte Macron") must not become a namesake with another first name."""
+    nlp, _, results = linked
+    assert not rs.first_name_clashes(results, nlp.kb)
