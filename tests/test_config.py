@@ -62,9 +62,9 @@ def test_conventions_are_an_opt_in_profile():
         plain = compose(config_name="link")
         bench = compose(config_name="link", overrides=["conventions=benchmarks"])
     rules = [n._target_.rsplit(".", 1)[1] for n in plain.refiners]
-    assert rules == ["NameExtension", "CommaNames", "AbbreviationDots"] and not plain.coref
+    assert rules == ["NameExtension", "CommaNames", "AbbreviationDots", "ArticleNames"] and not plain.coref
     assert not plain.refiners[1].place_qualifiers
-    assert [n._target_.rsplit(".", 1)[1] for n in bench.refiners] == rules + ["ArticleNames"]
+    assert [n._target_.rsplit(".", 1)[1] for n in bench.refiners] == rules
     assert bench.refiners[1].place_qualifiers and bench.coref
 
 

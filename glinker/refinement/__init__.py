@@ -2,10 +2,12 @@
 
 Each rule is a :class:`MentionRefiner`; the pipeline applies a list of them in order. Two kinds:
 
-- general rules, where the KB confirms a longer or dotted name (:class:`NameExtension`,
-  :class:`CommaNames`, :class:`AbbreviationDots`): what a user linking their own text wants;
-- annotation conventions of particular benchmarks (:class:`PlaceQualifiers`, :class:`ArticleNames`):
-  opt-in through the ``benchmark_conventions`` profile (glinker/conf/refiners/).
+- general rules, where the KB confirms a longer, dotted or "The ..." name (:class:`NameExtension`,
+  :class:`CommaNames`, :class:`AbbreviationDots`, :class:`ArticleNames`): what a user linking their own
+  text wants ("The Terminator" is the film's name);
+- annotation conventions of particular benchmarks (:class:`PlaceQualifiers`: "Muscatine, Iowa" as one
+  mention of the town), opt-in with pronoun coreference through ``conventions=benchmarks``
+  (glinker/conf/conventions/).
 """
 
 from __future__ import annotations

@@ -18,11 +18,7 @@ class MentionRefiner(Protocol):
 
 def default_refiners(kb, conventions: bool = False) -> list[MentionRefiner]:
     """The rules ``glinker.link`` applies by default (in this order); ``conventions`` adds the benchmark
-    annotation conventions (place qualifiers joined to their place, "The" taken into names)."""
+    annotation convention of joining a place qualifier to its place ("Muscatine, Iowa")."""
     from glinker.refinement.rules import AbbreviationDots, ArticleNames, CommaNames, NameExtension
 
-    rules: list[MentionRefiner] = [NameExtension(kb), CommaNames(kb, place_qualifiers=conventions),
-                                   AbbreviationDots(kb)]
-    if conventions:
-        rules.append(ArticleNames(kb))
-    return rules
+    return [NameExtension(kb), CommaNames(kb, place_qualifiers=conventions), AbbreviationDots(kb), ArticleNames(kb)]

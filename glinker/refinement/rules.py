@@ -134,9 +134,9 @@ class AbbreviationDots:
 
 class ArticleNames:
     """A mention preceded mid-sentence by a capitalised "The" takes it in when "the" + the mention is a KB
-    label or alias of an entity the KB finds for it ("Utrecht, The Netherlands" -> "The Netherlands"). A
-    benchmark convention (the capital marks the article as part of the name there); a sentence-initial
-    "The" and a lower-case "the" stay outside."""
+    label or alias of an entity the KB finds for it ("starred in The Terminator" -> the film "The Terminator",
+    "Utrecht, The Netherlands"): the capital marks the article as part of the name. A sentence-initial "The"
+    and a lower-case "the" stay outside."""
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
