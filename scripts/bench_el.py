@@ -37,6 +37,10 @@ SYSTEMS = {
     "glinker default, centred context windows": ["reranker.context_windows=mention"],
     # the same baseline with its own mention detection: KB alias matches in the text (no model at all)
     "alias match (KB-alias detection) + popularity": ["experiment=alias_popularity_baseline", "detector=alias"],
+    # the benchmarks' annotation conventions (place qualifiers joined, pronouns resolved): glinker/conf/conventions
+    "glinker default + benchmark conventions": ["conventions=benchmarks"],
+    # without the rules that rule candidates out by the mention's words (glinker/rerank/compatibility.py)
+    "glinker default, no compatibility rules": ["+reranker.compatibility=false"],
 }
 
 

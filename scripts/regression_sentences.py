@@ -75,14 +75,20 @@ def name_keys(rows: Iterable[dict], max_n: int = MAX_NGRAM) -> set[str]:
 
 def write_sub_dump(dump: Path, out: Path, keys: set[str], qids: set[str]) -> dict[str, int]:
     """Copy to ``out`` (the dump's format, uncompressed) the dump lines of the entities named by ``keys``
-    (English label or alias) or listed in ``qids``, and of their P31 classes: the reranker's type feature
-    reads a candidate's class names from the KB, as it does in a KB of the whole slice. Returns how many
-    entities were kept and why."""
+    (English label or alias) or listed in ``qids``, of their P31 classes (the reranker's type feature reads a
+    candidate's class names from the KB), and the countries and first-level divisions their descriptions
+    name (the compatibility rules read where a place lies from its description): as in a KB of the whole
+    slice. Returns how many entities were kept and why."""
+    import re
+
     from glinker.kb.normalize import normalize_alias
+    from glinker.wikidata_classes import COUNTRIES, FIRST_LEVEL_DIVISIONS
 
     lines: dict[str, str] = {}
     named: list[str] = []
     classes: set[str] = set()
+    places: dict[str, set[str]] = {}  # normalised name -> countries / divisions of that name
+    descriptions: list[str] = []
     with gzip.open(dump, "rt", encoding="utf-8") as fh:
         for line in fh:
             line = line.strip().rstrip(",")
@@ -93,18 +99,33 @@ def write_sub_dump(dump: Path, out: Path, keys: set[str], qids: set[str]) -> dic
             lines[qid] = line
             names = [ent.get("labels", {}).get("en", {}).get("value", "")]
             names += [a.get("value", "") for a in ent.get("aliases", {}).get("en", [])]
+            p31 = {c.get("mainsnak", {}).get("datavalue", {}).get("value", {}).get("id")
+                   for c in ent.get("claims", {}).get("P31", []) if isinstance(c.get("mainsnak", {}).get(
+                       "datavalue", {}).get("value"), dict)}
+            if p31 & (COUNTRIES | FIRST_LEVEL_DIVISIONS):
+                for n in names:
+                    if n:
+                        places.setdefault(normalize_alias(n), set()).add(qid)
             if qid in qids or any(n and normalize_alias(n) in keys for n in names):
                 named.append(qid)
+                descriptions.append(ent.get("descriptions", {}).get("en", {}).get("value", ""))
                 for claim in ent.get("claims", {}).get("P31", []):
                     target = claim.get("mainsnak", {}).get("datavalue", {}).get("value", {})
                     if isinstance(target, dict) and target.get("id"):
                         classes.add(target["id"])
     chosen = set(named)
     extra = sorted(q for q in classes - chosen if q in lines)
-    kept = [lines[q] for q in (*named, *extra)]
+    described: set[str] = set()
+    for text in descriptions:
+        words = re.findall(r"[\w'.-]+", text)
+        for i in range(len(words)):
+            for j in range(i + 1, min(len(words), i + 4) + 1):
+                described |= places.get(normalize_alias(" ".join(words[i:j])), set())
+    described -= chosen | set(extra)
+    kept = [lines[q] for q in (*named, *extra, *sorted(described))]
     out.write_text("[\n" + ",\n".join(kept) + "\n]\n", encoding="utf-8")
     return {"entities": len(kept), "named_or_gold": len(named), "classes": len(extra),
-            "gold_missing": len(qids - chosen)}
+            "described_places": len(described), "gold_missing": len(qids - chosen)}
 
 
 def build_sub_kb(data_dir: Path, rows: Sequence[dict], work: Path, encoder=None) -> tuple[Path, dict[str, int]]:

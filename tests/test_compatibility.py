@@ -46,6 +46,7 @@ def test_qualifier_is_the_capitalised_words_after_a_comma():
     graz = Mention(42, 46, "Graz", "location", 0.9)
     assert qualifier_of(paris, text) == "Texas"
     assert qualifier_of(graz, text) is None  # "a city" is no name
+    assert qualifier_of(Mention(15, 27, "Paris, Texas", "location", 0.9), text) == "Texas"  # inside the span
 
 
 @pytest.fixture(scope="module")

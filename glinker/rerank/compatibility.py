@@ -122,7 +122,11 @@ class PlaceIndex:
 
 
 def qualifier_of(mention: Mention, context: str) -> str | None:
-    """The capitalised words after ", " that follow a mention ("Texas" in "Paris, Texas"), if any."""
+    """The capitalised words of a place qualifier: after ", " inside the mention ("Paris, Texas" as one
+    span) or right after it ("Paris" followed by ", Texas"); ``None`` when there are none."""
+    head, sep, tail = mention.text.rpartition(", ")
+    if sep and head and _QUALIFIER.fullmatch(", " + tail):
+        return tail.rstrip(".")
     if not 0 <= mention.end <= len(context):
         return None
     match = _QUALIFIER.match(context, mention.end)
