@@ -338,7 +338,7 @@ class Extractor:
         elif sitelinks:
             popularity = float(sitelinks)
         else:
-            popularity = names_popularity(len(aliases) + 1)
+            popularity = names_popularity(len(aliases) + bool(label))
         return (qid, label, description, tuple(aliases), types, superclasses, sitelinks, popularity)
 
 
