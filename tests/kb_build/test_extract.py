@@ -19,7 +19,15 @@ from glinker.errors import DumpError
 from glinker.settings import data_dir
 from glinker.types import EntityRecord
 from kb_build.dump import iter_lines
-from kb_build.extract import BatchResult, Extractor, FilterConfig, MalformedEntity, extract_batch, iter_extracted
+from kb_build.extract import (
+    BatchResult,
+    Extractor,
+    FilterConfig,
+    MalformedEntity,
+    extract_batch,
+    iter_extracted,
+    names_popularity,
+)
 
 # every filter off, every entity type kept
 KEEP_ALL = FilterConfig(**{f.name: f.name.startswith("keep_") for f in dataclasses.fields(FilterConfig)})
@@ -167,7 +175,8 @@ def test_properties_lexemes_and_other_types():
     assert ex.extract(line(lexeme)) == "lexeme"
     assert ex.extract(line(mediainfo)) == "other_type"
     keep = Extractor(filters=KEEP_ALL)
-    expected = EntityRecord(qid="P31", label="instance of", description=description, aliases=("is a",))
+    expected = EntityRecord(qid="P31", label="instance of", description=description, aliases=("is a",),
+                            popularity=names_popularity(2))  # no sitelinks, no table: two names
     assert keep.extract(line(prop)) == dataclasses.replace(expected, types=("Q18616576",))
     assert keep.extract(line(lexeme)).label == "cat"
     assert keep.extract(line(mediainfo)) == "other_type"
