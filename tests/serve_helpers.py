@@ -1,12 +1,18 @@
-"""Starting the real HTTP server for tests: uvicorn on a free 127.0.0.1 port, in a thread of the test process."""
+"""Starting the real HTTP server for tests on a free 127.0.0.1 port: uvicorn in a thread of the test process
+(``running``), or ``python -m glinker.serve`` as its own process (``serving_process``)."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -61,3 +67,40 @@ def demo_app(*overrides: str, **kwargs):
     cfg = compose_config("serve", list(overrides))
     return create_app(PipelineFactory(OmegaConf.to_container(cfg, resolve=True)), read_serve_options(cfg),
                       default_candidates=cfg.candidates, **kwargs)
+
+
+@contextmanager
+def serving_process(*overrides: str, ready_timeout_s: float = 300.0) -> Iterator[str]:
+    """Run ``python -m glinker.serve port=… *overrides`` as a separate process until the block ends; yields its
+    base URL once ``/ready`` answers 200. A separate process keeps the server's interpreter state apart from the
+    test's: fuzzers that run in the test process (hypothesis) then share nothing with the server but HTTP."""
+    pytest.importorskip("uvicorn")
+    port = free_port()
+    root = Path(__file__).resolve().parents[1]
+    fd, name = tempfile.mkstemp(prefix="glinker-serve-", suffix=".log")
+    os.close(fd)
+    log = Path(name)
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "glinker.serve", f"port={port}", "log_level=warning",
+                                 *overrides], cwd=root, stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + ready_timeout_s
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"python -m glinker.serve did not become ready:\n{log.read_text(errors='replace')}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ schemathesis = pytest.importorskip("schemathesis")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
-from serve_helpers import demo_app, running  # noqa: E402
+from serve_helpers import serving_process  # noqa: E402
 
 EXAMPLES = 20  # per operation and generation mode
 # small limits keep each generated link request cheap
@@ -24,7 +24,8 @@ def _turtle(ctx, value) -> bytes:
 
 @pytest.fixture(scope="module")
 def schema():
-    with running(demo_app(*LIMITS)) as url:
+    # the server runs as its own process: hypothesis then shares no interpreter state with it
+    with serving_process(*LIMITS) as url:
         yield schemathesis.openapi.from_url(f"{url}/openapi.json"), url
 
 
