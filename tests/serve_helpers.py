@@ -25,6 +25,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_ready(url: str, failure, timeout_s: float) -> None:
+    """Poll ``url/ready`` until it answers 200; raise when ``failure()`` names a reason or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        reason = failure()
+        if reason:
+            raise RuntimeError(reason)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {url} was not ready after {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
 @contextmanager
 def running(app, ready_timeout_s: float = 300.0) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL once ``/ready`` answers 200."""
@@ -35,20 +52,14 @@ def running(app, ready_timeout_s: float = 300.0) -> Iterator[str]:
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout_s
+
+    def failure() -> str | None:
+        if app.state.glinker.load_error:
+            return f"the server could not load: {app.state.glinker.load_error}"
+        return None if thread.is_alive() else "the server thread stopped"
+
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            state = app.state.glinker
-            if state.load_error:
-                raise RuntimeError(f"the server could not load: {state.load_error}")
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the server did not become ready")
-            time.sleep(0.2)
+        wait_ready(url, failure, ready_timeout_s)
         yield url
     finally:
         server.should_exit = True
@@ -85,17 +96,14 @@ def serving_process(*overrides: str, ready_timeout_s: float = 300.0) -> Iterator
         proc = subprocess.Popen([sys.executable, "-m", "glinker.serve", f"port={port}", "log_level=warning",
                                  *overrides], cwd=root, stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_timeout_s
+
+    def failure() -> str | None:
+        if proc.poll() is None:
+            return None
+        return f"python -m glinker.serve exited with {proc.returncode}:\n{log.read_text(errors='replace')}"
+
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"python -m glinker.serve did not become ready:\n{log.read_text(errors='replace')}")
-            time.sleep(0.3)
+        wait_ready(url, failure, ready_timeout_s)
         yield url
     finally:
         proc.terminate()
