@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Protocol
 
@@ -24,7 +24,7 @@ from glinker.refinement import MentionRefiner, default_refiners
 from glinker.rerank.ranker import Reranker
 from glinker.retrieval.candidates import Retriever
 from glinker.segments import BATCH_CHARS, NEIGHBOURHOOD_CHARS, WHOLE_CHARS, batches, segment_bounds
-from glinker.types import Document, LinkDecision, LinkedMention, Mention
+from glinker.types import Candidate, Document, LinkDecision, LinkedMention, Mention
 
 logger = logging.getLogger(__name__)
 
@@ -230,12 +230,15 @@ class Pipeline:
 
     # --- Given spans: disambiguation only (no detection) -------------------------------------------
 
-    def link_spans(self, docs: Sequence[Document], spans: Sequence[Sequence[tuple[int, int]]]) -> None:
+    def link_spans(self, docs: Sequence[Document], spans: Sequence[Sequence[tuple[int, int]]]
+                   ) -> list[list[SpanLink]]:
         """Link the given character spans of each document (end exclusive) instead of detected mentions.
 
         The detector only encodes the spans (type label and span vector); retrieval, reranking and
         pronoun resolution decide as for detected mentions, except that NIL then only means "not in
-        the KB" (the reranker's ``rerank_spans`` where it has one). Sets ``doc.mentions`` in span order.
+        the KB" (the reranker's ``rerank_spans`` where it has one). Sets ``doc.mentions`` in span order
+        and returns, per document and in span order, each span's :class:`SpanLink`: what evaluation
+        and reranker fitting score (every ranked candidate, not only ``max_candidates``).
 
         Raises:
             InputError: a span is empty or does not lie within its document's text.
@@ -261,7 +264,27 @@ class Pipeline:
         if self.max_candidates:
             qids |= {c.qid for d in decisions for c, _ in d.ranked[: self.max_candidates]}
         records = self.kb.store.get_many(qids)
+        out: list[list[SpanLink]] = []
         k = 0
         for doc, mentions in zip(docs, per_doc):
-            doc.mentions = [self._linked(m, d, records) for m, d in zip(mentions, decisions[k : k + len(mentions)])]
+            links = [SpanLink(m, list(candidates[k + i]), decisions[k + i]) for i, m in enumerate(mentions)]
+            doc.mentions = [self._linked(s.mention, s.decision, records) for s in links]
+            out.append(links)
             k += len(mentions)
+        return out
+
+
+@dataclass(frozen=True)
+class SpanLink:
+    """One given span as :meth:`Pipeline.link_spans` linked it.
+
+    Attributes:
+        mention: The span as the detector encoded it (document offsets).
+        candidates: The retrieved candidates, in retrieval order.
+        decision: The reranker's (or pronoun resolution's) decision: every candidate ranked, and the QID
+            or ``None`` for NIL.
+    """
+
+    mention: Mention
+    candidates: list[Candidate]
+    decision: LinkDecision

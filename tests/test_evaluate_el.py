@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from glinker.evaluate.el import GoldDocument, GoldMention, evaluate_e2e, evaluate_ed, load_benchmark
+from glinker.pipeline import Pipeline
 from glinker.types import Candidate, LinkDecision, LinkedMention, Mention
 
 
@@ -47,7 +49,7 @@ class _Store:
         self.qids = set(qids)
 
     def get_many(self, qids):
-        return {q: object() for q in qids if q in self.qids}
+        return {q: SimpleNamespace(label=q, description="") for q in qids if q in self.qids}
 
 
 class _KB:
@@ -55,19 +57,13 @@ class _KB:
         self.store = _Store(qids)
 
 
-class _Pipe:
-    """Answers from a fixed table, so the metric arithmetic can be checked by hand."""
-
-    labels = None
-    batch_size = 8
+class _Pipe(Pipeline):
+    """A pipeline whose stages answer from a fixed table, so the metric arithmetic can be checked by hand."""
 
     def __init__(self, kb_qids, answers, detected=()):
-        self.kb = _KB(kb_qids)
+        super().__init__(detector=self, retriever=self, reranker=self, kb=_KB(kb_qids), batch_size=8, refiners=[])
         self.answers = answers  # (start, end) -> qid or None
         self.detected = detected
-        self.detector = self
-        self.retriever = self
-        self.reranker = self
 
     def encode_spans(self, texts, spans, labels=None):
         return [[Mention(s, e, texts[0][s:e], "x", 1.0) for s, e in spans[0]]]

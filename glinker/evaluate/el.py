@@ -248,7 +248,8 @@ def tally_ed(score: Scored, doc_id: str, text: str, gold: GoldMention, ranked: S
 
 
 def evaluate_ed(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, errors: bool = False) -> Scored:
-    """Disambiguation with gold spans: the detector encodes the spans, retrieval and reranking decide."""
+    """Disambiguation with gold spans: ``pipeline.link_spans`` (:meth:`glinker.pipeline.Pipeline.link_spans`)
+    links each document's scored gold spans; the detector encodes them, retrieval and reranking decide."""
     kb_has = kb_membership(pipeline.kb, docs)
     score = Scored()
     for doc in docs:
@@ -256,16 +257,10 @@ def evaluate_ed(pipeline, docs: Sequence[GoldDocument], in_kb: bool = True, erro
         score.left_out.update(skipped)
         if not scored:
             continue
-        spans = [(m.start, m.end) for m in scored]
-        (mentions,) = pipeline.detector.encode_spans([doc.text], [spans], pipeline.labels)
-        contexts = [doc.text] * len(mentions)
-        candidates = pipeline.retriever.retrieve(mentions, contexts)
-        # given spans are mentions: a reranker that tells them apart decides NIL as "not in the KB" only
-        rerank = getattr(pipeline.reranker, "rerank_spans", pipeline.reranker.rerank)
-        decisions = rerank(mentions, candidates, contexts)
-        if getattr(pipeline, "coref", None) is not None:
-            decisions = pipeline.coref.resolve(mentions, decisions)
-        for gold, cands, dec in zip(scored, candidates, decisions):
+        # one document per call: a document's scores do not depend on the others batched with it
+        (links,) = pipeline.link_spans([Document(doc.id, doc.text)], [[(m.start, m.end) for m in scored]])
+        for gold, link in zip(scored, links):
+            cands, dec = link.candidates, link.decision
             ranked = [c.qid for c, _ in dec.ranked] or [c.qid for c in cands]
             tally_ed(score, doc.id, doc.text, gold, ranked, [c.qid for c in cands], dec.qid, errors)
     return score

@@ -18,6 +18,7 @@ import numpy as np
 
 from glinker.evaluate.el import GoldDocument
 from glinker.rerank.ranker import FEATURES, FeatureReranker
+from glinker.types import Document
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +57,10 @@ def _collect(pipeline, reranker: FeatureReranker, docs: Sequence[GoldDocument], 
         gold = [m for m in doc.mentions if not m.optional]
         if not gold:
             continue
-        (mentions,) = pipeline.detector.encode_spans([doc.text], [[(m.start, m.end) for m in gold]], pipeline.labels)
-        contexts = [doc.text] * len(mentions)
-        cands = pipeline.retriever.retrieve(mentions, contexts)
-        for g, cs, feats in zip(gold, cands, reranker.featurize(mentions, cands, contexts)):
+        (links,) = pipeline.link_spans([Document(doc.id, doc.text)], [[(m.start, m.end) for m in gold]])
+        mentions = [link.mention for link in links]
+        cands = [link.candidates for link in links]
+        for g, cs, feats in zip(gold, cands, reranker.featurize(mentions, cands, [doc.text] * len(mentions))):
             if not cs:
                 continue
             x = np.array([[f[name] for name in features] for f in feats], dtype=np.float64)
@@ -277,8 +278,6 @@ def load_examples(path) -> tuple[list[MentionExamples], list[MentionExamples], l
 
 def link_for_tuning(pipeline, docs: Sequence[GoldDocument]) -> list[list[tuple[int, int, str | None, float, float]]]:
     """Link ``docs`` end to end with the NIL threshold off: (start, end, qid, link score, mention score) per mention."""
-    from glinker.types import Document
-
     saved = getattr(pipeline.reranker, "nil_threshold", None)
     if saved is not None:
         pipeline.reranker.nil_threshold = 0.0
@@ -334,7 +333,6 @@ def collect_nil(pipeline, docs: Sequence[GoldDocument], kb_has) -> tuple[list[li
     """
     from glinker.evaluate.el import e2e_gold
     from glinker.resolution.coref import is_pronoun
-    from glinker.types import Document
 
     reranker = pipeline.reranker
     saved = reranker.nil_threshold, reranker.nil_log
