@@ -180,8 +180,12 @@ def test_type_score_feature_scores_the_span_against_class_names(kb, tiny_detecto
     expect = 1.0 / (1.0 + np.exp(-float(np.dot(m.vector, human))))
     assert feats[0]["type_score"] == pytest.approx(expect, rel=1e-5)
     assert feats[1]["type_score"] == 0.0 and feats[1]["type_gap"] == 0.0  # no named class: unknown
-    (off,) = FeatureReranker(kb, detector=tiny_detector, weights={"prior": 1.0}).featurize([m], [cands], [text])
+    untyped = FeatureReranker(kb, detector=tiny_detector, weights={"prior": 1.0})
+    (off,) = untyped.featurize([m], [cands], [text])
     assert off[0]["type_score"] == 0.0  # not computed while no weight uses it
+    trace = untyped.trace([m], [cands], [text])  # what fitting reads: every feature, whatever its weight
+    assert trace.features[0][0]["type_score"] == pytest.approx(expect, rel=1e-5)
+    assert trace.decisions == untyped.rerank([m], [cands], [text])
 
 
 def test_place_names_from_demonyms():

@@ -182,7 +182,7 @@ def test_nil_model_learns_to_reject_links_the_ranker_is_sure_of(tmp_path, tiny_d
     from glinker.kb import KnowledgeBase
     from glinker.rerank.nil import NilModel, fit_nil_model, mention_row, nil_feature_names
     from glinker.rerank.ranker import FEATURES, FeatureReranker
-    from glinker.types import Candidate, Mention
+    from glinker.types import Candidate, LinkDecision, Mention
     from kb_build.build import build_kb
 
     rng = np.random.default_rng(0)
@@ -211,6 +211,14 @@ def test_nil_model_learns_to_reject_links_the_ranker_is_sure_of(tmp_path, tiny_d
     assert [d.qid for d in judged] == ["Q100", None]
     assert judged[0].link_score > 0.5 > judged[1].link_score
     assert [c.qid for c, _ in judged[1].ranked] == [c.qid for c, _ in plain[1].ranked]  # ranking untouched
+    # the trace: the same decisions, the best candidate linked or not, and each mention's NIL-model row
+    judge = FeatureReranker(kb, weights=weights, bias=0.0, nil_threshold=0.5, nil_model=str(path))
+    trace = judge.trace(ms + [ms[0]], [cands, cands, []], [text] * 3)
+    assert trace.decisions == judged + [LinkDecision(None, 0.0, ())]
+    assert trace.best == ["Q100", "Q100", None]
+    assert [len(r) for r in trace.nil_rows[:2]] == [len(nil_feature_names())] * 2 and trace.nil_rows[2] is None
+    assert model.predict(trace.nil_rows[:2]).tolist() == [d.link_score for d in judged]
+    assert all(set(f) == set(FEATURES) for feats in trace.features for f in feats) and trace.features[2] == []
     # given spans are mentions by definition: the NIL model is not asked, the ranker's probability decides
     given = FeatureReranker(kb, weights=weights, bias=0.0, nil_threshold=0.5, nil_model=str(path),
                             span_nil_threshold=0.5).rerank_spans(ms, [cands, cands], [text, text])

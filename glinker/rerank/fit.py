@@ -9,6 +9,7 @@ maximise InKB F1 when NIL gold (out-of-KB) mentions are included as negatives.
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 from collections.abc import Sequence
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from glinker.evaluate.el import GoldDocument
-from glinker.rerank.ranker import FEATURES, FeatureReranker
-from glinker.types import Document
+from glinker.rerank.ranker import FEATURES, FeatureReranker, RerankTrace
+from glinker.types import Document, LinkDecision
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +39,12 @@ class MentionExamples:
 
 
 def collect(pipeline, docs: Sequence[GoldDocument], features: Sequence[str] = FEATURES) -> list[MentionExamples]:
-    """Candidate features for every gold mention of ``docs`` (in-KB ones and out-of-KB ones)."""
+    """Candidate features for every gold mention of ``docs`` (in-KB ones and out-of-KB ones): the gold
+    spans linked by ``pipeline.link_spans``, every feature traced whatever its weight (with the
+    pipeline's reranker when it is a :class:`FeatureReranker`, else a default one)."""
     reranker = pipeline.reranker if isinstance(pipeline.reranker, FeatureReranker) else \
         FeatureReranker(pipeline.kb, detector=pipeline.detector)
-    saved, reranker.collect_all = reranker.collect_all, True  # every feature, whatever its weight
-    try:
-        return _collect(pipeline, reranker, docs, features)
-    finally:
-        reranker.collect_all = saved
-
-
-def _collect(pipeline, reranker: FeatureReranker, docs: Sequence[GoldDocument], features: Sequence[str]
-             ) -> list[MentionExamples]:
+    traced, tracing = _traced(pipeline, reranker)
     out: list[MentionExamples] = []
     qids = {m.qid for d in docs for m in d.mentions if m.qid}
     present = set(pipeline.kb.store.get_many(qids))
@@ -57,17 +52,45 @@ def _collect(pipeline, reranker: FeatureReranker, docs: Sequence[GoldDocument], 
         gold = [m for m in doc.mentions if not m.optional]
         if not gold:
             continue
-        (links,) = pipeline.link_spans([Document(doc.id, doc.text)], [[(m.start, m.end) for m in gold]])
-        mentions = [link.mention for link in links]
-        cands = [link.candidates for link in links]
-        for g, cs, feats in zip(gold, cands, reranker.featurize(mentions, cands, [doc.text] * len(mentions))):
+        tracing.traces.clear()
+        (links,) = traced.link_spans([Document(doc.id, doc.text)], [[(m.start, m.end) for m in gold]])
+        feats = [f for trace in tracing.traces for f in trace.features]
+        for g, link, cand_feats in zip(gold, links, feats):
+            cs = link.candidates
             if not cs:
                 continue
-            x = np.array([[f[name] for name in features] for f in feats], dtype=np.float64)
+            x = np.array([[f[name] for name in features] for f in cand_feats], dtype=np.float64)
             target = g.qid if g.qid in present else None
             y = np.array([float(c.qid == target) for c in cs])
             out.append(MentionExamples(x, y, target, [c.qid for c in cs]))
     return out
+
+
+class _Tracing:
+    """A :class:`FeatureReranker` as a pipeline calls it, keeping the :class:`RerankTrace` of each call in order."""
+
+    def __init__(self, reranker: FeatureReranker) -> None:
+        self.reranker = reranker
+        self.traces: list[RerankTrace] = []
+
+    def rerank(self, mentions, candidates, contexts, voters=None) -> list[LinkDecision]:
+        return self._kept(self.reranker.trace(mentions, candidates, contexts, voters))
+
+    def rerank_spans(self, mentions, candidates, contexts) -> list[LinkDecision]:
+        return self._kept(self.reranker.trace(mentions, candidates, contexts, given_spans=True))
+
+    def _kept(self, trace: RerankTrace) -> list[LinkDecision]:
+        self.traces.append(trace)
+        return trace.decisions
+
+
+def _traced(pipeline, reranker: FeatureReranker):
+    """A copy of ``pipeline`` that reranks with ``reranker`` through a :class:`_Tracing`, and that tracing;
+    ``pipeline`` itself is left as it is."""
+    tracing = _Tracing(reranker)
+    traced = copy.copy(pipeline)
+    traced.reranker = tracing
+    return traced, tracing
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50) -> tuple[np.ndarray, float]:
@@ -334,30 +357,27 @@ def collect_nil(pipeline, docs: Sequence[GoldDocument], kb_has) -> tuple[list[li
     from glinker.evaluate.el import e2e_gold
     from glinker.resolution.coref import is_pronoun
 
-    reranker = pipeline.reranker
-    saved = reranker.nil_threshold, reranker.nil_log
+    untuned = copy.copy(pipeline.reranker)
+    untuned.nil_threshold = 0.0  # the threshold being refitted decides nothing: every mention with candidates is linked
+    traced, tracing = _traced(pipeline, untuned)
     rows: list[list[float]] = []
     labels: list[float] = []
     owners: list[int] = []
-    try:
-        reranker.nil_threshold = 0.0
-        for s in range(0, len(docs), pipeline.batch_size):
-            chunk = docs[s : s + pipeline.batch_size]
-            batch = [Document(d.id, d.text) for d in chunk]
-            reranker.nil_log = []
-            pipeline.link_batch(batch)
-            log = iter(reranker.nil_log)
-            for j, (gold_doc, doc) in enumerate(zip(chunk, batch)):
-                gold, ignore = e2e_gold(gold_doc, kb_has)
-                for m in doc.mentions:
-                    row, qid = next(log)
-                    span = (m.start, m.end)
-                    if row is None or is_pronoun(m.text) or not gold_doc.in_evaluation_span(*span) or \
-                            (span in ignore and span not in gold):
-                        continue
-                    rows.append(row)
-                    labels.append(float(gold.get(span) == qid))
-                    owners.append(s + j)
-    finally:
-        reranker.nil_threshold, reranker.nil_log = saved
+    for s in range(0, len(docs), pipeline.batch_size):
+        chunk = docs[s : s + pipeline.batch_size]
+        batch = [Document(d.id, d.text) for d in chunk]
+        tracing.traces.clear()
+        traced.link_batch(batch)
+        log = ((row, qid) for trace in tracing.traces for row, qid in zip(trace.nil_rows, trace.best))
+        for j, (gold_doc, doc) in enumerate(zip(chunk, batch)):
+            gold, ignore = e2e_gold(gold_doc, kb_has)
+            for m in doc.mentions:
+                row, qid = next(log)
+                span = (m.start, m.end)
+                if row is None or is_pronoun(m.text) or not gold_doc.in_evaluation_span(*span) or \
+                        (span in ignore and span not in gold):
+                    continue
+                rows.append(row)
+                labels.append(float(gold.get(span) == qid))
+                owners.append(s + j)
     return rows, labels, owners

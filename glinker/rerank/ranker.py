@@ -6,6 +6,7 @@ import math
 import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -46,6 +47,24 @@ class Reranker(Protocol):
         (:mod:`glinker.segments`), where a context is one paragraph but the neighbourhood spans several.
         """
         ...
+
+
+@dataclass(frozen=True)
+class RerankTrace:
+    """What :meth:`FeatureReranker.trace` decided and from what, per mention in input order.
+
+    Attributes:
+        features: Each candidate's feature dict (every name in :data:`FEATURES`), candidates in input order.
+        best: The best-ranked candidate's QID, linked or not; ``None`` for a mention without candidates.
+        nil_rows: The NIL model's input row (:func:`glinker.rerank.nil.mention_row`) of the best candidate;
+            ``None`` for a mention without candidates.
+        decisions: The reranker's decisions.
+    """
+
+    features: list[list[dict[str, float]]]
+    best: list[str | None]
+    nil_rows: list[list[float] | None]
+    decisions: list[LinkDecision]
 
 
 class NoReranker:
@@ -136,8 +155,6 @@ class FeatureReranker:
             raise ValueError(f"unknown reranker features {sorted(unknown)}; known: {list(FEATURES)}")
         self.bias = float(bias)
         self.nil_threshold = float(nil_threshold)
-        # compute every feature even at weight 0 (scripts/fit_reranker.py collects them all)
-        self.collect_all = False
         self.booster = load_ranker(model) if model else None
         self.model_path = str(packaged_file(model)) if model else None
         self.model_scale = float(model_scale)
@@ -147,8 +164,6 @@ class FeatureReranker:
                                         else span_nil_threshold)
         self.coherence_chars = None if coherence_chars is None else int(coherence_chars)
         self.compatibility = Compatibility(kb) if compatibility else None
-        # scripts/fit_reranker.py: when a list, rerank() appends (NIL-model row, best qid) per mention
-        self.nil_log: list | None = None
 
     @classmethod
     def packaged(cls, kb: KnowledgeBase, detector=None, model: str | None = DEFAULT_MODEL,
@@ -172,7 +187,7 @@ class FeatureReranker:
         voters: Sequence[Sequence[int]] | None = None,
     ) -> list[LinkDecision]:
         """Score all candidates (records fetched in one pass) and apply the NIL decision to detected mentions."""
-        return self._rerank(mentions, candidates, contexts, detected=True, voters=voters)
+        return self._rerank(mentions, candidates, contexts, detected=True, voters=voters).decisions
 
     def rerank_spans(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str]
@@ -180,11 +195,22 @@ class FeatureReranker:
         """Like :meth:`rerank` for spans given as mentions (disambiguation of gold spans): NIL then only
         means "not in the KB", so the NIL model, which also judges whether a detected span is a mention
         at all, is not asked; the ranker's probability is held to ``span_nil_threshold``."""
-        return self._rerank(mentions, candidates, contexts, detected=False)
+        return self._rerank(mentions, candidates, contexts, detected=False).decisions
 
-    def _rerank(self, mentions, candidates, contexts, detected: bool, voters=None) -> list[LinkDecision]:
-        out = []
-        all_feats = self.featurize(mentions, candidates, contexts, voters)
+    def trace(
+        self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str],
+        voters: Sequence[Sequence[int]] | None = None, given_spans: bool = False,
+    ) -> RerankTrace:
+        """What :meth:`rerank` (``given_spans``: :meth:`rerank_spans`) decides, with what it decided from:
+        every feature of every candidate, whatever its weight, and every mention's NIL-model row, whether
+        or not a NIL model is set. The examples :mod:`glinker.rerank.fit` learns the ranker and the NIL
+        model from; the decisions are those the reranker returns for the same input."""
+        return self._rerank(mentions, candidates, contexts, detected=not given_spans, voters=voters, trace=True)
+
+    def _rerank(self, mentions, candidates, contexts, detected: bool, voters=None, trace: bool = False
+                ) -> RerankTrace:
+        """The decisions, and as much of the trace as they need (all of it with ``trace``)."""
+        all_feats = self.featurize(mentions, candidates, contexts, voters, all_features=trace)
         scored = self._booster_probs(all_feats) if self.booster is not None else None
         probs = [scored[k] if scored is not None else [self._prob(f) for f in feats]
                  for k, feats in enumerate(all_feats)]
@@ -194,8 +220,8 @@ class FeatureReranker:
             ruled_out = self.compatibility.ruled_out(mentions, candidates, contexts, records)
             probs = [[0.0 if out else p for p, out in zip(ps, outs)] for ps, outs in zip(probs, ruled_out)]
         orders = [sorted(range(len(p)), key=lambda i, p=p: -p[i]) for p in probs]
-        rows = None
-        if (detected and self.nil_model is not None) or self.nil_log is not None:  # no NIL model for given spans
+        rows: list[list[float] | None] = [None] * len(mentions)
+        if (detected and self.nil_model is not None) or trace:  # no NIL model for given spans
             rows = [mention_row(m, ctx, [probs[k][i] for i in orders[k]], all_feats[k][orders[k][0]], len(cands))
                     if cands else None
                     for k, (m, cands, ctx) in enumerate(zip(mentions, candidates, contexts))]
@@ -206,46 +232,46 @@ class FeatureReranker:
         elif self.nil_model is not None:
             it = iter(self.nil_model.predict([r for r in rows if r is not None]).tolist())
             accept = [next(it) if r is not None else 0.0 for r in rows]
+        decisions: list[LinkDecision] = []
+        best: list[str | None] = []
         for k, cands in enumerate(candidates):
             if not cands:
-                out.append(LinkDecision(None, 0.0, ()))
-                if self.nil_log is not None:
-                    self.nil_log.append((None, None))
+                decisions.append(LinkDecision(None, 0.0, ()))
+                best.append(None)
                 continue
             ranked = tuple((cands[i], probs[k][i]) for i in orders[k])
-            best, p = ranked[0]
+            top, p = ranked[0]
             if accept is not None:
                 p = accept[k]  # the NIL model's probability that this link is right
             if ruled_out is not None and ruled_out[k][orders[k][0]]:
                 p = 0.0  # every candidate is ruled out: the entity the mention names is not in the KB
-            if self.nil_log is not None:
-                self.nil_log.append((rows[k], best.qid))
-            out.append(LinkDecision(best.qid if p >= threshold else None, p, ranked))
-        return out
+            decisions.append(LinkDecision(top.qid if p >= threshold else None, p, ranked))
+            best.append(top.qid)
+        return RerankTrace(all_feats, best, rows, decisions)
 
     def featurize(
         self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]], contexts: Sequence[str],
-        voters: Sequence[Sequence[int]] | None = None,
+        voters: Sequence[Sequence[int]] | None = None, all_features: bool = False,
     ) -> list[list[dict[str, float]]]:
         """Feature dicts of every candidate of every mention (batched KB reads and context encoding);
-        ``voters`` as in :meth:`rerank`."""
+        ``voters`` as in :meth:`rerank`. The features no weight uses stay 0 unless ``all_features``
+        (or a ranker model, which reads them all)."""
         records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
         ents = self._entity_sentences(candidates, records)
         sims = self._context_sims(mentions, candidates, contexts, ents)
         names = self._name_sims(mentions, candidates, ents)
-        types = self._type_scores(mentions, candidates, records)
+        types = self._type_scores(mentions, candidates, records, all_features)
         heads = [other_name(self.kb.store, m.text) if self.other_names and ("," in m.text or "." in m.text)
                  else None for m in mentions]
         feats = [candidate_features(m, cands, records, sims[i], names[i], types[i], heads[i]) if cands else []
                  for i, (m, cands) in enumerate(zip(mentions, candidates))]
-        if self._wanted(DOCUMENT_FEATURES):
+        if all_features or self._wanted(DOCUMENT_FEATURES):
             self._coherence(mentions, contexts, ents, feats, voters)
         return feats
 
     def _wanted(self, names: Sequence[str]) -> bool:
-        """Whether features ``names`` must be computed: a weight uses them, the trees score every feature,
-        or ``collect_all`` (scripts/fit_reranker.py collects them all)."""
-        return self.collect_all or self.booster is not None or any(self.weights.get(n) for n in names)
+        """Whether features ``names`` must be computed: a weight uses them, or the trees score every feature."""
+        return self.booster is not None or any(self.weights.get(n) for n in names)
 
     def _entity_sentences(self, candidates, records) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Per mention: its candidates' unit sentence embeddings (zero rows where unknown) and a known-mask.
@@ -332,7 +358,8 @@ class FeatureReranker:
                 out[i] = members[lo:hi]
         return out
 
-    def _type_scores(self, mentions, candidates, records) -> list[list[float | None] | None]:
+    def _type_scores(self, mentions, candidates, records, all_features: bool = False
+                     ) -> list[list[float | None] | None]:
         """Type compatibility: the span's probability for the best of each candidate's P31 class names.
 
         The span head was trained to score spans against type names (including Wikidata P31
@@ -341,7 +368,7 @@ class FeatureReranker:
         not in the KB has no name and is skipped).
         """
         if self.detector is None or not hasattr(self.detector, "label_vectors") or \
-                not self._wanted(("type_score", "type_gap")):
+                not (all_features or self._wanted(("type_score", "type_gap"))):
             return [None] * len(mentions)
         classes = {t for cands in candidates for c in cands if c.qid in records for t in records[c.qid].types[:8]}
         class_records = self.kb.store.get_many(classes) if classes else {}
