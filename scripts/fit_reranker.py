@@ -60,15 +60,13 @@ def main(argv: list[str]) -> None:
     from glinker.rerank.fit import (
         FIT_BENCHMARKS,
         collect,
-        collect_nil,
         fit_reranker,
-        link_for_tuning,
         load_examples,
         save_examples,
         select_features,
         split_documents,
-        tune_e2e,
     )
+    from glinker.rerank.fit_e2e import collect_nil, link_for_tuning, tune_e2e
     from glinker.rerank.nil import fit_nil_model
     from glinker.rerank.ranker import FEATURES, FeatureReranker
 

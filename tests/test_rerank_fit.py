@@ -39,7 +39,7 @@ def test_fit_reranker_links_in_kb_and_rejects_nil():
 
 def test_tune_e2e_picks_the_threshold_that_drops_confident_looking_noise():
     from glinker.evaluate.el import GoldDocument, GoldMention
-    from glinker.rerank.fit import tune_e2e
+    from glinker.rerank.fit_e2e import tune_e2e
 
     docs = [GoldDocument(str(i), "x" * 100, [GoldMention(0, 5, "Q1"), GoldMention(10, 15, "Q2")]) for i in range(4)]
     # per doc: two right links scored 0.8 / 0.6, one non-entity linked with 0.3, one wrong entity at 0.2
@@ -158,7 +158,7 @@ def test_packaged_models_read_the_features_and_carry_their_calibration(tmp_path)
 
 def test_tune_e2e_macro_gives_each_benchmark_an_equal_say():
     from glinker.evaluate.el import GoldDocument, GoldMention
-    from glinker.rerank.fit import tune_e2e
+    from glinker.rerank.fit_e2e import tune_e2e
 
     # "big": 9 documents whose right links score 0.5 and a noise link 0.3 -> wants a threshold in (0.3, 0.5];
     # "small": 1 document whose right link scores only 0.25 -> wants one <= 0.25

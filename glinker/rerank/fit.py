@@ -9,7 +9,6 @@ maximise InKB F1 when NIL gold (out-of-KB) mentions are included as negatives.
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
 from collections.abc import Sequence
@@ -18,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from glinker.evaluate.el import GoldDocument
-from glinker.rerank.ranker import FEATURES, FeatureReranker, RerankTrace
-from glinker.types import Document, LinkDecision
+from glinker.rerank.ranker import FEATURES, FeatureReranker
+from glinker.rerank.tracing import traced_pipeline
+from glinker.types import Document
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def collect(pipeline, docs: Sequence[GoldDocument], features: Sequence[str] = FE
     pipeline's reranker when it is a :class:`FeatureReranker`, else a default one)."""
     reranker = pipeline.reranker if isinstance(pipeline.reranker, FeatureReranker) else \
         FeatureReranker(pipeline.kb, detector=pipeline.detector)
-    traced, tracing = _traced(pipeline, reranker)
+    traced, tracing = traced_pipeline(pipeline, reranker)
     out: list[MentionExamples] = []
     qids = {m.qid for d in docs for m in d.mentions if m.qid}
     present = set(pipeline.kb.store.get_many(qids))
@@ -64,33 +64,6 @@ def collect(pipeline, docs: Sequence[GoldDocument], features: Sequence[str] = FE
             y = np.array([float(c.qid == target) for c in cs])
             out.append(MentionExamples(x, y, target, [c.qid for c in cs]))
     return out
-
-
-class _Tracing:
-    """A :class:`FeatureReranker` as a pipeline calls it, keeping the :class:`RerankTrace` of each call in order."""
-
-    def __init__(self, reranker: FeatureReranker) -> None:
-        self.reranker = reranker
-        self.traces: list[RerankTrace] = []
-
-    def rerank(self, mentions, candidates, contexts, voters=None) -> list[LinkDecision]:
-        return self._kept(self.reranker.trace(mentions, candidates, contexts, voters))
-
-    def rerank_spans(self, mentions, candidates, contexts) -> list[LinkDecision]:
-        return self._kept(self.reranker.trace(mentions, candidates, contexts, given_spans=True))
-
-    def _kept(self, trace: RerankTrace) -> list[LinkDecision]:
-        self.traces.append(trace)
-        return trace.decisions
-
-
-def _traced(pipeline, reranker: FeatureReranker):
-    """A copy of ``pipeline`` that reranks with ``reranker`` through a :class:`_Tracing`, and that tracing;
-    ``pipeline`` itself is left as it is."""
-    tracing = _Tracing(reranker)
-    traced = copy.copy(pipeline)
-    traced.reranker = tracing
-    return traced, tracing
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, iters: int = 50) -> tuple[np.ndarray, float]:
@@ -297,87 +270,3 @@ def load_examples(path) -> tuple[list[MentionExamples], list[MentionExamples], l
                                 list(r["qids"])) for r in rows]
 
     return part(data["train"]), part(data["heldout"]), list(data.get("fold") or [0] * len(data["train"]))
-
-
-def link_for_tuning(pipeline, docs: Sequence[GoldDocument]) -> list[list[tuple[int, int, str | None, float, float]]]:
-    """Link ``docs`` end to end with the NIL threshold off: (start, end, qid, link score, mention score) per mention."""
-    saved = getattr(pipeline.reranker, "nil_threshold", None)
-    if saved is not None:
-        pipeline.reranker.nil_threshold = 0.0
-    try:
-        batch = [Document(d.id, d.text) for d in docs]
-        for s in range(0, len(batch), pipeline.batch_size):
-            pipeline.link_batch(batch[s : s + pipeline.batch_size])
-    finally:
-        if saved is not None:
-            pipeline.reranker.nil_threshold = saved
-    return [[(m.start, m.end, m.qid, m.link_score, m.score) for m in d.mentions] for d in batch]
-
-
-def tune_e2e(docs: Sequence[GoldDocument], linked, kb_has,
-             link_grid: Sequence[float] = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2)),
-             mention_grid: Sequence[float] = (0.0, 0.4, 0.5, 0.6, 0.7), groups: Sequence[str] | None = None) -> dict:
-    """The NIL threshold (and a mention-score floor) that maximise end-to-end strong-match F1 on ``docs``.
-
-    Gold spans the detector never finds and non-entity detections both count here, which the
-    gold-mention fit cannot see. ``groups`` (one benchmark name per document) maximises the mean
-    of the per-benchmark F1s instead of the pooled F1: the figure the benchmark tables report,
-    where the largest benchmark does not decide alone.
-    """
-    from glinker.evaluate.el import score_e2e
-
-    names = sorted(set(groups)) if groups is not None else [None]
-    members = {g: [i for i in range(len(docs)) if groups is None or groups[i] == g] for g in names}
-    best = None
-    for t in link_grid:
-        for u in mention_grid:
-            preds = [[(s, e, q) for s, e, q, p, ms in doc if q is not None and p >= t and ms >= u] for doc in linked]
-            per = {g: score_e2e([docs[i] for i in idx], [preds[i] for i in idx], kb_has).metrics()
-                   for g, idx in members.items()}
-            f1 = float(np.mean([r["f1"] for r in per.values()]))
-            key = (f1, -t, -u)
-            if best is None or key > best[0]:
-                best = (key, float(t), float(u), per)
-    (f1, _, _), t, u, per = best
-    out = {"nil_threshold": t, "min_mention_score": u}
-    if groups is None:
-        out["e2e"] = {k: per[None][k] for k in ("precision", "recall", "f1")}
-    else:
-        out["e2e_mean_f1"] = round(f1, 2)
-        out["e2e"] = {g: r["f1"] for g, r in per.items()}
-    return out
-
-
-def collect_nil(pipeline, docs: Sequence[GoldDocument], kb_has) -> tuple[list[list[float]], list[float], list[int]]:
-    """Training rows for :class:`glinker.rerank.nil.NilModel`: ``docs`` linked end to end by ``pipeline`` (whose
-    reranker is a :class:`FeatureReranker`), one row per detected mention with candidates, labelled 1 when
-    its best candidate is the gold entity at exactly its span; mentions on left-out gold (out of the KB,
-    NIL, optional) and pronouns (coreference decides those) are skipped. Returns (rows, labels, doc index).
-    """
-    from glinker.evaluate.el import e2e_gold
-    from glinker.resolution.coref import is_pronoun
-
-    untuned = copy.copy(pipeline.reranker)
-    untuned.nil_threshold = 0.0  # the threshold being refitted decides nothing: every mention with candidates is linked
-    traced, tracing = _traced(pipeline, untuned)
-    rows: list[list[float]] = []
-    labels: list[float] = []
-    owners: list[int] = []
-    for s in range(0, len(docs), pipeline.batch_size):
-        chunk = docs[s : s + pipeline.batch_size]
-        batch = [Document(d.id, d.text) for d in chunk]
-        tracing.traces.clear()
-        traced.link_batch(batch)
-        log = ((row, qid) for trace in tracing.traces for row, qid in zip(trace.nil_rows, trace.best))
-        for j, (gold_doc, doc) in enumerate(zip(chunk, batch)):
-            gold, ignore = e2e_gold(gold_doc, kb_has)
-            for m in doc.mentions:
-                row, qid = next(log)
-                span = (m.start, m.end)
-                if row is None or is_pronoun(m.text) or not gold_doc.in_evaluation_span(*span) or \
-                        (span in ignore and span not in gold):
-                    continue
-                rows.append(row)
-                labels.append(float(gold.get(span) == qid))
-                owners.append(s + j)
-    return rows, labels, owners

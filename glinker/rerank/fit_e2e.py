@@ -1,0 +1,140 @@
+"""The end-to-end part of fitting: the NIL threshold (and a mention-score floor) tuned on end-to-end F1,
+and the NIL classifier's training rows, from documents linked with the NIL decision off."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from glinker.evaluate.el import GoldDocument
+from glinker.rerank.tracing import traced_pipeline
+from glinker.types import Document
+
+
+def link_for_tuning(pipeline, docs: Sequence[GoldDocument]) -> list[list[tuple[int, int, str | None, float, float]]]:
+    """Link ``docs`` end to end with the NIL threshold off: (start, end, qid, link score, mention score) per mention."""
+    saved = getattr(pipeline.reranker, "nil_threshold", None)
+    if saved is not None:
+        pipeline.reranker.nil_threshold = 0.0
+    try:
+        batch = [Document(d.id, d.text) for d in docs]
+        for s in range(0, len(batch), pipeline.batch_size):
+            pipeline.link_batch(batch[s : s + pipeline.batch_size])
+    finally:
+        if saved is not None:
+            pipeline.reranker.nil_threshold = saved
+    return [[(m.start, m.end, m.qid, m.link_score, m.score) for m in d.mentions] for d in batch]
+
+
+def tune_e2e(docs: Sequence[GoldDocument], linked, kb_has,
+             link_grid: Sequence[float] = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2)),
+             mention_grid: Sequence[float] = (0.0, 0.4, 0.5, 0.6, 0.7), groups: Sequence[str] | None = None) -> dict:
+    """The NIL threshold (and a mention-score floor) that maximise end-to-end strong-match F1 on ``docs``.
+
+    Gold spans the detector never finds and non-entity detections both count here, which the
+    gold-mention fit cannot see. ``groups`` (one benchmark name per document) maximises the mean
+    of the per-benchmark F1s instead of the pooled F1: the figure the benchmark tables report,
+    where the largest benchmark does not decide alone.
+    """
+    from glinker.evaluate.el import score_e2e
+
+    names = sorted(set(groups)) if groups is not None else [None]
+    members = {g: [i for i in range(len(docs)) if groups is None or groups[i] == g] for g in names}
+    best = None
+    for t in link_grid:
+        for u in mention_grid:
+            preds = [[(s, e, q) for s, e, q, p, ms in doc if q is not None and p >= t and ms >= u] for doc in linked]
+            per = {g: score_e2e([docs[i] for i in idx], [preds[i] for i in idx], kb_has).metrics()
+                   for g, idx in members.items()}
+            f1 = float(np.mean([r["f1"] for r in per.values()]))
+            key = (f1, -t, -u)
+            if best is None or key > best[0]:
+                best = (key, float(t), float(u), per)
+    (f1, _, _), t, u, per = best
+    out = {"nil_threshold": t, "min_mention_score": u}
+    if groups is None:
+        out["e2e"] = {k: per[None][k] for k in ("precision", "recall", "f1")}
+    else:
+        out["e2e_mean_f1"] = round(f1, 2)
+        out["e2e"] = {g: r["f1"] for g, r in per.items()}
+    return out
+
+
+@dataclass(frozen=True)
+class TracedMention:
+    """One detected mention as :func:`trace_e2e` linked it, before any NIL decision.
+
+    Attributes:
+        start, end: Its span (document offsets, end exclusive).
+        text: Its surface text.
+        best: The best-ranked candidate's QID; ``None`` without candidates.
+        mention_score: The detector's score.
+        row: The NIL model's input row (:func:`glinker.rerank.nil.mention_row`); ``None`` without candidates.
+        ruled_out: Every candidate is ruled out by the mention's words (it is NIL whatever the NIL model says).
+    """
+
+    start: int
+    end: int
+    text: str
+    best: str | None
+    mention_score: float
+    row: list[float] | None
+    ruled_out: bool
+
+
+def trace_e2e(pipeline, docs: Sequence[GoldDocument]) -> list[list[TracedMention]]:
+    """``docs`` linked end to end by ``pipeline`` (whose reranker is a :class:`FeatureReranker`) with the NIL
+    threshold at 0: every detected mention with its best candidate and NIL-model row, per document."""
+    untuned = copy.copy(pipeline.reranker)
+    untuned.nil_threshold = 0.0  # the threshold being refitted decides nothing: every mention with candidates is linked
+    traced, tracing = traced_pipeline(pipeline, untuned)
+    out: list[list[TracedMention]] = []
+    for s in range(0, len(docs), pipeline.batch_size):
+        batch = [Document(d.id, d.text) for d in docs[s : s + pipeline.batch_size]]
+        tracing.traces.clear()
+        traced.link_batch(batch)
+        log = ((row, qid, dec) for trace in tracing.traces
+               for row, qid, dec in zip(trace.nil_rows, trace.best, trace.decisions))
+        for doc in batch:
+            mentions = []
+            for m in doc.mentions:
+                row, qid, dec = next(log)
+                # a ruled-out candidate's probability is exactly 0; a calibrated one never is
+                ruled_out = bool(dec.ranked) and dec.ranked[0][1] == 0.0
+                mentions.append(TracedMention(m.start, m.end, m.text, qid, float(m.score), row, ruled_out))
+            out.append(mentions)
+    return out
+
+
+def nil_training_rows(docs: Sequence[GoldDocument], traced: Sequence[Sequence[TracedMention]], kb_has
+                      ) -> tuple[list[list[float]], list[float], list[int]]:
+    """The NIL classifier's (row, label, document index) examples among :func:`trace_e2e`'s mentions: one per
+    mention with candidates, labelled 1 when its best candidate is the gold entity at exactly its span;
+    mentions on left-out gold (out of the KB, NIL, optional) and pronouns (coreference decides those) are
+    skipped."""
+    from glinker.evaluate.el import e2e_gold
+    from glinker.resolution.coref import is_pronoun
+
+    rows: list[list[float]] = []
+    labels: list[float] = []
+    owners: list[int] = []
+    for i, (gold_doc, mentions) in enumerate(zip(docs, traced)):
+        gold, ignore = e2e_gold(gold_doc, kb_has)
+        for m in mentions:
+            span = (m.start, m.end)
+            if m.row is None or is_pronoun(m.text) or not gold_doc.in_evaluation_span(*span) or \
+                    (span in ignore and span not in gold):
+                continue
+            rows.append(m.row)
+            labels.append(float(gold.get(span) == m.best))
+            owners.append(i)
+    return rows, labels, owners
+
+
+def collect_nil(pipeline, docs: Sequence[GoldDocument], kb_has) -> tuple[list[list[float]], list[float], list[int]]:
+    """Training rows for :class:`glinker.rerank.nil.NilModel` (:func:`nil_training_rows`) from ``docs`` linked
+    end to end by ``pipeline`` (:func:`trace_e2e`). Returns (rows, labels, doc index)."""
+    return nil_training_rows(docs, trace_e2e(pipeline, docs), kb_has)
