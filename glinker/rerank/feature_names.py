@@ -9,5 +9,5 @@ from __future__ import annotations
 FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "prior", "log_popularity",
             "context_sim", "name_sim", "name_gap", "name_rank", "string_sim", "token_overlap", "type_score",
             "type_gap", "demonym", "coherence", "coherence_max")
-# Features computed from the other mentions' first-pass rankings (FeatureReranker._coherence).
+# Features computed from the other mentions' first-pass rankings (glinker.rerank.coherence).
 DOCUMENT_FEATURES = ("coherence", "coherence_max")

@@ -1,9 +1,13 @@
-"""Per-candidate reranker features: string and token similarity, rank features, shared context windows."""
+"""Per-candidate reranker features: string and token similarity, rank features, type compatibility,
+shared context windows."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
 
 from glinker.kb.normalize import normalize_alias
 from glinker.types import Candidate, EntityRecord, Mention
@@ -101,6 +105,39 @@ def candidate_features(
             "coherence_max": 0.0,
         })
     return feats
+
+
+def type_scores(detector, store, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]],
+                records: Mapping[str, EntityRecord]) -> list[list[float | None] | None]:
+    """Type compatibility: the span's probability for the best of each candidate's P31 class names.
+
+    The span head was trained to score spans against type names (including Wikidata P31
+    class names), so ``sigmoid(span · P("city"))`` says how well "Washington" in this
+    sentence fits a city rather than a person. Class names come from the KB (a class
+    not in the KB has no name and is skipped). ``detector`` is the bi-encoder detector (its
+    ``label_vectors``), ``store`` the KB's entity store, ``records`` the candidates' records; ``None``
+    for a mention without candidates or span vector.
+    """
+    classes = {t for cands in candidates for c in cands if c.qid in records for t in records[c.qid].types[:8]}
+    class_records = store.get_many(classes) if classes else {}
+    names = {q: r.label for q, r in class_records.items() if r.label}
+    if not names:
+        return [None] * len(mentions)
+    order = sorted(set(names.values()))
+    col = {n: k for k, n in enumerate(order)}
+    todo = [i for i, (m, cands) in enumerate(zip(mentions, candidates)) if cands and m.vector is not None]
+    out: list[list[float | None] | None] = [None] * len(mentions)
+    if not todo:
+        return out
+    spans = torch.from_numpy(np.stack([np.asarray(mentions[i].vector, dtype=np.float32) for i in todo]))
+    probs_all = torch.sigmoid(spans @ torch.from_numpy(detector.label_vectors(order)).T).tolist()
+    for i, probs in zip(todo, probs_all):
+        row: list[float | None] = []
+        for c in candidates[i]:
+            ks = [col[names[t]] for t in (records[c.qid].types[:8] if c.qid in records else ()) if t in names]
+            row.append(max(probs[k] for k in ks) if ks else None)
+        out[i] = row
+    return out
 
 
 def shared_window(text: str, start: int, end: int, half: int) -> str:

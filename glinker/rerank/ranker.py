@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 import os
-from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import torch
 
 from glinker.kb import KnowledgeBase
-from glinker.kb.normalize import normalize_alias
 from glinker.rerank.boosters import RANKER_DIR, calibration, load_booster, packaged_file  # noqa: F401 (RANKER_DIR: re-exported)
+from glinker.rerank.coherence import add_coherence
 from glinker.rerank.compatibility import Compatibility
 from glinker.rerank.defaults import (
     DEFAULT_BIAS,
@@ -24,9 +22,8 @@ from glinker.rerank.defaults import (
     DEFAULT_WEIGHTS,
 )
 from glinker.rerank.feature_names import DOCUMENT_FEATURES, FEATURES
-from glinker.rerank.features import candidate_features, shared_window
+from glinker.rerank.features import candidate_features, shared_window, type_scores
 from glinker.rerank.nil import NilModel, mention_row
-from glinker.resolution.coref import is_pronoun
 from glinker.retrieval.candidates import NameEncoder
 from glinker.segments import WHOLE_CHARS
 from glinker.surface import other_name
@@ -260,13 +257,15 @@ class FeatureReranker:
         ents = self._entity_sentences(candidates, records)
         sims = self._context_sims(mentions, candidates, contexts, ents)
         names = self._name_sims(mentions, candidates, ents)
-        types = self._type_scores(mentions, candidates, records, all_features)
+        types: list[list[float | None] | None] = [None] * len(mentions)
+        if hasattr(self.detector, "label_vectors") and (all_features or self._wanted(("type_score", "type_gap"))):
+            types = type_scores(self.detector, self.kb.store, mentions, candidates, records)
         heads = [other_name(self.kb.store, m.text) if self.other_names and ("," in m.text or "." in m.text)
                  else None for m in mentions]
         feats = [candidate_features(m, cands, records, sims[i], names[i], types[i], heads[i]) if cands else []
                  for i, (m, cands) in enumerate(zip(mentions, candidates))]
         if all_features or self._wanted(DOCUMENT_FEATURES):
-            self._coherence(mentions, contexts, ents, feats, voters)
+            add_coherence(mentions, contexts, ents, feats, self.weights, voters, self.coherence_chars)
         return feats
 
     def _wanted(self, names: Sequence[str]) -> bool:
@@ -291,104 +290,6 @@ class FeatureReranker:
             ent /= np.linalg.norm(ent, axis=1, keepdims=True).clip(min=1e-9)
             ent[~known] = 0.0
             out.append((ent, known))
-        return out
-
-    def _coherence(self, mentions, contexts, ents, feats, voters=None) -> None:
-        """Add ``coherence``: how well a candidate fits the entities the document's other mentions resolve to.
-
-        A first pass scores every candidate without the document features; each other mention
-        of the same text (mentions sharing a context string) then stands for the mixture of its
-        candidates' entity vectors under that pass's softmax, and a candidate's coherence is its
-        mean cosine with those mixtures ("Alabama" among "Crimson Tide" and "West Virginia" fits
-        the university; "Vancouver" next to "Canada" fits British Columbia). Mentions with the
-        same normalised text are left out of each other's votes, so a repeated name does not
-        confirm its own first guess; pronouns neither vote nor get a coherence (their candidates
-        come from the string "he"; :mod:`glinker.resolution.coref` links them). ``coherence_max`` is the best
-        single vote instead of the mean (one strongly related entity: "Crimson Tide" for "Alabama").
-        The voters are ``voters[i]``, or else the mentions of the same context starting within
-        ``coherence_chars`` of the mention.
-        """
-        base = {n: w for n, w in self.weights.items() if n not in DOCUMENT_FEATURES}
-        # a pronoun's candidates are noise; an entity without embedding is a zero row: no vote, no coherence
-        votes = [ents[i] is not None and not is_pronoun(mentions[i].text) for i in range(len(mentions))]
-        if voters is None:
-            voters = self._same_context(mentions, contexts, votes)
-        mix: dict[int, np.ndarray] = {}
-        norm: dict[int, str] = {}
-
-        def mixture(j: int) -> np.ndarray:
-            """Mention j's vote: its candidates' entity vectors under the first pass's softmax."""
-            if j not in mix:
-                z = np.array([sum(w * f.get(n, 0.0) for n, w in base.items()) for f in feats[j]])  # no bias
-                p = np.exp(z - z.max())
-                mix[j] = (p / p.sum()) @ ents[j][0]
-            return mix[j]
-
-        def text(j: int) -> str:
-            if j not in norm:
-                norm[j] = normalize_alias(mentions[j].text)
-            return norm[j]
-
-        for i, js in enumerate(voters):
-            if not votes[i]:
-                continue
-            others = [mixture(j) for j in js if j != i and votes[j] and text(j) != text(i)]
-            if not others:
-                continue
-            sims = ents[i][0] @ np.stack(others).T
-            for f, mean, best in zip(feats[i], sims.mean(axis=1).tolist(), sims.max(axis=1).tolist()):
-                f["coherence"], f["coherence_max"] = mean, best
-
-    def _same_context(self, mentions, contexts, votes) -> list[Sequence[int]]:
-        """Per mention, the mentions of its context (by position) starting within ``coherence_chars``."""
-        groups: dict[str, list[int]] = {}
-        for i, ctx in enumerate(contexts):
-            if votes[i]:
-                groups.setdefault(ctx, []).append(i)
-        out: list[Sequence[int]] = [()] * len(mentions)
-        reach = self.coherence_chars
-        for members in groups.values():
-            # by position (stable: a pipeline's mentions keep their order), so the voters within
-            # coherence_chars are a slice: bounded work per mention however long the text
-            members.sort(key=lambda i: mentions[i].start)
-            starts = [mentions[i].start for i in members]
-            for pos, i in enumerate(members):
-                lo, hi = (0, len(members)) if reach is None else (
-                    bisect_left(starts, starts[pos] - reach), bisect_right(starts, starts[pos] + reach))
-                out[i] = members[lo:hi]
-        return out
-
-    def _type_scores(self, mentions, candidates, records, all_features: bool = False
-                     ) -> list[list[float | None] | None]:
-        """Type compatibility: the span's probability for the best of each candidate's P31 class names.
-
-        The span head was trained to score spans against type names (including Wikidata P31
-        class names), so ``sigmoid(span · P("city"))`` says how well "Washington" in this
-        sentence fits a city rather than a person. Class names come from the KB (a class
-        not in the KB has no name and is skipped).
-        """
-        if self.detector is None or not hasattr(self.detector, "label_vectors") or \
-                not (all_features or self._wanted(("type_score", "type_gap"))):
-            return [None] * len(mentions)
-        classes = {t for cands in candidates for c in cands if c.qid in records for t in records[c.qid].types[:8]}
-        class_records = self.kb.store.get_many(classes) if classes else {}
-        names = {q: r.label for q, r in class_records.items() if r.label}
-        if not names:
-            return [None] * len(mentions)
-        order = sorted(set(names.values()))
-        col = {n: k for k, n in enumerate(order)}
-        todo = [i for i, (m, cands) in enumerate(zip(mentions, candidates)) if cands and m.vector is not None]
-        out: list[list[float | None] | None] = [None] * len(mentions)
-        if not todo:
-            return out
-        spans = torch.from_numpy(np.stack([np.asarray(mentions[i].vector, dtype=np.float32) for i in todo]))
-        probs_all = torch.sigmoid(spans @ torch.from_numpy(self.detector.label_vectors(order)).T).tolist()
-        for i, probs in zip(todo, probs_all):
-            row: list[float | None] = []
-            for c in candidates[i]:
-                ks = [col[names[t]] for t in (records[c.qid].types[:8] if c.qid in records else ()) if t in names]
-                row.append(max(probs[k] for k in ks) if ks else None)
-            out[i] = row
         return out
 
     def _name_sims(self, mentions, candidates, ents) -> list[list[float | None] | None]:

@@ -1,4 +1,4 @@
-"""Tests for kb_build.dump: reading plain / gzip / bzip2 dumps and reporting damage."""
+"""Tests for kb_build.dump and kb_build.decompress: reading plain / gzip / bzip2 dumps and reporting damage."""
 
 from __future__ import annotations
 

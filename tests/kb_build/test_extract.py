@@ -1,4 +1,5 @@
-"""Tests for kb_build.extract: per-entity extraction, filters, batches and worker processes."""
+"""Tests for kb_build.extractor and kb_build.extract: per-entity extraction, filters, batches and worker
+processes."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import kb_build.dump as dump_module
+import kb_build.entity_schema as entity_schema
 import kb_build.extract as extract_module
 from glinker.errors import DumpError
 from glinker.settings import data_dir
@@ -349,7 +351,7 @@ def test_workers_batches_cover_every_line_whatever_the_block_size(tmp_path, monk
 
 def test_fast_record_equals_constructed_record():
     fields = ("Q1", "one", "first", ("uno",), ("Q5",), ("Q2",), 3, 0.5)
-    fast = extract_module._new_record(fields)
+    fast = entity_schema.new_record(fields)
     assert fast == EntityRecord(*fields) and vars(fast) == vars(EntityRecord(*fields))
     assert hash(fast) == hash(EntityRecord(*fields)) and fast.row == -1
     with pytest.raises(dataclasses.FrozenInstanceError):
