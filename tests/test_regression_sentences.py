@@ -88,3 +88,28 @@ def test_nil_person_names_keep_their_first_name(linked):
     """A full name the KB lacks ("Brigitte Macron") must not become a namesake with another first name."""
     nlp, _, results = linked
     assert not rs.first_name_clashes(results, nlp.kb)
+
+
+def test_leave_one_out_refits_without_the_scored_group(linked):
+    """Leave-one-out validation on the sentences split into three groups: every group gets figures from
+    models fitted on the other two, the configured reranker is left as it was, and the in-sample figure is
+    the configured pipeline's own."""
+    from glinker.evaluate.el import GoldDocument, GoldMention, evaluate_ed
+    from glinker.rerank.leave_one_out import leave_one_out, summary
+
+    nlp, _, _ = linked
+    rows = rs.load_sentences()
+    docs = [GoldDocument(r["id"], r["text"], [GoldMention(m["start"], m["end"], m["qid"]) for m in r["mentions"]])
+            for r in rows]
+    groups = {f"group{k}": docs[k::3] for k in range(3)}
+    booster, threshold = nlp.reranker.booster, nlp.reranker.nil_threshold
+    results = leave_one_out(nlp, groups, noise_seeds=(1, 2))
+    assert nlp.reranker.booster is booster and nlp.reranker.nil_threshold == threshold
+    assert [r.name for r in results] == list(groups)
+    for r, docs_k in zip(results, groups.values()):
+        assert r.ed_in_sample == round(evaluate_ed(nlp, docs_k).metrics()["accuracy"], 2)
+        assert 0.0 < r.ed_loo <= 100.0 and 0.0 < r.e2e_loo <= 100.0, r  # the held-out models link something
+        assert len(r.ed_seeds) == len(r.e2e_seeds) == 2
+    total = summary(results)
+    assert total["ed_loo"] == round(sum(r.ed_loo for r in results) / 3, 2)
+    assert total["ed_noise_std"] >= 0.0 and len(total["e2e_seed_means"]) == 2
