@@ -82,6 +82,7 @@ def test_link_cli_jsonl_round_trip(built, tiny_model_dir):
     assert res.returncode == 0, res.stderr.decode()
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["d1", "d2"]
+    assert any(r["mentions"] for r in rows), "the tiny model proposes spans in these texts"
     for r in rows:
         for m in r["mentions"]:
             assert r["text"][m["start"]:m["end"]] == m["text"]
@@ -187,6 +188,7 @@ def test_readme_custom_stage_example(built, tiny_model_dir, tmp_path):
         cwd=ROOT, capture_output=True, timeout=300, env=dict(os.environ, PYTHONPATH=env_path, HF_HUB_OFFLINE="1"))
     assert res.returncode == 0, res.stderr.decode()
     row = json.loads(res.stdout)
+    assert any(m["candidates"] for m in row["mentions"]), "the typed retriever keeps Arnold Schwarzenegger"
     for m in row["mentions"]:
         for c in m["candidates"]:
             assert c["qid"] in ("Q2685", "Q42")  # the humans of the test KB

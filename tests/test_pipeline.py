@@ -121,6 +121,7 @@ def test_pipeline_writes_offsets_labels_and_nil(kb):
 def test_pipeline_end_to_end_with_the_bi_encoder(kb, tiny_detector):
     pipe = Pipeline(tiny_detector, UnionRetriever([DenseRetriever(kb), AliasRetriever(kb)]), FeatureReranker(kb), kb)
     doc = pipe.link_text("Arnold Schwarzenegger moved to Boston in 1968.")
+    assert doc.mentions, "the tiny model proposes spans in this sentence"
     for m in doc.mentions:
         assert doc.text[m.start:m.end] == m.text
         assert m.qid is None or kb.store.get(m.qid) is not None
@@ -162,6 +163,7 @@ def test_union_detector_adds_dictionary_spans_with_vectors(kb, tiny_detector):
 def test_context_similarity_feature_uses_sentence_embeddings(kb, tiny_detector):
     m = Mention(0, 6, "Boston", "location", 0.9)
     alias = AliasRetriever(kb).retrieve([m], ["Boston"])[0]
+    assert len(alias) == 3  # the city, the team, the band
     with_ctx = FeatureReranker(kb, detector=tiny_detector)
     (feats,) = with_ctx.featurize([m], [alias], ["Boston is the capital city of Massachusetts."])
     sims = [f["context_sim"] for f in feats]
