@@ -227,16 +227,21 @@ class _DumpStream(io.RawIOBase):
                 super().close()
 
 
+def open_input(path: str | Path, error: type[Exception], what: str) -> BinaryIO:
+    """``path`` opened for binary reading; a missing or unreadable file raises ``error`` naming ``what``."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise error(f"{what} not found: {path}") from None
+    except OSError as exc:
+        raise error(f"cannot open {what} {path}: {exc.strerror or exc}") from None
+
+
 def open_stream(path: str | Path, threads: int = 0) -> _DumpStream | BinaryIO:
     """Opens ``path`` as an unbuffered decompressing stream (:func:`open_dump` buffers it); the
     arguments, what reading it raises and the errors are :func:`open_dump`'s."""
     p = Path(path)
-    try:
-        fh = open(p, "rb")
-    except FileNotFoundError:
-        raise DumpError(f"dump not found: {p}") from None
-    except OSError as exc:
-        raise DumpError(f"cannot open dump {p}: {exc.strerror or exc}") from None
+    fh = open_input(p, DumpError, "dump")
     try:
         magic = fh.read(6)
         size = os.fstat(fh.fileno()).st_size

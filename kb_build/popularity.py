@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from glinker.errors import InputError
+from kb_build.decompress import open_input
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ID_PREFIXES = frozenset("QPL")
@@ -55,13 +56,7 @@ def load_popularity(path: str | Path) -> dict[str, float]:
             or has a bad line (the message names the file and line number).
     """
     p = Path(path)
-    try:
-        fh = open(p, "rb")
-    except FileNotFoundError:
-        raise InputError(f"popularity file not found: {p}") from None
-    except OSError as exc:
-        raise InputError(f"cannot open popularity file {p}: {exc.strerror or exc}") from None
-    with fh:
+    with open_input(p, InputError, "popularity file") as fh:
         binary: IO[bytes] = fh
         if fh.read(2) == _GZIP_MAGIC:
             binary = gzip.GzipFile(fileobj=fh, mode="rb")
