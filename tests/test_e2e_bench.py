@@ -14,7 +14,7 @@ from transformers import BertConfig, BertModel
 from glinker.evaluate.el import GoldDocument, GoldMention, Scored, ed_scope, score_e2e, tally_ed
 from glinker.model.network import SpanBiEncoder
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 
 def _tiny_model(seed: int = 0) -> SpanBiEncoder:

@@ -7,7 +7,7 @@ names of organisations and states (European Union, Washington State; George Wash
 Washington, D.C.) and people the slice lacks whose surname it knows (Brigitte Macron). The KB holds
 every slice entity named like a gold surface or a word n-gram of the sentences, so homonyms are there;
 it is built with the default model and linked with the configuration ``glinker.load`` gives
-(``scripts/regression_sentences.py`` prints the same report with every wrong mention's candidates).
+(``benchmarks/regression_sentences.py`` prints the same report with every wrong mention's candidates).
 Needs the shared data (``GLINKER_DATA_DIR``); run with ``-s`` to see the per-class table.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 import regression_sentences as rs  # noqa: E402
 

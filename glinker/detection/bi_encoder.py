@@ -51,7 +51,7 @@ class BiEncoderDetector(LabelScoring):
             from a maximum-inner-product index over the label vectors instead of
             scoring every label. Below ~10^5 labels blocked scoring costs little next
             to the text encoder; beyond, it grows linearly with the label count
-            (``scripts/bench_labels.py`` measures both).
+            (``benchmarks/bench_labels.py`` measures both).
         label_index: ``"hnsw"`` (approximate: far fewer scores per span, top-1 recall
             measured by the benchmark) or ``"flat"`` (exact: the same entities as
             blocked scoring, no faster). Built once per label set; with

@@ -9,7 +9,7 @@ answer to a maximum-inner-product query over the rows of P. Two kinds:
 * ``"hnsw"``: approximate (FAISS ``IndexHNSWFlat`` with inner product). Visits a few
   thousand labels per query instead of all of them; the returned label's score is
   exact, but it can miss the true best label (top-1 recall is measured by
-  ``scripts/bench_labels.py``). Raise ``ef_search`` for more recall.
+  ``benchmarks/bench_labels.py``). Raise ``ef_search`` for more recall.
 
 The HNSW index holds the label vectors minus their mean μ. Label vectors share a large
 common component (default model: ‖μ‖ ≈ 5.1 for ‖p‖ ≈ 5.8) and span vectors point

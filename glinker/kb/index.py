@@ -28,7 +28,7 @@ def default_factory(n: int) -> str:
 
 
 def default_search_params(factory: str) -> dict[str, int]:
-    """Search settings recorded in the manifest for an index type: what ``scripts/bench_faiss.py`` measured best.
+    """Search settings recorded in the manifest for an index type: what ``benchmarks/bench_faiss.py`` measured best.
 
     ``rescore_k`` (exact rescoring from the KB's fp16 vectors) is used for compressed codes.
     """
@@ -74,7 +74,7 @@ def build_index(
             same norm and maximum inner product becomes nearest-neighbour search (Bachrach et al.
             2014), which HNSW graphs and IVF lists handle well. Without it, unnormalised vectors
             with very different norms make approximate search miss most true neighbours
-            (measured in ``scripts/bench_faiss.py``). The stored index is wrapped in a FAISS
+            (measured in ``benchmarks/bench_faiss.py``). The stored index is wrapped in a FAISS
             transform that pads queries with zeros, so it takes plain D-wide queries and returns
             plain inner products. Rows are padded to a multiple of 16 wide (SQ codes have SIMD
             kernels only for such widths: 10x slower at 385). Default: on for approximate types

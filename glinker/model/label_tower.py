@@ -6,7 +6,7 @@ wastes most of its compute when texts come in dump order. Here every text is
 tokenised once, texts are sorted by token length and cut into batches that
 carry almost no padding (at most ``max_padding``, 5 %): the outputs are the same
 as a plain padded loop's (fp32, up to summation order), at a fraction of the
-matrix work. Measured in ``scripts/bench_embed.py``.
+matrix work. Measured in ``benchmarks/bench_embed.py``.
 
 ``precision="int8"`` runs the label encoder's linear layers with dynamic int8
 quantisation (weights per output channel, activations per batch). It is about

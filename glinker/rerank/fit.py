@@ -24,7 +24,7 @@ from glinker.types import Document
 logger = logging.getLogger(__name__)
 
 # The shared dev benchmarks the default reranker is fitted on (70 % of each one's documents);
-# scripts/bench_el.py scores these on the other 30 % only.
+# benchmarks/bench_el.py scores these on the other 30 % only.
 FIT_BENCHMARKS = ("aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "oke-2015-train", "derczynski", "news-fair")
 
 

@@ -1,9 +1,9 @@
 """HTTP serving throughput and latency against in-process Pipeline batches, on the same documents, in one run.
 
-    python scripts/bench_serve.py [kb_dir=DIR] [docs=64] [clients=[1,4,16]] [seconds=120] [rss_requests=10000]
+    python benchmarks/bench_serve.py [kb_dir=DIR] [docs=64] [clients=[1,4,16]] [seconds=120] [rss_requests=10000]
 
 1. ``python -m glinker.link`` (Pipeline batches of ``batch_size``) over the first ``docs`` documents
-   of the shared ELEVANT dev texts (those of ``scripts/bench_link.py``): its own docs/s, model and
+   of the shared ELEVANT dev texts (those of ``benchmarks/bench_link.py``): its own docs/s, model and
    KB loading excluded, measured before and after the server runs (the machine may be shared: the
    two bound the drift).
 2. ``python -m glinker.serve`` in a subprocess on a free port; for each client count, that many
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import queue
 import re
 import signal
@@ -30,17 +29,16 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_link import load_texts, run_cli  # noqa: E402
-from options import key_value_options  # noqa: E402
+from common import key_value_options, stamp  # noqa: E402
 
 DEFAULTS = {"kb_dir": "", "docs": "64", "clients": "[1,4,16]", "seconds": "120", "rss_requests": "10000",
             "rss_clients": "16", "rss_seconds": "900", "window_ms": "5", "max_batch_docs": "32", "batch_size": "16"}
@@ -164,8 +162,7 @@ def main(argv: list[str]) -> None:
             proc.wait(60)
         after = cli_docs_per_s(opts["kb_dir"], docs, Path(tmp) / "after.jsonl", batch_size)
     base = (before + after) / 2
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} CPUs"
-    print(f"Command: `python scripts/bench_serve.py {' '.join(argv)}` ({stamp})", file=sys.stderr)
+    print(f"Command: `python benchmarks/bench_serve.py {' '.join(argv)}` ({stamp()})", file=sys.stderr)
     print(f"glinker.link (Pipeline batches of {batch_size}): {before:.2f} docs/s before, {after:.2f} after the server "
           f"runs (mean {base:.2f})", file=sys.stderr)
     print("| clients | docs | seconds | docs/s | × glinker.link | p50 ms | p95 ms | p99 ms |\n"

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Dump reading side by side: kb_build's extraction vs qwikidata, on .json.gz and .json.bz2, in one run.
 
-    flock /tmp/bench.lock python scripts/bench_dump.py [--dump PATH] [--scale 5] [--repeats 3]
-        [--formats gz,bz2] [--configs 1x1,1x2,2x1,2x2] [--systems decompress,qwikidata,kb_build]
+    flock /tmp/bench.lock python benchmarks/bench_dump.py [dump=PATH] [scale=5] [repeats=3] [cache_dir=DIR]
+        [formats=gz,bz2] [configs=1x1,1x2,2x1,2x2] [systems=decompress,qwikidata,kb_build]
 
 Input: a Wikidata JSON dump (default: the arnold slice of the shared data). With
-``--scale N`` the benchmark file holds N copies of its entity lines, copy k with
+``scale=N`` the benchmark file holds N copies of its entity lines, copy k with
 ids renumbered (Q42 -> Q{42 + k * 10^9}), so that runs last long enough to time
 the parallel configurations. The plain, ``.json.gz`` (gzip -6) and ``.json.bz2``
 (bzip2 -9) files are written once to ``$GLINKER_CACHE_DIR/bench`` (default
@@ -26,7 +26,7 @@ P31 and P279 targets of every non-deprecated statement, sitelink count (populari
 and both drop properties, lexemes, disambiguation pages, scholarly articles, categories /
 templates / list articles and entities without a label. Each system's first pass (untimed)
 computes a checksum of every kept record's fields in order; the table shows it so that equal
-output is visible. Then ``--repeats`` timed passes run round-robin over the systems (so a
+output is visible. Then ``repeats`` timed passes run round-robin over the systems (so a
 background load hits them alike); the best is reported. Timed passes only count records.
 
 Prints a Markdown table per format and a JSON line last.
@@ -34,25 +34,24 @@ Prints a Markdown table per format and a JSON line last.
 
 from __future__ import annotations
 
-import argparse
 import bz2
 import gzip
 import hashlib
 import json
 import os
-import platform
 import re
 import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import msgspec
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
 from glinker.settings import cache_dir, data_dir  # noqa: E402
 from glinker.types import EntityRecord  # noqa: E402
@@ -230,23 +229,22 @@ def extraction_pass(system, path: Path, digest: hashlib._Hash | None = None) -> 
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dump", type=Path, default=data_dir() / "wikidata" / "arnold" / "arnold-dump.json.gz")
-    parser.add_argument("--scale", type=int, default=5, help="copies of the dump's entities (default 5)")
-    parser.add_argument("--cache-dir", type=Path, default=cache_dir() / "bench")
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes per system; the best is reported")
-    parser.add_argument("--formats", default="gz,bz2")
-    parser.add_argument("--configs", default="1x1,1x2,2x1,2x2", help="kb_build workers x threads")
-    parser.add_argument("--systems", default="decompress,qwikidata,kb_build")
-    args = parser.parse_args(argv)
-    if not args.dump.exists():
-        raise SystemExit(f"dump not found: {args.dump} (set GLINKER_DATA_DIR or pass --dump)")
-    if args.scale < 1 or args.repeats < 1:
-        raise SystemExit("--scale and --repeats must be >= 1")
-    files = prepare(args.dump, args.scale, args.cache_dir)
+    opts = key_value_options(sys.argv[1:] if argv is None else argv, {
+        "dump": str(data_dir() / "wikidata" / "arnold" / "arnold-dump.json.gz"),
+        "scale": "5",  # copies of the dump's entities
+        "cache_dir": str(cache_dir() / "bench"),
+        "repeats": "3",  # timed passes per system; the best is reported
+        "formats": "gz,bz2", "configs": "1x1,1x2,2x1,2x2",  # kb_build workers x threads
+        "systems": "decompress,qwikidata,kb_build"})
+    dump, scale, repeats = Path(opts["dump"]), int(opts["scale"]), int(opts["repeats"])
+    if not dump.exists():
+        raise SystemExit(f"dump not found: {dump} (set GLINKER_DATA_DIR or pass dump=PATH)")
+    if scale < 1 or repeats < 1:
+        raise SystemExit("scale and repeats must be >= 1")
+    files = prepare(dump, scale, Path(opts["cache_dir"]))
     mb = files["bytes"] / 1e6
-    wanted = set(args.systems.split(","))
-    configs = [tuple(int(x) for x in c.split("x")) for c in args.configs.split(",") if c]
+    wanted = set(opts["systems"].split(","))
+    configs = [tuple(int(x) for x in c.split("x")) for c in opts["configs"].split(",") if c]
 
     # name -> (kind, function, extracts, workers, threads)
     systems: dict[str, tuple] = {}
@@ -262,11 +260,10 @@ def main(argv: list[str] | None = None) -> dict:
         for w, t in configs:
             systems[f"kb_build workers={w} threads={t}"] = ("extract", kb_build_records(w, t), fields, w, t)
 
-    report: dict = {"benchmark": "dump_reading", "dump": str(args.dump), "scale": args.scale,
-                    "entities": files["entities"], "uncompressed_mb": round(mb, 1), "repeats": args.repeats,
-                    "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
-                    "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"), "formats": {}}
-    for fmt in args.formats.split(","):
+    report: dict = {"benchmark": "dump_reading", "dump": str(dump), "scale": scale,
+                    "entities": files["entities"], "uncompressed_mb": round(mb, 1), "repeats": repeats,
+                    "machine": stamp(), "python": sys.version.split()[0], "formats": {}}
+    for fmt in opts["formats"].split(","):
         path = files[fmt]
         rows: dict[str, dict] = {}
         for name, (kind, fn, extracts, w, t) in systems.items():  # untimed first pass: warm-up + checksum
@@ -280,7 +277,7 @@ def main(argv: list[str] | None = None) -> dict:
             if kind == "extract" and out[1] != files["entities"]:
                 raise SystemExit(f"{name} read {out[1]} entities from {path}, expected {files['entities']}")
             print(f"{fmt} {name}: first pass done", file=sys.stderr)
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             for name, (kind, fn, *_rest) in systems.items():
                 if kind == "decompress":
                     wall, cpu, _out = timed(lambda fn=fn, path=path: (0, fn(path)))

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """What the damaged-dump and damaged-KB checks cost, and how early a truncated dump stops a build.
 
-    python scripts/bench_integrity.py [--dump PATH] [--repeats 6] [--model DIR]
+    python benchmarks/bench_integrity.py [dump=PATH] [repeats=6] [model=DIR]
 
 * Dump: ``check_dump_file`` (suffix vs magic bytes); a decompress-only pass over the dump (what a
   separate verification pass would cost); the build's extraction phase (read, extract, LMDB
   writes) without and with staging the entity texts for :class:`kb_build.local_embed.LocalEmbedder`,
-  round-robin, median and best of ``--repeats``.
+  round-robin, median and best of ``repeats``.
 * A copy of the dump cut in half: seconds until ``build_kb`` (default model, already loaded)
   raises, and how many texts it embedded.
 * KB open: the demo KB built with the model into a scratch folder (sizes recorded), and the
@@ -18,7 +18,6 @@ Scratch files go to ``$GLINKER_CACHE_DIR/bench/integrity`` and are removed at th
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import shutil
 import statistics
@@ -28,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import key_value_options, stamp  # benchmarks/common.py
 
 from glinker.errors import DumpError
 from glinker.kb import KnowledgeBase
@@ -112,25 +112,24 @@ def open_costs(kb_dir: Path) -> str:
             f"{vectors:.3f} ({bare:.3f}) | {total:.2f} |")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dump", type=Path, default=data_dir() / "wikidata/arnold/arnold-dump.json.gz")
-    parser.add_argument("--repeats", type=int, default=6)
-    parser.add_argument("--model", default=None, help="detector checkpoint (default: the packaged model)")
-    args = parser.parse_args()
-    if not args.dump.is_file():
-        print(f"dump not found: {args.dump} (pass --dump)", file=sys.stderr)
+def main(argv: list[str]) -> int:
+    opts = key_value_options(argv, {"dump": str(data_dir() / "wikidata/arnold/arnold-dump.json.gz"), "repeats": "6",
+                                    "model": ""})  # model: detector checkpoint ("": the packaged model)
+    dump, repeats = Path(opts["dump"]), int(opts["repeats"])
+    if not dump.is_file():
+        print(f"dump not found: {dump} (pass dump=PATH)", file=sys.stderr)
         return 2
+    print(f"Command: `python benchmarks/bench_integrity.py {' '.join(argv)}`".rstrip() + f" ({stamp()})")
     scratch = cache_dir() / "bench" / "integrity"
     scratch.mkdir(parents=True, exist_ok=True)
     try:
-        print(f"check_dump_file: {median_ms(lambda: check_dump_file(args.dump)):.3f} ms")
+        print(f"check_dump_file: {median_ms(lambda: check_dump_file(dump)):.3f} ms")
         plain, staged, unzip, staged_mb = [], [], [], 0.0
-        for rep in range(args.repeats):
-            unzip.append(decompress_seconds(args.dump))
+        for rep in range(repeats):
+            unzip.append(decompress_seconds(dump))
             order = (False, True) if rep % 2 else (True, False)
             for stage in order:
-                seconds, mb = extraction_seconds(args.dump, scratch, stage)
+                seconds, mb = extraction_seconds(dump, scratch, stage)
                 (staged if stage else plain).append(seconds)
                 staged_mb = max(staged_mb, mb)
         print("| pass | median s | best s |\n|---|---|---|")
@@ -140,9 +139,9 @@ def main() -> int:
 
         from glinker.detection.bi_encoder import BiEncoderDetector
 
-        encoder = _Counting(BiEncoderDetector(args.model))
-        data = args.dump.read_bytes()
-        half = scratch / f"half-{args.dump.name}"
+        encoder = _Counting(BiEncoderDetector(opts["model"] or None))
+        data = dump.read_bytes()
+        half = scratch / f"half-{dump.name}"
         half.write_bytes(data[: len(data) // 2])
         start = time.perf_counter()
         try:
@@ -168,4 +167,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

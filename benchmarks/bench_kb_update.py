@@ -1,4 +1,4 @@
-"""KB updates against a rebuild, in one run: ``python scripts/bench_kb_update.py [key=value ...]``.
+"""KB updates against a rebuild, in one run: ``python benchmarks/bench_kb_update.py [key=value ...]``.
 
 1. Builds the arnold KB from its dump (the rebuild time).
 2. Applies 100, 1,000 and 10,000 changed entities (real arnold entities whose description is
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from options import key_value_options  # noqa: E402
+from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
 DEFAULTS = {
     "dump": "../shared/data/wikidata/arnold/arnold-dump.json.gz",
@@ -128,7 +128,7 @@ def main(argv: list[str]) -> None:
     rebuild = time.perf_counter() - start
     kept = manifest["counts"]["kept"]
     print(f"rebuild: {rebuild:.1f} s ({kept} entities)", file=sys.stderr)
-    result = {"machine": "2-core x86_64, torch 2.13 CPU", "kept": kept, "rebuild_s": round(rebuild, 1), "updates": []}
+    result = {"machine": stamp(), "kept": kept, "rebuild_s": round(rebuild, 1), "updates": []}
     sizes = [int(s) for s in opts["sizes"].split(",")]
     delta_n = int(float(opts["delta_share"]) * kept)
     for n in sizes + [delta_n]:

@@ -1,6 +1,6 @@
 """FAISS index types for dense entity retrieval at the real KB size, 1M and 10M entities, side by side.
 
-    python scripts/bench_faiss.py [scales=[real,1M,10M]] [kb_dir=kb/arnold] [indexes="F1;F2"] [build_only=false]
+    python benchmarks/bench_faiss.py [scales=[real,1M,10M]] [kb_dir=kb/arnold] [indexes="F1;F2"] [build_only=false]
         [names=2000] [mention_docs=80] [exact_queries=1000] [threads=2] [cache_dir=~/.cache/glinker/bench/faiss]
 
 * ``real``: the KB's own entity vectors (``embeddings.f16.npy``: fp16 span-space vectors, inner
@@ -28,7 +28,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import platform
 import re
 import sys
 import threading
@@ -476,8 +475,9 @@ def run_scale(scale: str, space: str, opts: dict[str, Any], qpath: Path, qkey: s
 
 def report(results: list[dict[str, Any]], argv: list[str]) -> None:
     sets = list(results[0]["queries"]) if results else []
-    print(f"Command: `python scripts/bench_faiss.py {' '.join(argv)}` "
-          f"({datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores)\n")
+    from common import stamp  # benchmarks/common.py
+
+    print(f"Command: `python benchmarks/bench_faiss.py {' '.join(argv)}` ({stamp()})\n")
     for r in results:
         print(f"**{r['space']} {r['scale']}**: {r['n']:,} entities, vector norms p5/p50/p95 "
               f"{r['norm_p5_p50_p95']}; queries "
@@ -518,7 +518,7 @@ def parse_opts(argv: list[str]) -> tuple[dict[str, Any], list[tuple[str, list[di
                 "cache_dir": "~/.cache/glinker/bench/faiss",
                 "names": "2000", "mention_docs": "80", "exact_queries": "1000", "threads": "2",
                 "build_only": "false", "indexes": ""}
-    from options import key_value_options  # scripts/options.py
+    from common import key_value_options  # benchmarks/common.py
 
     opts = key_value_options(argv, defaults)
     parsed: dict[str, Any] = {

@@ -1,10 +1,10 @@
-"""Drives Knowledgator's GLiNKER (PyPI ``glinker==0.1.1``) for ``scripts/bench_glinker_ref.py``.
+"""Drives Knowledgator's GLiNKER (PyPI ``glinker==0.1.1``) for ``benchmarks/bench_glinker_ref.py``.
 
 Runs inside a separate virtualenv where ``import glinker`` is Knowledgator's
 package (this project's import package has the same name), so it imports
 nothing from this repository::
 
-    /tmp/gk/bin/python scripts/glinker_ref_runner.py request.json result.json
+    /tmp/gk/bin/python benchmarks/glinker_ref_runner.py request.json result.json
 
 The request names the local GLiNER checkpoint folder, the entity JSONL, the
 labels and thresholds, and the documents (with gold spans for the ED pass).

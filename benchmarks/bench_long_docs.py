@@ -1,8 +1,8 @@
 """Linking time and memory against document length: one document of 1k to 1M words per run.
 
-    python scripts/bench_long_docs.py [words=[1000,10000,100000,1000000]] [trees=[.]] [timeout=0]
+    python benchmarks/bench_long_docs.py [words=[1000,10000,100000,1000000]] [trees=[.]] [timeout=0]
         [threads=N] [kb_dir=DIR] [out=bench_long_docs.json]
-    python scripts/bench_long_docs.py quality=[msnbc,news-fair,wiki-fair] [kb_dir=DIR] [out=...]
+    python benchmarks/bench_long_docs.py quality=[msnbc,news-fair,wiki-fair] [kb_dir=DIR] [out=...]
 
 Each document is built from real text: the paragraphs (blank-line separated) of the shared
 ELEVANT benchmarks news-fair, wiki-fair, msnbc and aida-conll-dev (an AIDA document has no blank
@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +123,7 @@ def run_one(tree: Path, doc: Path, kb_dir: str, timeout: float, threads: str) ->
 
 
 def machine() -> str:
-    """CPU model and core count, for the table."""
+    """CPU model and Python version, for the table (next to the stamp's date, architecture and cores)."""
     model = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -133,7 +132,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return f"{model}, Python {platform.python_version()}"
 
 
 def quality(names: list[str], kb_dir: str) -> list[dict]:
@@ -165,23 +164,24 @@ def write_json(path: Path, record: dict) -> None:
 
 
 def main(argv: list[str]) -> None:
+    from common import key_value_options, stamp  # benchmarks/common.py
+
     if argv and argv[0].startswith("child="):
-        opts = dict(a.split("=", 1) for a in argv)
-        return child(opts["child"], opts.get("kb_dir", ""))
+        opts = key_value_options(argv, {"child": "", "kb_dir": ""})
+        return child(opts["child"], opts["kb_dir"])
     sys.path.insert(0, str(ROOT))
     from bench_link import _source_tree as source_tree  # a git revision exported with git archive
-    from options import key_value_options
 
     from glinker.settings import data_dir
 
     opts = key_value_options(argv, DEFAULTS)
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}"
+    stamped = stamp()
     if opts["quality"]:
         rows = quality([n.strip() for n in opts["quality"].strip("[]").split(",") if n.strip()], opts["kb_dir"])
-        record = {"command": "python scripts/bench_long_docs.py " + " ".join(argv), "date": stamp,
+        record = {"command": "python benchmarks/bench_long_docs.py " + " ".join(argv), "stamp": stamped,
                   "machine": machine(), "rows": rows}
         write_json(Path(opts["out"]), record)
-        print(f"Command: `{record['command']}` ({stamp}; {record['machine']})")
+        print(f"Command: `{record['command']}` ({stamped}; {record['machine']})")
         print("| benchmark | linked | e2e F1 | P | R | tp | fp | fn |\n|---|---|---|---|---|---|---|---|")
         for r in rows:
             print(f"| {r['benchmark']} | {r['mode']} | {r['f1']} | {r['precision']} | {r['recall']} | {r['tp']} | "
@@ -212,10 +212,10 @@ def main(argv: list[str]) -> None:
         if row.get("s_per_1k_words") and base:
             row["ratio_to_first"] = round(row["s_per_1k_words"] / base["s_per_1k_words"], 2)
             row["cpu_ratio_to_first"] = round(row["cpu_s_per_1k_words"] / base["cpu_s_per_1k_words"], 2)
-    record = {"command": "python scripts/bench_long_docs.py " + " ".join(argv), "date": stamp,
+    record = {"command": "python benchmarks/bench_long_docs.py " + " ".join(argv), "stamp": stamped,
               "machine": machine(), "torch_threads": opts["threads"] or "default", "sources": SOURCES, "rows": rows}
     write_json(Path(opts["out"]), record)
-    print(f"Command: `{record['command']}` ({stamp}; {record['machine']}; torch threads {record['torch_threads']})")
+    print(f"Command: `{record['command']}` ({stamped}; {record['machine']}; torch threads {record['torch_threads']})")
     print("| tree | words | characters | mentions | linked | link s (CPU s) | s per 1k words (CPU) | × first size "
           "(CPU) | peak RSS MB | RSS after loading MB |\n|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:

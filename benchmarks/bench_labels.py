@@ -1,7 +1,13 @@
 """Label scaling: examples/s of the bi-encoder detector from 1 to 10^6 labels, next to the reference uni-encoder.
 
-    python scripts/bench_labels.py [--labels 1,16,128,1024,100000,1000000] [--uni-labels 1,16,128,1024]
-        [--sentences 64] [--uni-sentences 1024:16] [--batch-sizes 1,8] [--out bench_labels.json]
+    python benchmarks/bench_labels.py [labels=1,16,128,1024,100000,1000000] [uni_labels=1,16,128,1024]
+        [sentences=64] [uni_sentences=1024:16] [batch_sizes=1,8] [out=bench_labels.json]
+
+Other options: ``exhaustive_labels`` (label counts where glinker also runs with blocked exhaustive scoring,
+default 100000,1000000), ``exhaustive_sentences`` (fewer sentences per label count, e.g. 1000000:16),
+``cache_dir``, ``threads`` (torch threads in every configuration; default torch's), ``index_min_labels`` and
+``ef_search`` (the detector's ``label_index_min_labels`` / ``label_index_ef_search``; default the detector's),
+``prepare_only=true`` (only encode and index the label sets).
 
 Systems, all in one run, each configuration in a fresh subprocess (so peak RSS is its own):
 
@@ -17,31 +23,31 @@ Systems, all in one run, each configuration in a fresh subprocess (so peak RSS i
 Texts: CoNLL-2003 test sentences (``$GLINKER_DATA_DIR/ner/conll2003/test.txt``). Labels:
 standard NER types, then Wikidata class names, short descriptions, labels and aliases of
 the arnold dump, then "<modifier> <class>" combinations ("German river") up to 10^6.
-Label vectors (and the HNSW index) are computed once and cached under ``--cache-dir``;
+Label vectors (and the HNSW index) are computed once and cached under ``cache_dir``;
 that one-off cost is reported separately (labels/s), not in the throughput.
 Prints Markdown tables and a JSON line last.
 """
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import os
-import platform
 import re
 import resource
 import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
 from glinker.settings import cache_dir, data_dir  # noqa: E402
 
@@ -112,7 +118,7 @@ def _read_labels(cache: Path, n: int) -> tuple[str, ...]:
     return labels
 
 
-def _detector(cache: Path, args: argparse.Namespace, exhaustive: bool = False):
+def _detector(cache: Path, args: SimpleNamespace, exhaustive: bool = False):
     from glinker.detection.bi_encoder import BiEncoderDetector
 
     kwargs = {"label_cache_dir": cache}
@@ -125,7 +131,7 @@ def _detector(cache: Path, args: argparse.Namespace, exhaustive: bool = False):
     return BiEncoderDetector(**kwargs)
 
 
-def child_prepare(cache: Path, n: int, args: argparse.Namespace) -> dict:
+def child_prepare(cache: Path, n: int, args: SimpleNamespace) -> dict:
     """Encode the labels (and build their index) into the detector's disk cache, timed.
 
     Figures are stored next to the cache files, so a rerun reports them instead of
@@ -145,7 +151,7 @@ def child_prepare(cache: Path, n: int, args: argparse.Namespace) -> dict:
         det.label_vectors(names)  # encodes and writes the .npy
         took = time.perf_counter() - start
         timing.update(labels=n, encode_s=round(took, 1), labels_per_s=round(n / took), torch_threads=_threads(),
-                      measured=f"{datetime.now(timezone.utc):%Y-%m-%d}")
+                      measured=stamp())
         fresh.append("vectors")
     if indexed and ("index_build_s" not in timing or not idx_path.exists()):
         idx_path.unlink(missing_ok=True)
@@ -166,7 +172,7 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
-def child_detect(cache: Path, n: int, texts: list[str], batch_sizes: list[int], args: argparse.Namespace,
+def child_detect(cache: Path, n: int, texts: list[str], batch_sizes: list[int], args: SimpleNamespace,
                  exhaustive: bool) -> dict:
     """Examples/s of our detector at each batch size, one ``detect`` call per batch of sentences."""
     det = _detector(cache, args, exhaustive)
@@ -272,14 +278,12 @@ def child_uni(cache: Path, n: int, texts: list[str], batch_sizes: list[int]) -> 
 # --- parent: run every configuration side by side, print tables ------------------------------------
 
 
-def _run_child(args: argparse.Namespace, kind: str, n: int, sentences: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", kind, "--n", str(n), "--sentences", str(sentences),
-           "--batch-sizes", args.batch_sizes, "--cache-dir", str(args.cache_dir)]
-    if args.threads:
-        cmd += ["--threads", str(args.threads)]
-    for flag in ("index_min_labels", "ef_search"):
-        if getattr(args, flag):
-            cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+def _run_child(args: SimpleNamespace, kind: str, n: int, sentences: int) -> dict:
+    cmd = [sys.executable, __file__, f"child={kind}", f"n={n}", f"sentences={sentences}",
+           f"batch_sizes={args.batch_sizes}", f"cache_dir={args.cache_dir}"]
+    for key in ("threads", "index_min_labels", "ef_search"):
+        if getattr(args, key):
+            cmd.append(f"{key}={getattr(args, key)}")
     print(f"[bench_labels] {kind} at {n:,} labels, {sentences} sentences", file=sys.stderr, flush=True)
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
@@ -323,8 +327,7 @@ def report(results: list[dict], prep: list[dict], batch_sizes: list[int], argv: 
     def cell(v) -> str:
         return "–" if v is None else (f"{v:,}" if isinstance(v, int) else str(v))
 
-    lines = [f"Command: `python scripts/bench_labels.py {' '.join(argv)}` "
-             f"({datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, torch threads {threads})", "",
+    lines = [f"Command: `python benchmarks/bench_labels.py {' '.join(argv)}` ({stamp()}, torch threads {threads})", "",
              f"| labels | glinker ex/s b{b1} | b{b8} | scoring | labels ready s | peak RSS MB | "
              f"exhaustive ex/s b{b1} | b{b8} | peak RSS MB | gliner uni ex/s b{b1} | b{b8} | peak RSS MB | "
              "uni sentences | uni label groups |", "|" + "---|" * 14]
@@ -385,26 +388,21 @@ def report(results: list[dict], prep: list[dict], batch_sizes: list[int], argv: 
 
 
 def main(argv: list[str]) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--labels", default="1,16,128,1024,100000,1000000", help="label counts for glinker")
-    ap.add_argument("--uni-labels", default="1,16,128,1024", help="label counts for the gliner uni-encoder")
-    ap.add_argument("--exhaustive-labels", default="100000,1000000",
-                    help="label counts where glinker also runs with blocked exhaustive scoring")
-    ap.add_argument("--sentences", type=int, default=64, help="CoNLL-2003 test sentences")
-    ap.add_argument("--uni-sentences", default="1024:16", help="fewer sentences per label count, e.g. 1024:16")
-    ap.add_argument("--exhaustive-sentences", default="", help="fewer sentences per label count, e.g. 1000000:16")
-    ap.add_argument("--batch-sizes", default="1,8")
-    ap.add_argument("--cache-dir", type=Path, default=cache_dir() / "bench_labels",
-                    help="label list, label vectors and indexes (reused across runs)")
-    ap.add_argument("--out", type=Path, help="also write the JSON summary here")
-    ap.add_argument("--threads", type=int, help="torch threads in every configuration (default: torch's)")
-    ap.add_argument("--index-min-labels", type=int,
-                    help="detector label_index_min_labels (default: the detector's own default)")
-    ap.add_argument("--ef-search", type=int, help="detector label_index_ef_search (default: the detector's)")
-    ap.add_argument("--prepare-only", action="store_true", help="only encode and index the label sets")
-    ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
+    opts = key_value_options(argv, {
+        "labels": "1,16,128,1024,100000,1000000", "uni_labels": "1,16,128,1024",
+        "exhaustive_labels": "100000,1000000", "sentences": "64", "uni_sentences": "1024:16",
+        "exhaustive_sentences": "", "batch_sizes": "1,8", "cache_dir": str(cache_dir() / "bench_labels"),
+        "out": "", "threads": "", "index_min_labels": "", "ef_search": "", "prepare_only": "false",
+        "child": "", "n": ""})  # child, n: one configuration, as the parent runs it in a subprocess
+
+    def whole(key: str) -> int | None:
+        return int(opts[key]) if opts[key] else None
+
+    args = SimpleNamespace(**opts)
+    args.cache_dir, args.out = Path(opts["cache_dir"]), Path(opts["out"]) if opts["out"] else None
+    args.sentences, args.n, args.threads = int(opts["sentences"]), whole("n"), whole("threads")
+    args.index_min_labels, args.ef_search = whole("index_min_labels"), whole("ef_search")
+    args.prepare_only = opts["prepare_only"].lower() in ("1", "true", "yes")
     batch_sizes = _ints(args.batch_sizes)
     if args.child:
         if args.threads:

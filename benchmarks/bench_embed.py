@@ -1,6 +1,6 @@
 """Entity-text embedding throughput: kb_build's label-tower path against a plain padded loop, side by side.
 
-    python scripts/bench_embed.py [n=10000] [batch_size=64] [threads=[2]] [repeats=1] [mention_docs=30]
+    python benchmarks/bench_embed.py [n=10000] [batch_size=64] [threads=[2]] [repeats=1] [mention_docs=30]
         [model=PATH] [dump=wikidata/arnold/arnold-dump.json.gz]
 
 Texts: the first ``n`` entities ``kb_build`` keeps from the dump (relative paths resolve under
@@ -28,11 +28,9 @@ Prints a Markdown table to stderr and a JSON line last on stdout.
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 import faiss
@@ -41,6 +39,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
 from glinker.settings import data_dir  # noqa: E402
 
@@ -149,19 +149,17 @@ def main(argv: list[str]) -> int:
     from glinker.detection.bi_encoder import BiEncoderDetector
     from glinker.model.label_tower import length_batches
 
-    opts = dict(a.split("=", 1) for a in argv)
-    unknown = set(opts) - {"n", "batch_size", "threads", "repeats", "mention_docs", "model", "dump"}
-    if unknown:
-        raise SystemExit(f"unknown option(s) {sorted(unknown)}; see the docstring of {__file__}")
-    n, bs = int(opts.get("n", 10_000)), int(opts.get("batch_size", 64))
-    thread_counts = [int(x) for x in opts.get("threads", "[2]").strip("[]").split(",")]
-    repeats, docs = int(opts.get("repeats", 1)), int(opts.get("mention_docs", 30))
-    dump = Path(opts.get("dump", "wikidata/arnold/arnold-dump.json.gz"))
+    opts = key_value_options(argv, {"n": "10000", "batch_size": "64", "threads": "[2]", "repeats": "1",
+                                    "mention_docs": "30", "model": "", "dump": "wikidata/arnold/arnold-dump.json.gz"})
+    n, bs = int(opts["n"]), int(opts["batch_size"])
+    thread_counts = [int(x) for x in opts["threads"].strip("[]").split(",")]
+    repeats, docs = int(opts["repeats"]), int(opts["mention_docs"])
+    dump = Path(opts["dump"])
     dump = dump if dump.is_absolute() or dump.exists() else data_dir() / dump
     if not dump.is_file():
         raise SystemExit(f"dump not found: {dump} (set GLINKER_DATA_DIR or pass dump=PATH)")
 
-    det = BiEncoderDetector(opts.get("model") or None)
+    det = BiEncoderDetector(opts["model"] or None)
     texts = load_texts(dump, n)
     lengths = [len(x) for x in det.bundle.labels_tokenizer(texts, truncation=True, max_length=128)["input_ids"]]
     in_order = [list(range(s, min(s + bs, len(texts)))) for s in range(0, len(texts), bs)]
@@ -204,9 +202,8 @@ def main(argv: list[str]) -> int:
     exact_ok = all(min(r["p_cos_min"], r["e_cos_min"]) >= MIN_COSINE for r in rows if "lossy" not in r["system"])
     ours = [r for r in rows if r["system"] == "glinker fp32"]
     goal_met = exact_ok and all(r["speedup"] >= GOAL_SPEEDUP for r in ours)
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, torch {torch.__version__}"
     mean_tok = sum(lengths) / len(lengths)
-    print(f"\nCommand: `python scripts/bench_embed.py {' '.join(argv)}` ({stamp}); {len(texts)} texts from "
+    print(f"\nCommand: `python benchmarks/bench_embed.py {' '.join(argv)}` ({stamp()}); {len(texts)} texts from "
           f"{dump.name}, {mean_tok:.1f} tokens each on average (max {max(lengths)}), batch size {bs}"
           + (f"; {len(queries[0])} mention queries from {docs} aida-conll-dev texts" if queries is not None else ""),
           file=sys.stderr)

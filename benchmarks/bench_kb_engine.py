@@ -1,6 +1,6 @@
 """KB build with the local engine and with Ray (``engine=ray``), side by side in one run.
 
-    python scripts/bench_kb_engine.py [dump=PATH] [popularity=PATH] [work_dir=DIR] [actors=2] [cpus_per_actor=1]
+    python benchmarks/bench_kb_engine.py [dump=PATH] [popularity=PATH] [work_dir=DIR] [actors=2] [cpus_per_actor=1]
 
 Each engine runs ``python -m kb_build`` as its own process on the same dump (default: the shared
 arnold slice) into ``work_dir`` (default ``runs/bench/kb_engine``). Reports wall seconds, the
@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
 from glinker.settings import data_dir  # noqa: E402
 
@@ -40,15 +40,16 @@ def _least_cosine(a: Path, b: Path) -> float:
 
 
 def main(argv: list[str]) -> None:
-    opts = dict(a.split("=", 1) for a in argv)
     data = data_dir()
-    dump = opts.get("dump", str(data / "wikidata/arnold/arnold-dump.json.gz"))
-    popularity = opts.get("popularity", str(data / "wikidata/arnold/arnold-popularity.tsv.gz"))
+    opts = key_value_options(argv, {"dump": str(data / "wikidata/arnold/arnold-dump.json.gz"),
+                                    "popularity": str(data / "wikidata/arnold/arnold-popularity.tsv.gz"),
+                                    "work_dir": "runs/bench/kb_engine", "actors": "2", "cpus_per_actor": "1"})
+    dump, popularity = opts["dump"], opts["popularity"]
     if not Path(dump).is_file():
         sys.exit(f"dump not found: {dump} (set GLINKER_DATA_DIR or pass dump=PATH)")
-    work = Path(opts.get("work_dir", "runs/bench/kb_engine"))
+    work = Path(opts["work_dir"])
     work.mkdir(parents=True, exist_ok=True)
-    actors, cpus = int(opts.get("actors", 2)), int(opts.get("cpus_per_actor", 1))
+    actors, cpus = int(opts["actors"]), int(opts["cpus_per_actor"])
     engines = {
         "local (in-process, torch threads = all cores)": ["engine=local"],
         f"ray ({actors} actors x {cpus} CPU, Ray Data map_batches)": [
@@ -74,9 +75,8 @@ def main(argv: list[str]) -> None:
         out_dirs.append(out)
         print(f"{name}: {rows[-1]}", file=sys.stderr, flush=True)
     same = {f: _least_cosine(out_dirs[0] / f, out_dirs[1] / f) for f in ("embeddings.f16.npy", "sentence.f16.npy")}
-    cores = len(os.sched_getaffinity(0))
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {cores} cores"
-    print(f"Command: `python scripts/bench_kb_engine.py {' '.join(argv)}`".rstrip() + f" ({stamp}); dump {dump}")
+    machine = stamp()
+    print(f"Command: `python benchmarks/bench_kb_engine.py {' '.join(argv)}`".rstrip() + f" ({machine}); dump {dump}")
     print("| engine | entities kept | wall s | embedding step s | entities/s (whole build) | driver peak RSS MB |")
     print("|---|---|---|---|---|---|")
     for r in rows:
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> None:
               f"{r['driver_peak_rss_mb']} |")
     print(f"Least per-row cosine between the two KBs: span-space {same['embeddings.f16.npy']:.5f}, "
           f"sentence {same['sentence.f16.npy']:.5f}")
-    print(json.dumps({"rows": rows, "least_cosine": same, "machine": stamp}))
+    print(json.dumps({"rows": rows, "least_cosine": same, "machine": machine}))
 
 
 if __name__ == "__main__":

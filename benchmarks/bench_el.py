@@ -1,6 +1,6 @@
 """Entity-linking accuracy table: baselines and the default pipeline, side by side, in one run.
 
-    python scripts/bench_el.py kb_dir=kb/arnold [mode=ed|e2e|both] [benchmarks=[a,b]] [out=bench_el.md] [loo=true]
+    python benchmarks/bench_el.py kb_dir=kb/arnold [mode=ed|e2e|both] [benchmarks=[a,b]] [out=bench_el.md] [loo=true]
 
 Each system is a ``glinker.link`` config (overrides); every system runs on every
 benchmark with the same KB and model. Benchmarks the default reranker was fitted on
@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
-import platform
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
 from glinker.config import CONF_DIR  # noqa: E402
 
@@ -95,18 +95,18 @@ def main(argv: list[str]) -> None:
     from glinker.evaluate.el_cli import run_el
     from glinker.rerank.fit import FIT_BENCHMARKS
 
-    opts = dict(a.split("=", 1) for a in argv
-                if a.split("=", 1)[0] in ("mode", "benchmarks", "out", "systems", "loo"))
-    overrides = [a for a in argv if a.split("=", 1)[0] not in opts]
-    modes = ["ed", "e2e"] if opts.get("mode", "both") == "both" else [opts["mode"]]
-    names = opts["benchmarks"].strip("[]").split(",") if "benchmarks" in opts else BENCHMARKS
+    # the other arguments are Hydra overrides of the evaluate_el config (kb_dir=..., detector.threshold=...)
+    opts, overrides = key_value_options(argv, {"mode": "both", "benchmarks": "", "out": "", "systems": "", "loo": ""},
+                                        passthrough=True)
+    modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
+    names = opts["benchmarks"].strip("[]").split(",") if opts["benchmarks"] else BENCHMARKS
     systems = SYSTEMS
-    if "systems" in opts:
+    if opts["systems"]:
         keys = list(SYSTEMS)
         systems = {keys[int(i)]: SYSTEMS[keys[int(i)]] for i in opts["systems"].strip("[]").split(",")}
     all_results: dict = {}
     lines = []
-    for mode in modes if opts.get("loo") != "only" else ():
+    for mode in modes if opts["loo"] != "only" else ():
         key = "accuracy" if mode == "ed" else "f1"
         header = "| system | " + " | ".join(names) + " | mean |"
         what = "accuracy, gold spans, in-KB" if mode == "ed" else "strong-match micro F1, in-KB"
@@ -123,13 +123,11 @@ def main(argv: list[str]) -> None:
             mean = sum(vals) / len(vals)
             lines.append(f"| {system} | " + " | ".join(f"{v:.1f}" for v in vals) + f" | {mean:.1f} |")
             print(lines[-1], file=sys.stderr, flush=True)
-    if opts.get("loo") in ("true", "only"):
+    if opts["loo"] in ("true", "only"):
         lines += loo_tables(systems, overrides, all_results)
-    cores = len(__import__("os").sched_getaffinity(0))
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}, {cores} cores"
-    text = f"Command: `python scripts/bench_el.py {' '.join(argv)}` ({stamp})\n" + "\n".join(lines) + "\n"
+    text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
-    if "out" in opts:
+    if opts["out"]:
         Path(opts["out"]).write_text(text, encoding="utf-8")
     print(json.dumps(all_results))
 

@@ -1,8 +1,8 @@
 """End-to-end linking throughput on the shared EL dev texts, in one run.
 
-    python scripts/bench_link.py kb_dir=kb/arnold [docs=1000] [batch_sizes=[1,16]] [glinker.link overrides]
-    python scripts/bench_link.py kb_dir=kb/arnold docs=1000 cli=true [trees=[REV,.]] [glinker.link overrides]
-    python scripts/bench_link.py kb_dir=kb/arnold docs=1000 cli=true "trees=[.,.|reranker.context_windows=shared]"
+    python benchmarks/bench_link.py kb_dir=kb/arnold [docs=1000] [batch_sizes=[1,16]] [glinker.link overrides]
+    python benchmarks/bench_link.py kb_dir=kb/arnold docs=1000 cli=true [trees=[REV,.]] [glinker.link overrides]
+    python benchmarks/bench_link.py kb_dir=kb/arnold docs=1000 cli=true "trees=[.,.|reranker.context_windows=shared]"
 
 In-process (default): loads the pipeline once, warms it up on 4 documents, then
 links the first ``docs`` documents of the ELEVANT dev benchmarks (cycling if
@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import platform
 import re
 import resource
 import subprocess
@@ -31,13 +30,14 @@ import sys
 import tarfile
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
 from glinker.config import CONF_DIR  # noqa: E402
 from glinker.settings import data_dir  # noqa: E402
@@ -60,13 +60,14 @@ def main(argv: list[str]) -> None:
     from glinker.config import build_pipeline
     from glinker.types import Document
 
-    opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in ("docs", "batch_sizes", "cli", "trees"))
-    overrides = [a for a in argv if a.split("=", 1)[0] not in opts]
-    n = int(opts.get("docs", 1000))
-    if opts.get("cli", "false").lower() in ("1", "true", "yes"):
-        trees = [t.strip() for t in opts.get("trees", "[.]").strip("[]").split(",") if t.strip()]
+    # the other arguments are glinker.link overrides (kb_dir=..., batch_size=...)
+    opts, overrides = key_value_options(argv, {"docs": "1000", "batch_sizes": "[1,16]", "cli": "false", "trees": "[.]"},
+                                        passthrough=True)
+    n = int(opts["docs"])
+    if opts["cli"].lower() in ("1", "true", "yes"):
+        trees = [t.strip() for t in opts["trees"].strip("[]").split(",") if t.strip()]
         return main_cli(argv, n, trees, overrides)
-    sizes = [int(x) for x in opts.get("batch_sizes", "[1,16]").strip("[]").split(",")]
+    sizes = [int(x) for x in opts["batch_sizes"].strip("[]").split(",")]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="link", overrides=overrides)
     pipeline = build_pipeline(cfg)
@@ -86,8 +87,7 @@ def main(argv: list[str]) -> None:
                      "kchars_per_s": round(chars / elapsed / 1000, 1), "mentions": mentions,
                      "linked": sum(m.qid is not None for d in docs for m in d.mentions)})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}"
-    print(f"Command: `python scripts/bench_link.py {' '.join(argv)}` ({stamp}); peak RSS {peak:.0f} MB",
+    print(f"Command: `python benchmarks/bench_link.py {' '.join(argv)}` ({stamp()}); peak RSS {peak:.0f} MB",
           file=sys.stderr)
     print("| batch size | docs | seconds | docs/s | kchars/s | mentions | linked |\n|---|---|---|---|---|---|---|",
           file=sys.stderr)
@@ -163,8 +163,7 @@ def main_cli(argv: list[str], n: int, trees: list[str], overrides: list[str]) ->
             row["mentions_same_as_first"] = sum(len(set(links.get(k, [])) & set(v)) for k, v in first.items())
             rows.append(row)
             print(f"[bench_link] {row}", file=sys.stderr, flush=True)
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}"
-    print(f"Command: `python scripts/bench_link.py {' '.join(argv)}` ({stamp})", file=sys.stderr)
+    print(f"Command: `python benchmarks/bench_link.py {' '.join(argv)}` ({stamp()})", file=sys.stderr)
     print("| tree | docs | link s | docs/s | process CPU s | wall s (with loading) | peak RSS MB | mentions | linked "
           "| docs identical to first | mentions identical to first |\n|---|---|---|---|---|---|---|---|---|---|---|",
           file=sys.stderr)

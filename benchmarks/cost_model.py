@@ -1,11 +1,11 @@
 """Cost model: projected time, memory and disk of a KB over full Wikidata, from measured per-entity figures.
 
-    python scripts/cost_model.py [kb_dir=kb/arnold] [embed=runs/bench/embed.json] \\
+    python benchmarks/cost_model.py [kb_dir=kb/arnold] [embed=runs/bench/embed.json] \\
         [dump=runs/bench/dump_full.json] [faiss=runs/bench/faiss_10M.json] [cores=16] [machines=[1,4,16]] \\
         [entities=110e6] [kept=60e6] [json_tb=1.4] [gz_gib=115] [bz2_gib=76]
 
-Inputs are the JSON lines the benchmark scripts print last (``scripts/bench_embed.py``,
-``scripts/bench_dump.py`` on the full-entity sample, ``scripts/bench_faiss.py`` at 10M) and a
+Inputs are the JSON lines the benchmark scripts print last (``benchmarks/bench_embed.py``,
+``benchmarks/bench_dump.py`` on the full-entity sample, ``benchmarks/bench_faiss.py`` at 10M) and a
 KB built by ``kb_build`` (its LMDB bytes per entity and alias keys per entity). Nothing is timed
 here: every projected figure is a measured per-entity or per-byte rate times a Wikidata size,
 and each row of the table says which measurement it comes from and what it assumes.
@@ -26,10 +26,8 @@ Prints a Markdown table and a JSON line last.
 from __future__ import annotations
 
 import json
-import platform
 import re
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +38,7 @@ DEFAULTS = {"kb_dir": "kb/arnold", "embed": "runs/bench/embed.json", "dump": "ru
 
 
 def parse(argv: list[str]) -> dict[str, str]:
-    from options import key_value_options  # scripts/options.py (scripts/ is on sys.path when run as a script)
+    from common import key_value_options  # benchmarks/common.py (benchmarks/ is on sys.path when run as a script)
 
     return key_value_options(argv, DEFAULTS)
 
@@ -157,8 +155,9 @@ def main(argv: list[str]) -> None:
               "serve_model_gb": kb["build_peak_rss_gb"]}
     proj = {m: project(o, emb, dump, fx, m) for m in machines}
 
-    print(f"Command: `python scripts/cost_model.py {' '.join(argv)}` "
-          f"({datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()})\n")
+    from common import stamp
+
+    print(f"Command: `python benchmarks/cost_model.py {' '.join(argv)}` ({stamp()})\n")
     print(f"Wikidata: {float(o['entities']):,.0f} entities, {o['json_tb']} TB JSON ({o['gz_gib']} GiB .gz, "
           f"{o['bz2_gib']} GiB .bz2); assumed kept after filters: {kept:,.0f}. One machine = {cores} cores.\n")
     print("Measured inputs: "

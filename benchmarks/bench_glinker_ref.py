@@ -1,10 +1,10 @@
 """glinker side by side with Knowledgator's GLiNKER (PyPI ``glinker==0.1.1``) on the same work, in one run.
 
-    python scripts/bench_glinker_ref.py [gk_python=/tmp/gk/bin/python] [docs_per_set=25] [entities=5000] \\
+    python benchmarks/bench_glinker_ref.py [gk_python=/tmp/gk/bin/python] [docs_per_set=25] [entities=5000] \\
         [kb_dir=kb/arnold] [work_dir=DIR] [ed=true] [glinker.link overrides, e.g. batch_size=16]
 
 GLiNKER's import package is also called ``glinker``, so it lives in its own clean
-virtualenv and is driven through ``scripts/glinker_ref_runner.py`` in a subprocess::
+virtualenv and is driven through ``benchmarks/glinker_ref_runner.py`` in a subprocess::
 
     python -m venv /tmp/gk && /tmp/gk/bin/pip install torch==2.13.0 && \\
         /tmp/gk/bin/pip install glinker==0.1.1 rapidfuzz
@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import platform
 import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import orjson
@@ -44,9 +42,10 @@ from hydra import compose, initialize_config_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_link import DEV  # noqa: E402
+from common import key_value_options, stamp  # noqa: E402
 
 from glinker.config import CONF_DIR  # noqa: E402
 from glinker.evaluate.el import (  # noqa: E402
@@ -61,7 +60,9 @@ from glinker.evaluate.el import (  # noqa: E402
 from glinker.kb.store import LmdbEntityStore  # noqa: E402
 from glinker.settings import cache_dir, data_dir  # noqa: E402
 
-OPTS = ("gk_python", "docs_per_set", "entities", "kb_dir", "work_dir", "ed", "prepare_only")
+# work_dir "": $GLINKER_CACHE_DIR/glinker_ref
+OPTS = {"gk_python": "/tmp/gk/bin/python", "docs_per_set": "25", "entities": "5000", "kb_dir": "kb/arnold",
+        "work_dir": "", "ed": "true", "prepare_only": "false"}
 ARNOLD = "wikidata/arnold"
 THRESHOLDS = (0.001, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 
@@ -200,7 +201,7 @@ def run_glinker(gk_python: str, work: Path, ents: Path, model: Path, docs: list[
     req_path.write_text(json.dumps(req), encoding="utf-8")
     out_path.unlink(missing_ok=True)
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
-    proc = subprocess.run([gk_python, str(ROOT / "scripts" / "glinker_ref_runner.py"), str(req_path), str(out_path)],
+    proc = subprocess.run([gk_python, str(ROOT / "benchmarks" / "glinker_ref_runner.py"), str(req_path), str(out_path)],
                           env=env, stderr=subprocess.PIPE, text=True, cwd=work)
     log = [ln for ln in proc.stderr.splitlines() if not ln.startswith("[glinker_ref] e2e")]
     if proc.returncode != 0:
@@ -237,19 +238,19 @@ def _ed_for_glinker(docs: list[GoldDocument], ed: list[list[dict]], kb_has) -> S
 def main(argv: list[str]) -> None:
     from glinker.detection.bi_encoder import BiEncoderDetector
 
-    opts = dict(a.split("=", 1) for a in argv if a.split("=", 1)[0] in OPTS)
-    overrides = [a for a in argv if a.split("=", 1)[0] not in opts]
-    gk_python = opts.get("gk_python", "/tmp/gk/bin/python")
-    work = Path(opts.get("work_dir", cache_dir() / "glinker_ref")).expanduser().resolve()
-    kb_dir = (ROOT / opts.get("kb_dir", "kb/arnold")).resolve()
-    ed = opts.get("ed", "true").lower() in ("1", "true", "yes")
-    docs, every = load_docs(int(opts.get("docs_per_set", 25)))
-    qids = select_entities(kb_dir, every, int(opts.get("entities", 5000)))
+    # the other arguments are glinker.link overrides for our pipeline
+    opts, overrides = key_value_options(argv, OPTS, passthrough=True)
+    gk_python = opts["gk_python"]
+    work = Path(opts["work_dir"] or cache_dir() / "glinker_ref").expanduser().resolve()
+    kb_dir = (ROOT / opts["kb_dir"]).resolve()
+    ed = opts["ed"].lower() in ("1", "true", "yes")
+    docs, every = load_docs(int(opts["docs_per_set"]))
+    qids = select_entities(kb_dir, every, int(opts["entities"]))
     detector = BiEncoderDetector()
     kb5k, ents, model = prepare(work, kb_dir, qids, detector)
     del detector
 
-    if opts.get("prepare_only", "false").lower() in ("1", "true", "yes"):
+    if opts["prepare_only"].lower() in ("1", "true", "yes"):
         # everything but the measured runs: our KB, the export, and GLiNKER's entity embeddings (minutes)
         run_glinker(gk_python, work, ents, model, [], lambda q: False, [], 0.5, False, precompute_only=True)
         print(json.dumps({"prepared": str(work), "entities": len(qids)}))
@@ -286,8 +287,7 @@ def main(argv: list[str]) -> None:
             row.update(ed_accuracy=em.get("accuracy", 0.0), ed_mentions=em.get("scored_mentions", 0))
         rows.append(row)
     speedup = rows[0]["docs_per_s"] / rows[1]["docs_per_s"]
-    stamp = f"{datetime.now(timezone.utc):%Y-%m-%d}, {platform.machine()}"
-    print(f"Command: `python scripts/bench_glinker_ref.py {' '.join(argv)}` ({stamp}); KB {len(qids)} entities, "
+    print(f"Command: `python benchmarks/bench_glinker_ref.py {' '.join(argv)}` ({stamp()}); KB {len(qids)} entities, "
           f"{n} documents; GLiNKER entity pre-computation {gk['precompute_sample']} entities in "
           f"{gk['precompute_seconds']:.1f} s ({gk['precompute_sample'] / gk['precompute_seconds']:.1f} entities/s); "
           f"speed ratio {speedup:.2f}x", file=sys.stderr)

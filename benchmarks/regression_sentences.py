@@ -15,15 +15,14 @@ slice's popularity table and the default model. Each sentence is linked twice wi
 ``glinker.load`` gives: on its gold spans (``Pipeline.link_spans``: disambiguation only) and end to end
 (``Pipeline.link_batch``, what ``Pipeline.link_text`` runs for one text, over all the sentences at once).
 
-    python scripts/regression_sentences.py [--kb-dir DIR] [--all]
+    python benchmarks/regression_sentences.py [kb_dir=DIR] [all=true]
 
-prints the per-class table and every wrong mention with its top candidates (``--all``: every mention);
-``--kb-dir`` keeps the built sub-KB there (reused when it exists), else it goes to a temporary folder.
+prints the per-class table and every wrong mention with its top candidates (``all=true``: every mention);
+``kb_dir`` keeps the built sub-KB there (reused when it exists), else it goes to a temporary folder.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import re
@@ -261,23 +260,23 @@ def mention_report(results: Sequence[MentionResult], everything: bool = False) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from common import key_value_options  # benchmarks/common.py
+
     import glinker
     from glinker.settings import data_dir
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--kb-dir", type=Path, default=None, help="keep the sub-KB here (reused if present)")
-    parser.add_argument("--all", action="store_true", help="report every mention, not only the wrong ones")
-    args = parser.parse_args(argv)
+    opts = key_value_options(sys.argv[1:] if argv is None else list(argv), {"kb_dir": "", "all": "false"})
+    every = opts["all"].lower() in ("1", "true", "yes")
     if not (data_dir() / ARNOLD / DUMP_NAME).is_file():
         print(f"no arnold slice at {data_dir() / ARNOLD}: set GLINKER_DATA_DIR", file=sys.stderr)
         return 1
     rows = load_sentences()
     with tempfile.TemporaryDirectory() as tmp:
-        work = args.kb_dir or Path(tmp)
+        work = Path(opts["kb_dir"] or tmp)
         kb_dir = work / "kb" if (work / "kb").is_dir() else build_sub_kb(data_dir(), rows, work)[0]
         nlp = glinker.load(kb_dir=kb_dir, max_candidates=5)
         results = evaluate(nlp, rows)
-        print(mention_report(results, args.all))
+        print(mention_report(results, every))
         table, _ = accuracy_table(results)
         print(table)
         for clash in first_name_clashes(results, nlp.kb):

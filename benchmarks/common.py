@@ -1,0 +1,50 @@
+"""What the benchmark scripts share: ``key=value`` options (no Hydra: they take few, flat options) and the
+machine/date stamp printed next to recorded figures.
+
+Run as ``python benchmarks/NAME.py``, a script has ``benchmarks/`` first on ``sys.path`` and imports this module as
+``common``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+
+
+def key_value_options(argv: list[str], defaults: dict[str, str], *, passthrough: bool = False):
+    """``defaults`` updated from ``key=value`` arguments.
+
+    An unknown key or a bare word exits with the options; ``-h``/``--help`` prints them with their defaults
+    and exits. With ``passthrough=True`` the arguments that are not options are kept, in order, instead (for
+    scripts that hand them on as Hydra overrides) and the result is ``(options, rest)``.
+    """
+    opts = dict(defaults)
+    rest: list[str] = []
+    for arg in argv:
+        if arg in ("-h", "--help"):
+            main = sys.modules.get("__main__")
+            doc = (getattr(main, "__doc__", None) or "").strip()
+            print((doc + "\n\n" if doc else "") + "options: " + " ".join(f"{k}={v}" for k, v in defaults.items()))
+            raise SystemExit(0)
+        key, eq, value = arg.partition("=")
+        if eq and key in defaults:
+            opts[key] = value
+        elif passthrough:
+            rest.append(arg)
+        else:
+            raise SystemExit(f"unknown option {arg!r}; options: {', '.join(f'{k}=' for k in defaults)}")
+    return (opts, rest) if passthrough else opts
+
+
+def stamp() -> str:
+    """``"2026-12-05, x86_64, 2 cores, torch 2.13.0"``: UTC date, machine, usable cores, torch when installed."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()  # not on macOS
+    parts = [f"{datetime.now(timezone.utc):%Y-%m-%d}", platform.machine(), f"{cores} cores"]
+    try:
+        parts.append(f"torch {metadata.version('torch').split('+')[0]}")  # 2.13.0, not 2.13.0+cpu
+    except metadata.PackageNotFoundError:
+        pass
+    return ", ".join(parts)
