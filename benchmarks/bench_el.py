@@ -4,7 +4,8 @@
 
 Each system is a ``glinker.link`` config (overrides); every system runs on every
 benchmark with the same KB and model. Benchmarks the default reranker was fitted on
-(``FIT_BENCHMARKS``) are scored on their held-out 30 % of documents only; ``systems=[a,b]``
+(``FIT_BENCHMARKS``) are scored on their held-out 30 % of documents only (``documents=all``: on every
+document, as the leave-one-out figures are); ``systems=[a,b]``
 picks systems by their position in ``SYSTEMS`` (0-based). Prints a Markdown table (and writes it to
 ``out``) and a JSON line with all metrics last.
 
@@ -96,9 +97,12 @@ def main(argv: list[str]) -> None:
     from glinker.rerank.fit import FIT_BENCHMARKS
 
     # the other arguments are Hydra overrides of the evaluate_el config (kb_dir=..., detector.threshold=...)
-    opts, overrides = key_value_options(argv, {"mode": "both", "benchmarks": "", "out": "", "systems": "", "loo": ""},
+    opts, overrides = key_value_options(argv, {"mode": "both", "benchmarks": "", "out": "", "systems": "", "loo": "",
+                                               "documents": "heldout"},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
+    if opts["documents"] not in ("heldout", "all"):
+        raise SystemExit(f"documents={opts['documents']}: expected heldout or all")
     names = opts["benchmarks"].strip("[]").split(",") if opts["benchmarks"] else BENCHMARKS
     systems = SYSTEMS
     if opts["systems"]:
@@ -114,8 +118,9 @@ def main(argv: list[str]) -> None:
                   header, "|" + "---|" * (len(names) + 2)]
         for system, sys_over in systems.items():
             with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+                heldout = FIT_BENCHMARKS if opts["documents"] == "heldout" else ()
                 run = [f"mode={mode}", f"benchmark=[{','.join(_path(n) for n in names)}]",
-                       f"heldout_only=[{','.join(FIT_BENCHMARKS)}]"]
+                       f"heldout_only=[{','.join(heldout)}]"]
                 cfg = compose(config_name="evaluate_el", overrides=overrides + sys_over + run)
             out = run_el(cfg)
             all_results[f"{mode}/{system}"] = out
