@@ -56,3 +56,28 @@ def test_detector_option_drops_crossing_spans_and_keeps_the_rest(tiny_detector):
 
     assert any(not ok(m) for m in plain)  # the random model proposes crossing spans
     assert bounded and all(ok(m) for m in bounded)
+
+
+def test_boundary_grid_is_the_rule_over_every_span():
+    import numpy as np
+
+    w = split_words(TEXT)
+    rule = SpanBoundaries(TEXT, w.tokens, w.starts, w.ends)
+    n = len(w.tokens)
+    for first, count in [(0, n), (n - 4, 8), (5, 3)]:
+        want = [[first + i + k < n and rule.allows(first + i, first + i + k) for k in range(12)]
+                for i in range(count)]
+        assert (rule.allows_grid(first, count, 12) == np.array(want)).all()
+    assert not rule.allows_grid(0, n, 12).all() and rule.allows_grid(0, n, 12).any()
+
+
+def test_span_hidden_rows_are_those_of_the_full_span_tensor(tiny_detector):
+    import torch
+
+    model = tiny_detector.model
+    words = torch.randn(2, 7, tiny_detector.dim)
+    owned = torch.rand(2, 7, model.max_width) < 0.5
+    owned &= (torch.arange(7).view(1, -1, 1) + torch.arange(model.max_width).view(1, 1, -1)) < 7
+    at = torch.nonzero(owned)
+    with torch.inference_mode():
+        assert torch.equal(model.span_hidden_at(words, at), model.span_hidden(words)[owned])

@@ -207,15 +207,20 @@ class BiEncoderDetector(LabelScoring):
         windows.sort(key=lambda w: len(w.token_ids))
         pad_id = self.bundle.tokenizer.pad_token_id or 0
         logit_cut = math.log(self.threshold / (1.0 - self.threshold))
+        bounds = ([SpanBoundaries(t, w.tokens, w.starts, w.ends) for t, w in zip(texts, words)]
+                  if self.span_boundaries else None)
         for s in range(0, len(windows), self.batch_size):
             chunk = windows[s : s + self.batch_size]
             batch = collate_windows(chunk, pad_id)
             states = self.model.word_states(batch.input_ids, batch.attention_mask, batch.words_mask, batch.num_words)
-            hidden = self.model.span_hidden(states)  # (B, L, K, 4D): span vectors are one Linear away
             # only spans inside the text and starting in their window's core are scored: padding
-            # and overlap slots would cost label scores (index queries) for nothing
-            owned = self._owned_spans(chunk, batch.lengths, hidden.shape[1], hidden.shape[2])
-            hidden = hidden[owned]
+            # and overlap slots would cost hidden rows and label scores (index queries) for nothing
+            owned = self._owned_spans(chunk, batch.lengths, states.shape[1], self.model.max_width)
+            if bounds is not None:  # nor are the spans the boundary rule refuses (most, in tables and lists)
+                owned &= torch.from_numpy(np.stack([bounds[w.doc].allows_grid(w.start, *owned.shape[1:])
+                                                    for w in chunk]))
+            spans_at = torch.nonzero(owned)  # (N, 3): b, i, k
+            hidden = self.model.span_hidden_at(states, spans_at)  # (N, 4D): span vectors are one Linear away
             if lset.vectors is not None and 3 * lset.vectors.shape[0] < 4 * self.dim:
                 # few labels: score the hidden rows against P·W_out (C, 4D) and build span vectors
                 # only for the kept spans, instead of a (4D -> D) Linear over every span
@@ -229,7 +234,7 @@ class BiEncoderDetector(LabelScoring):
                 kept_vecs = spans[keep].float().numpy()
             kept_best = best[keep]
             kept_arg = self._prefer_specific(torch.from_numpy(kept_vecs), kept_best, arg[keep], lset)
-            for (b, i, k), lab, score, vec in zip(torch.nonzero(owned)[keep].tolist(), kept_arg.tolist(),
+            for (b, i, k), lab, score, vec in zip(spans_at[keep].tolist(), kept_arg.tolist(),
                                                   torch.sigmoid(kept_best).tolist(), kept_vecs):
                 win = chunk[b]
                 per_doc[win.doc].append(ScoredSpan(win.start + i, win.start + i + k, lab, score, len(vectors)))
@@ -237,9 +242,6 @@ class BiEncoderDetector(LabelScoring):
         results: list[list[Mention]] = []
         for d, cands in enumerate(per_doc):
             w = words[d]
-            if self.span_boundaries:
-                allowed = SpanBoundaries(texts[d], w.tokens, w.starts, w.ends).allows
-                cands = [c for c in cands if allowed(c.start, c.end)]
             mentions = []
             for sp in greedy_decode(cands, flat=self.flat_ner):
                 start, end = w.starts[sp.start], w.ends[sp.end]

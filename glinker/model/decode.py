@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 
 class ScoredSpan(NamedTuple):
     """A candidate span in word indices (end inclusive) with its best label."""
@@ -73,3 +75,12 @@ class SpanBoundaries:
         if self._hard[end + 1] - self._hard[start]:
             return False
         return self._brk[end + 1] - self._brk[start + 1] == 0
+
+    def allows_grid(self, first: int, count: int, width: int) -> np.ndarray:
+        """``(count, width)`` bool: :meth:`allows` of words ``first + i .. first + i + k``, False past the text."""
+        hard, brk = np.asarray(self._hard), np.asarray(self._brk)
+        start = first + np.arange(count)[:, None]
+        end = start + np.arange(width)[None, :]
+        inside = end < len(hard) - 1
+        s, e = np.minimum(start, len(hard) - 1), np.where(inside, end, 0)
+        return inside & (hard[e + 1] == hard[s]) & (brk[e + 1] == brk[np.minimum(s + 1, len(brk) - 1)])

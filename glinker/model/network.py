@@ -136,16 +136,34 @@ class SpanBiEncoder(nn.Module):
         (L, D)×(D, 4D) product instead of one (L·K, 2D)×(2D, 4D) product — K times fewer
         multiplications for the largest layer of span scoring.
         """
-        marker = self.span_rep_layer.span_rep_layer
-        first = marker.out_project[0]
-        dim = words.shape[-1]
+        start, end = self._span_halves(words)
         width = self.max_width
-        start = nn.functional.linear(marker.project_start(words).relu(), first.weight[:, :dim], first.bias)
-        end = nn.functional.linear(marker.project_end(words).relu(), first.weight[:, dim:])
         # end terms for i+k: pad K-1 zero rows (a zero end vector contributes nothing), take K shifted views
         end_padded = nn.functional.pad(end, (0, 0, 0, width - 1))
         end_shifted = end_padded.unfold(1, width, 1).permute(0, 1, 3, 2)  # (B, L, K, 4D)
         return (start.unsqueeze(2) + end_shifted).relu()
+
+    def span_hidden_at(self, words: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+        """:meth:`span_hidden` rows of the spans ``(b, i, k)`` (an (N, 3) index tensor) only: (N, 4D).
+
+        The same values as ``span_hidden(words)[b, i, k]`` for spans inside the words (``i + k < L``),
+        without the (B, L, K, 4D) tensor of every span, padding included.
+        """
+        start, end = self._span_halves(words)
+        flat_start = start.reshape(-1, start.shape[-1])
+        at = spans[:, 0] * words.shape[1] + spans[:, 1]
+        rows = flat_start.index_select(0, at)
+        rows += end.reshape(-1, end.shape[-1]).index_select(0, at + spans[:, 2])
+        return rows.relu_()
+
+    def _span_halves(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The start term (bias included) and the end term of the span MLP's hidden layer, per word: (B, L, 4D)."""
+        marker = self.span_rep_layer.span_rep_layer
+        first = marker.out_project[0]
+        dim = words.shape[-1]
+        start = nn.functional.linear(marker.project_start(words).relu(), first.weight[:, :dim], first.bias)
+        end = nn.functional.linear(marker.project_end(words).relu(), first.weight[:, dim:])
+        return start, end
 
     # --- label side ----------------------------------------------------------------
     def label_embeddings(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
