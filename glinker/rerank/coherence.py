@@ -12,6 +12,8 @@ from glinker.rerank.feature_names import DOCUMENT_FEATURES
 from glinker.resolution.coref import is_pronoun
 from glinker.types import Mention
 
+_PRODUCT_CELLS = 1 << 22  # most candidate x voter similarities held at once (32 MB of float64)
+
 
 def add_coherence(mentions: Sequence[Mention], contexts: Sequence[str], ents, feats: list[list[dict[str, float]]],
                   weights: Mapping[str, float], voters: Sequence[Sequence[int]] | None = None,
@@ -53,15 +55,28 @@ def add_coherence(mentions: Sequence[Mention], contexts: Sequence[str], ents, fe
             norm[j] = normalize_alias(mentions[j].text)
         return norm[j]
 
+    # mentions with the same voters (all of a text's, unless ``reach`` cuts them) share one product of
+    # their candidates with the voters' mixtures: a matrix product per text, not one per mention
+    groups: dict[tuple[int, ...], list[int]] = {}
     for i, js in enumerate(voters):
-        if not votes[i]:
-            continue
-        others = [mixture(j) for j in js if j != i and votes[j] and text(j) != text(i)]
-        if not others:
-            continue
-        sims = ents[i][0] @ np.stack(others).T
-        for f, mean, best in zip(feats[i], sims.mean(axis=1).tolist(), sims.max(axis=1).tolist()):
-            f["coherence"], f["coherence_max"] = mean, best
+        if votes[i]:
+            groups.setdefault(tuple(j for j in js if votes[j]), []).append(i)
+    for js, members in groups.items():
+        cols = {i: [c for c, j in enumerate(js) if j != i and text(j) != text(i)] for i in members}
+        members = [i for i in members if cols[i]]
+        # a bounded product at a time: a long text linked whole (``reach`` None) has thousands of voters
+        step = max(1, _PRODUCT_CELLS // max(1, len(js) * max((len(feats[i]) for i in members), default=1)))
+        for part in (members[k : k + step] for k in range(0, len(members), step)):
+            used = sorted({c for i in part for c in cols[i]})
+            at = {c: k for k, c in enumerate(used)}
+            sims_all = np.concatenate([ents[i][0] for i in part]) @ np.stack([mixture(js[c]) for c in used]).T
+            row = 0
+            for i in part:
+                n = len(feats[i])
+                sims = sims_all[row : row + n][:, [at[c] for c in cols[i]]]
+                row += n
+                for f, mean, best in zip(feats[i], sims.mean(axis=1).tolist(), sims.max(axis=1).tolist()):
+                    f["coherence"], f["coherence_max"] = mean, best
 
 
 def same_context(mentions: Sequence[Mention], contexts: Sequence[str], votes: Sequence[bool], reach: int | None
