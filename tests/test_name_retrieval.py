@@ -94,3 +94,39 @@ def test_string_features():
     assert token_overlap("yeltsin", ["boris yeltsin"]) == 1.0
     assert token_overlap("boris johnson", ["boris yeltsin"]) == 0.5
     assert token_overlap("", ["x"]) == 0.0
+
+
+def test_name_retriever_searches_each_string_once_and_remembers_it(built, tiny_detector):
+    kb = KnowledgeBase.open(built)
+    mentions = [Mention(0, 6, "Boston", "location", 0.9), Mention(10, 17, "Celtics", "organization", 0.9),
+                Mention(20, 26, "Boston", "location", 0.8)]
+    fresh = NameRetriever(kb, tiny_detector, top_k=3, cache_size=0)  # every call searches
+    cached = NameRetriever(kb, tiny_detector, top_k=3)
+    first = cached.retrieve(mentions, [""] * 3)
+    assert first[0] and first == fresh.retrieve(mentions, [""] * 3)
+    assert cached.searched == 2  # "Boston" twice in one call: one search
+    again = cached.retrieve(mentions[:1] + [Mention(0, 5, "Bosto", "location", 0.9)], [""] * 2)
+    assert cached.searched == 3 and again[0] == first[0]  # "Boston" from the cache, "Bosto" searched
+    kb.version += 1  # as after kb.refresh(): an updated KB is searched again
+    assert cached.retrieve(mentions[:1], [""]) == first[:1] and cached.searched == 4
+
+
+def test_string_features_from_memoised_name_forms():
+    from glinker.kb.normalize import normalize_alias
+    from glinker.rerank.features import candidate_features, name_forms
+    from glinker.types import Candidate, EntityRecord
+
+    recs = {"Q1": EntityRecord("Q1", "Boris Yeltsin", aliases=("Yeltsin", "B. N. Yeltsin")),
+            "Q2": EntityRecord("Q2", "Boston", aliases=("Beantown",))}
+    cands = [Candidate("Q1", 0.0), Candidate("Q2", 0.0), Candidate("Q3", 0.0)]  # Q3: no record
+    m = Mention(0, 7, "Yeltsin", "person", 0.9)
+    before = name_forms.cache_info()
+    feats = candidate_features(m, cands, recs)
+    again = candidate_features(m, cands, recs)
+    assert feats == again and name_forms.cache_info().hits >= before.hits + 2
+    for c, f in zip(cands, feats):
+        rec = recs.get(c.qid)
+        names = [normalize_alias(n) for n in (rec.label, *rec.aliases)] if rec else []
+        assert f["string_sim"] == string_similarity("yeltsin", names)
+        assert f["token_overlap"] == token_overlap("yeltsin", names)
+    assert feats[0]["alias_match"] == 1.0 and feats[0]["token_overlap"] == 1.0 and feats[2]["string_sim"] == 0.0

@@ -4,7 +4,8 @@ shared context windows."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -20,24 +21,38 @@ def _trigrams(text: str) -> set[str]:
 
 def string_similarity(norm_mention: str, names: Sequence[str]) -> float:
     """Best character-trigram Jaccard between a normalised mention and normalised entity names."""
-    grams = _trigrams(norm_mention)
-    best = 0.0
-    for name in names:
-        other = _trigrams(name)
-        best = max(best, len(grams & other) / max(1, len(grams | other)))
-    return best
+    return _best_jaccard(_trigrams(norm_mention), [_trigrams(name) for name in names])
 
 
 def token_overlap(norm_mention: str, names: Sequence[str]) -> float:
     """Fraction of the mention's tokens found in some entity name ("Yeltsin" in "Boris Yeltsin" -> 1)."""
-    tokens = norm_mention.split()
+    return _best_overlap(norm_mention.split(), [set(name.split()) for name in names])
+
+
+def _best_jaccard(grams: set[str], names: Sequence[Set[str]]) -> float:
+    best = 0.0
+    for other in names:
+        best = max(best, len(grams & other) / max(1, len(grams | other)))
+    return best
+
+
+def _best_overlap(tokens: Sequence[str], names: Sequence[Set[str]]) -> float:
     if not tokens:
         return 0.0
     best = 0.0
-    for name in names:
-        have = set(name.split())
+    for have in names:
         best = max(best, sum(t in have for t in tokens) / len(tokens))
     return best
+
+
+# memoised per name set: the same entities are candidates of mention after mention (a country of
+# most mentions of its places), and their names' forms are a pure function of label and aliases
+@lru_cache(maxsize=1 << 14)
+def name_forms(label: str, aliases: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[frozenset[str], ...],
+                                                             tuple[frozenset[str], ...]]:
+    """An entity's normalised names (label first), their character trigrams and their token sets."""
+    names = tuple(normalize_alias(n) for n in (label, *aliases))
+    return names, tuple(frozenset(_trigrams(n)) for n in names), tuple(frozenset(n.split()) for n in names)
 
 
 def _rank_features(values: Sequence[float | None]) -> tuple[list[float], list[float], list[float]]:
@@ -78,10 +93,11 @@ def candidate_features(
     types, type_gap, _ = _rank_features(type_scores if type_scores is not None else [None] * len(cands))
     pops = [records[c.qid].popularity if c.qid in records else 0.0 for c in cands]
     total = sum(pops)
+    grams, tokens = _trigrams(norm), norm.split()
     feats = []
     for i, c in enumerate(cands):
         rec = records.get(c.qid)
-        names = [normalize_alias(n) for n in ((rec.label,) + rec.aliases)] if rec is not None else []
+        names, name_grams, name_tokens = name_forms(rec.label, tuple(rec.aliases)) if rec is not None else ((), (), ())
         label_match = bool(names) and names[0] == norm
         alias_match = c.alias_match or norm in names
         feats.append({
@@ -96,8 +112,8 @@ def candidate_features(
             "name_sim": name_v[i] if name_sims[i] is not None else 0.0,
             "name_gap": name_gap[i],
             "name_rank": name_rank[i],
-            "string_sim": string_similarity(norm, names),
-            "token_overlap": token_overlap(norm, names),
+            "string_sim": _best_jaccard(grams, name_grams),
+            "token_overlap": _best_overlap(tokens, name_tokens),
             "type_score": types[i] if type_scores is not None and type_scores[i] is not None else 0.0,
             "type_gap": type_gap[i],
             "demonym": float("demonym" in c.sources),

@@ -4,6 +4,7 @@ embeddings), alias (normalised exact match), and their union."""
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -154,31 +155,48 @@ class NameRetriever:
         kb: The opened knowledge base.
         detector: The bi-encoder detector (injected by the config builder).
         top_k: Candidates per mention.
+        cache_size: Mention strings whose candidates are kept (least recently used dropped first):
+            the candidates depend on the string alone, and a text repeats its names ("Clinton",
+            "Germany") as do the texts of a collection.
     """
 
     name = "name"
 
-    def __init__(self, kb: KnowledgeBase, detector, top_k: int = 32) -> None:
+    def __init__(self, kb: KnowledgeBase, detector, top_k: int = 32, cache_size: int = 20_000) -> None:
         self.kb = kb
         self.encoder = NameEncoder(detector)
         self.top_k = int(top_k)
+        self.cache_size = int(cache_size)
+        self.searched = 0  # strings looked up in the name index (the others came from the cache)
+        self._found: OrderedDict[str, tuple[Candidate, ...]] = OrderedDict()
+        self._version = getattr(kb, "version", None)
 
     def retrieve(self, mentions: Sequence[Mention], contexts: Sequence[str]) -> list[list[Candidate]]:
-        """One batched search for all mentions."""
-        if not mentions:
-            return []
-        queries = self.encoder.encode([m.text for m in mentions])
-        rows, scores = self.kb.name_index.search(queries, self.top_k)
-        qids = self.kb.store.qids_for_rows(rows.reshape(-1).tolist())
-        width = rows.shape[1]
-        out = []
-        for j in range(len(mentions)):
-            out.append([
-                Candidate(q, float(scores[j, r]), name_score=float(scores[j, r]), sources=(self.name,))
-                for r in range(width)
-                if (q := qids[j * width + r]) is not None
-            ])
-        return out
+        """One batched search for the mention strings not seen recently, each string searched once."""
+        version = getattr(self.kb, "version", None)
+        if version != self._version:  # a refreshed KB (an update) answers differently
+            self._found.clear()
+            self._version = version
+        texts = [m.text for m in mentions]
+        todo = list(dict.fromkeys(t for t in texts if t not in self._found))
+        found = {t: self._found[t] for t in dict.fromkeys(texts) if t in self._found}
+        if todo:
+            rows, scores = self.kb.name_index.search(self.encoder.encode(todo), self.top_k)
+            qids = self.kb.store.qids_for_rows(rows.reshape(-1).tolist())
+            width = rows.shape[1]
+            for j, t in enumerate(todo):
+                found[t] = tuple(
+                    Candidate(q, float(scores[j, r]), name_score=float(scores[j, r]), sources=(self.name,))
+                    for r in range(width)
+                    if (q := qids[j * width + r]) is not None
+                )
+            self.searched += len(todo)
+        for t, cands in found.items():
+            self._found[t] = cands
+            self._found.move_to_end(t)
+        while len(self._found) > self.cache_size:
+            self._found.popitem(last=False)
+        return [list(found[t]) for t in texts]
 
 
 class UnionRetriever:
