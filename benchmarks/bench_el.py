@@ -10,10 +10,10 @@ picks systems by their position in ``SYSTEMS`` (0-based). Prints a Markdown tabl
 ``out``) and a JSON line with all metrics last.
 
 ``loo=true`` adds leave-one-benchmark-out figures (:mod:`glinker.rerank.leave_one_out`) for each chosen
-system with a fitted ranker, over all documents of the benchmarks the packaged ranker was fitted on: every
-fitted part (ranker, NIL classifier, NIL threshold) refitted without the benchmark it scores, next to the
-same system's in-sample figure on the same documents, and the refit noise. Systems with nothing fitted (the
-baselines) score the same either way. ``loo=only`` skips the per-benchmark table.
+system with a fitted ranker, over all documents of the benchmarks the packaged ranker was fitted on: the
+ranker, NIL classifier and NIL threshold refitted without the benchmark each figure scores, next to the
+same system's in-sample figure on the same documents (the packaged models), and the refit noise. Systems
+with nothing fitted (the baselines) score the same either way. ``loo=only`` skips the per-benchmark table.
 """
 
 from __future__ import annotations

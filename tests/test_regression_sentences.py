@@ -92,9 +92,9 @@ def test_nil_person_names_keep_their_first_name(linked):
 
 def test_leave_one_out_refits_without_the_scored_group(linked):
     """Leave-one-out validation on the sentences split into three groups: every group gets figures from
-    models fitted on the other two, the configured reranker is left as it was, and the in-sample figure is
-    the configured pipeline's own."""
-    from glinker.evaluate.el import GoldDocument, GoldMention, evaluate_ed
+    models fitted on the other two, the configured reranker is left as it was, and the in-sample figures,
+    recomputed from the kept features, are exactly what the pipeline itself scores."""
+    from glinker.evaluate.el import GoldDocument, GoldMention, evaluate_e2e, evaluate_ed
     from glinker.rerank.leave_one_out import leave_one_out, summary
 
     nlp, _, _ = linked
@@ -108,6 +108,7 @@ def test_leave_one_out_refits_without_the_scored_group(linked):
     assert [r.name for r in results] == list(groups)
     for r, docs_k in zip(results, groups.values()):
         assert r.ed_in_sample == round(evaluate_ed(nlp, docs_k).metrics()["accuracy"], 2)
+        assert r.e2e_in_sample == round(evaluate_e2e(nlp, docs_k).metrics()["f1"], 2)
         assert 0.0 < r.ed_loo <= 100.0 and 0.0 < r.e2e_loo <= 100.0, r  # the held-out models link something
         assert len(r.ed_seeds) == len(r.e2e_seeds) == 2
     total = summary(results)

@@ -52,7 +52,7 @@ def collect(pipeline, docs: Sequence[GoldDocument], features: Sequence[str] = FE
         gold = [m for m in doc.mentions if not m.optional]
         if not gold:
             continue
-        tracing.traces.clear()
+        tracing.clear()
         (links,) = traced.link_spans([Document(doc.id, doc.text)], [[(m.start, m.end) for m in gold]])
         feats = [f for trace in tracing.traces for f in trace.features]
         for g, link, cand_feats in zip(gold, links, feats):

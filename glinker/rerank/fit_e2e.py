@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from glinker.evaluate.el import GoldDocument
+from glinker.rerank.feature_names import FEATURES
 from glinker.rerank.tracing import traced_pipeline
 from glinker.types import Document
 
@@ -74,6 +75,10 @@ class TracedMention:
         mention_score: The detector's score.
         row: The NIL model's input row (:func:`glinker.rerank.nil.mention_row`); ``None`` without candidates.
         ruled_out: Every candidate is ruled out by the mention's words (it is NIL whatever the NIL model says).
+        features: Every candidate's features (rows in candidate order, columns :data:`FEATURES`), from which
+            another ranker's decision can be recomputed (:mod:`glinker.rerank.leave_one_out`).
+        qids: The candidates' QIDs, in candidate order.
+        ruled: Per candidate, whether the mention's words rule it out.
     """
 
     start: int
@@ -83,6 +88,9 @@ class TracedMention:
     mention_score: float
     row: list[float] | None
     ruled_out: bool
+    features: np.ndarray | None = None
+    qids: tuple[str, ...] = ()
+    ruled: np.ndarray | None = None
 
 
 def trace_e2e(pipeline, docs: Sequence[GoldDocument]) -> list[list[TracedMention]]:
@@ -94,19 +102,32 @@ def trace_e2e(pipeline, docs: Sequence[GoldDocument]) -> list[list[TracedMention
     out: list[list[TracedMention]] = []
     for s in range(0, len(docs), pipeline.batch_size):
         batch = [Document(d.id, d.text) for d in docs[s : s + pipeline.batch_size]]
-        tracing.traces.clear()
+        tracing.clear()
         traced.link_batch(batch)
-        log = ((row, qid, dec) for trace in tracing.traces
-               for row, qid, dec in zip(trace.nil_rows, trace.best, trace.decisions))
+        log = ((row, qid, dec, feats, cands) for trace, call in zip(tracing.traces, tracing.candidate_qids)
+               for row, qid, dec, feats, cands in zip(trace.nil_rows, trace.best, trace.decisions, trace.features,
+                                                      call))
         for doc in batch:
             mentions = []
             for m in doc.mentions:
-                row, qid, dec = next(log)
-                # a ruled-out candidate's probability is exactly 0; a calibrated one never is
-                ruled_out = bool(dec.ranked) and dec.ranked[0][1] == 0.0
-                mentions.append(TracedMention(m.start, m.end, m.text, qid, float(m.score), row, ruled_out))
+                row, qid, dec, feats, cands = next(log)
+                x, qids, ruled = candidate_table(feats, cands, dec)
+                mentions.append(TracedMention(m.start, m.end, m.text, qid, float(m.score), row,
+                                              bool(ruled is not None and ruled.all()), x, qids, ruled))
             out.append(mentions)
     return out
+
+
+def candidate_table(feats, qids: Sequence[str], decision) -> tuple[np.ndarray | None, tuple[str, ...],
+                                                                  np.ndarray | None]:
+    """A traced mention's candidates as arrays, in candidate order: features (× :data:`FEATURES`), QIDs, and
+    which ones its words rule out (a ruled-out candidate's probability is exactly 0; a calibrated one's never
+    is)."""
+    if not qids:
+        return None, (), None
+    prob = {c.qid: p for c, p in decision.ranked}
+    x = np.array([[f[name] for name in FEATURES] for f in feats], dtype=np.float64)
+    return x, tuple(qids), np.array([prob.get(q, 0.0) == 0.0 for q in qids])
 
 
 def nil_training_rows(docs: Sequence[GoldDocument], traced: Sequence[Sequence[TracedMention]], kb_has

@@ -3,51 +3,87 @@
 A figure measured on the documents a model was fitted or tuned on says little about text nobody tuned on.
 Here every fitted part is refitted without the benchmark it is scored on:
 
-1. candidate features of every gold mention of every benchmark are collected once (:func:`collect`);
-2. for each benchmark B, the ranker (first-pass linear weights, LambdaMART trees and their calibration) is
-   fitted on the other benchmarks' mentions only;
-3. ED: B's gold spans are linked by the pipeline with B's ranker (:func:`glinker.evaluate.el.evaluate_ed`);
-4. e2e: B's documents are linked end to end by B's ranker with the NIL decision off, keeping each detected
-   mention's NIL-model row. The NIL classifier for B is then fitted on the other benchmarks' rows (each of
-   those linked by *its own* held-out ranker, so their scores look like scores on unseen text), its
-   threshold tuned on the other benchmarks' e2e F1, and both applied to B.
+1. each benchmark is linked twice by the configured pipeline, keeping every candidate's features: its gold
+   spans as ED links them (:func:`collect_spans`), and its text end to end with the NIL decision off
+   (:func:`glinker.rerank.fit_e2e.trace_e2e`);
+2. for each benchmark B, the ranker (LambdaMART trees and their calibration) is fitted on the other
+   benchmarks' gold mentions only, and B's links are recomputed with it from the kept features;
+3. the NIL classifier for B is fitted on the other benchmarks' detected mentions, each benchmark's rows
+   recomputed with *its own* held-out ranker (so they look like scores on unseen text); its threshold is
+   the one that maximises the other benchmarks' mean e2e F1; both are applied to B.
 
-The span NIL threshold for given spans stays as configured (a NIL cut-off on gold spans, 0.1 by default).
-Refit noise: the same folds refitted with bagging under different seeds (ED: the rankers, scored by their
-top candidate among the collected ones; e2e: the NIL classifiers over the same links). A change is worth
-keeping when it moves the leave-one-out mean by more than that spread.
+Recomputing from kept features gives exactly what the pipeline would link with the refitted models (a
+test checks it for the configured ones), because the features do not depend on the ranker: the
+coherence features' first pass uses the linear weights, which stay as configured (so does the span NIL
+threshold, which ED accuracy does not read). Refit noise: every step above repeated with bagging under
+different seeds; a change is worth keeping when it moves the leave-one-out mean by more than that spread.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from glinker.evaluate.el import GoldDocument, evaluate_ed, kb_membership, score_e2e
-from glinker.rerank.fit import MentionExamples, collect, decide_by, fit_lambdamart, fit_listwise, fit_logistic
-from glinker.rerank.fit_e2e import TracedMention, nil_training_rows, trace_e2e, tune_e2e
-from glinker.rerank.nil import NilModel, fit_nil_model
+from glinker.evaluate.el import GoldDocument, ed_scope, kb_membership, score_e2e
+from glinker.rerank.fit import MentionExamples, fit_lambdamart, fit_logistic
+from glinker.rerank.fit_e2e import TracedMention, candidate_table, nil_training_rows, trace_e2e, tune_e2e
+from glinker.rerank.nil import MENTION_FEATURES, NilModel, fit_nil_model
 from glinker.rerank.ranker import FEATURES, FeatureReranker
+from glinker.rerank.tracing import traced_pipeline
+from glinker.types import Document
 
 logger = logging.getLogger(__name__)
 
 # Bagging for the noise refits: each seed sees a different 90 % of rows and features.
 NOISE_PARAMS = {"bagging_fraction": 0.9, "bagging_freq": 1, "feature_fraction": 0.9}
 
+Traced = Sequence[Sequence[TracedMention]]
+
 
 @dataclass
 class RankerFit:
-    """A ranker fitted on some benchmarks: first-pass linear weights, trees and their calibration."""
+    """A ranker: LambdaMART trees and the calibration of their score into a link probability."""
 
-    weights: dict[str, float]
-    bias: float
     booster: object
     model_scale: float
     model_bias: float
+
+    @classmethod
+    def configured(cls, reranker: FeatureReranker) -> RankerFit:
+        """The reranker's own model."""
+        return cls(reranker.booster, reranker.model_scale, reranker.model_bias)
+
+    def probs(self, blocks: Sequence[np.ndarray | None], ruled: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
+        """Link probabilities of every candidate block (one predict call); ruled-out candidates get 0."""
+        rows = [b for b in blocks if b is not None]
+        if not rows:
+            return [None] * len(blocks)
+        z = self.model_scale * self.booster.predict(np.vstack(rows)) + self.model_bias
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+        out, k = [], 0
+        for b, r in zip(blocks, ruled):
+            if b is None:
+                out.append(None)
+                continue
+            q = p[k : k + len(b)].copy()
+            q[r] = 0.0
+            out.append(q)
+            k += len(b)
+        return out
+
+
+@dataclass
+class SpanExamples:
+    """One scored gold span as ED links it: candidate features (``None`` without candidates), QIDs,
+    ruled-out flags and the gold QID."""
+
+    features: np.ndarray | None
+    qids: tuple[str, ...]
+    ruled: np.ndarray | None
+    gold: str
 
 
 @dataclass
@@ -60,43 +96,78 @@ class BenchmarkResult:
     ed_loo: float | None = None
     e2e_in_sample: float | None = None
     e2e_loo: float | None = None
-    # ED accuracy of the held-out ranker under each noise seed (argmax over the collected candidates)
+    nil_threshold: float | None = None
     ed_seeds: list[float] = field(default_factory=list)
     e2e_seeds: list[float] = field(default_factory=list)
-    nil_threshold: float | None = None
 
 
-def fit_ranker(rows: Sequence[MentionExamples], params: dict | None = None) -> RankerFit:
-    """The ranker :func:`glinker.rerank.fit.fit_reranker` fits, on ``rows`` alone (no held-out part)."""
-    rows = [ex for ex in rows if ex.gold is not None and ex.labels.any()]
-    x = np.vstack([ex.features for ex in rows])
-    y = np.concatenate([ex.labels for ex in rows])
-    direction = fit_listwise(rows)
-    (scale,), b = fit_logistic((x @ direction)[:, None], y, l2=0.0)
-    booster = fit_lambdamart(rows, FEATURES, params)
-    (mscale,), mbias = fit_logistic(booster.predict(x)[:, None], y, l2=0.0)
-    return RankerFit({n: float(v) for n, v in zip(FEATURES, scale * direction)}, float(b), booster,
-                     float(mscale), float(mbias))
+def collect_spans(pipeline, docs: Sequence[GoldDocument]) -> list[SpanExamples]:
+    """Every gold span ED scores (:func:`glinker.evaluate.el.ed_scope`), linked as
+    :func:`glinker.evaluate.el.evaluate_ed` links it (one document per call), with its candidates' features."""
+    kb_has = kb_membership(pipeline.kb, docs)
+    traced, tracing = traced_pipeline(pipeline, pipeline.reranker)
+    out: list[SpanExamples] = []
+    for doc in docs:
+        scored, _ = ed_scope(doc, kb_has)
+        if not scored:
+            continue
+        tracing.clear()
+        traced.link_spans([Document(doc.id, doc.text)], [[(m.start, m.end) for m in scored]])
+        calls = ((feats, cands, dec) for trace, qids in zip(tracing.traces, tracing.candidate_qids)
+                 for feats, cands, dec in zip(trace.features, qids, trace.decisions))
+        for gold, (feats, cands, dec) in zip(scored, calls):
+            x, qids, ruled = candidate_table(feats, cands, dec)
+            out.append(SpanExamples(x, qids, ruled, gold.qid))
+    return out
 
 
-@contextmanager
-def ranker_in(reranker: FeatureReranker, fit: RankerFit | None, nil_model=None,
-              nil_threshold: float | None = None) -> Iterator[FeatureReranker]:
-    """``reranker`` with ``fit``'s ranker (and a NIL model / threshold) for the duration of the block."""
-    names = ("weights", "bias", "booster", "model_scale", "model_bias", "nil_model", "nil_threshold")
-    saved = {n: getattr(reranker, n) for n in names}
-    try:
-        if fit is not None:
-            reranker.weights, reranker.bias, reranker.booster = dict(fit.weights), fit.bias, fit.booster
-            reranker.model_scale, reranker.model_bias = fit.model_scale, fit.model_bias
-        if nil_model is not None:
-            reranker.nil_model = nil_model
-        if nil_threshold is not None:
-            reranker.nil_threshold = nil_threshold
-        yield reranker
-    finally:
-        for n, v in saved.items():
-            setattr(reranker, n, v)
+def ed_accuracy(spans: Sequence[SpanExamples], fit: RankerFit) -> float:
+    """ED accuracy (%) with ``fit``: the best candidate is the gold entity (no candidates: wrong)."""
+    probs = fit.probs([s.features for s in spans], [s.ruled for s in spans])
+    right = sum(1 for s, p in zip(spans, probs) if p is not None and s.qids[int(np.argmax(p))] == s.gold)
+    return round(100.0 * right / max(len(spans), 1), 2)
+
+
+def relinked(traced: Traced, fit: RankerFit) -> list[list[TracedMention]]:
+    """The traced mentions as ``fit`` ranks them: best candidate, ruled-out flag and NIL-model row."""
+    flat = [m for doc in traced for m in doc]
+    probs = iter(fit.probs([m.features for m in flat], [m.ruled for m in flat]))
+    keep = len(MENTION_FEATURES)
+    out = []
+    for doc in traced:
+        mentions = []
+        for m in doc:
+            p = next(probs)
+            if p is None:
+                mentions.append(m)
+                continue
+            order = np.argsort(-p, kind="stable")
+            top = int(order[0])
+            gap = float(p[top] - p[order[1]]) if len(p) > 1 else float(p[top])
+            row = [float(p[top]), gap, *m.row[2:keep], *(float(v) for v in m.features[top])]
+            mentions.append(replace(m, best=m.qids[top], row=row, ruled_out=bool(m.ruled[top])))
+        out.append(mentions)
+    return out
+
+
+def _nil_probs(traced: Traced, nil: NilModel) -> list[list[float]]:
+    """The NIL classifier's link probability per mention; 0 without candidates or with all ruled out."""
+    rows = [m.row for doc in traced for m in doc if m.row is not None and not m.ruled_out]
+    it = iter(nil.predict(rows).tolist() if rows else [])
+    return [[next(it) if m.row is not None and not m.ruled_out else 0.0 for m in doc] for doc in traced]
+
+
+def _records(traced: Traced, nil: NilModel) -> list[list[tuple]]:
+    """``tune_e2e``'s (start, end, qid, link score, mention score) records."""
+    return [[(m.start, m.end, m.best, p, m.mention_score) for m, p in zip(doc, ps)]
+            for doc, ps in zip(traced, _nil_probs(traced, nil))]
+
+
+def e2e_f1(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, threshold: float) -> float:
+    """Strong-match in-KB F1 (%) of the traced links kept by ``nil`` at ``threshold``."""
+    preds = [[(s, e, q) for s, e, q, p, _ in doc if q is not None and p >= threshold]
+             for doc in _records(traced, nil)]
+    return round(float(score_e2e(docs, preds, kb_has).metrics()["f1"]), 2)
 
 
 class _FittedNil(NilModel):
@@ -107,40 +178,37 @@ class _FittedNil(NilModel):
         self.booster = booster
 
 
-def ed_top1(rows: Sequence[MentionExamples], fit: RankerFit, in_kb_total: int) -> float:
-    """ED accuracy (%) of ``fit``'s argmax over collected candidates; ``in_kb_total`` counts gold mentions
-    without candidates too (they are wrong whatever the ranker does)."""
-    picks = decide_by(rows, lambda f: fit.model_scale * fit.booster.predict(f) + fit.model_bias)
-    right = sum(1 for ex, (qid, _) in zip(rows, picks) if ex.gold is not None and qid == ex.gold)
-    return 100.0 * right / max(in_kb_total, 1)
+def fit_ranker(spans: Sequence[SpanExamples], params: dict | None = None) -> RankerFit:
+    """LambdaMART trees on the gold spans whose gold entity is among the candidates, and their calibration."""
+    rows = [MentionExamples(s.features, np.array([float(q == s.gold) for q in s.qids]), s.gold, list(s.qids))
+            for s in spans if s.features is not None and s.gold in s.qids]
+    booster = fit_lambdamart(rows, FEATURES, params)
+    x = np.vstack([r.features for r in rows])
+    y = np.concatenate([r.labels for r in rows])
+    (scale,), bias = fit_logistic(booster.predict(x)[:, None], y, l2=0.0)
+    return RankerFit(booster, float(scale), float(bias))
 
 
-Traced = Sequence[Sequence[TracedMention]]
-
-
-def _e2e_f1(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, threshold: float) -> float:
-    preds = [[(m.start, m.end, m.best) for m, p in zip(doc, ps) if m.best is not None and p >= threshold]
-             for doc, ps in zip(traced, _nil_probs(traced, nil))]
-    return float(score_e2e(docs, preds, kb_has).metrics()["f1"])
-
-
-def _nil_probs(traced: Traced, nil: NilModel) -> list[list[float]]:
-    """The NIL classifier's link probability per mention; 0 without candidates or with all ruled out."""
-    rows = [m.row for doc in traced for m in doc if m.row is not None and not m.ruled_out]
-    it = iter(nil.predict(rows).tolist() if rows else [])
-    return [[next(it) if m.row is not None and not m.ruled_out else 0.0 for m in doc] for doc in traced]
-
-
-def _records(traced: Traced, probs) -> list[list[tuple]]:
-    """``tune_e2e``'s (start, end, qid, link score, mention score) records."""
-    return [[(m.start, m.end, m.best, p, m.mention_score) for m, p in zip(doc, ps)] for doc, ps in zip(traced, probs)]
+def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None):
+    """Per benchmark: (e2e F1, threshold) with NIL models and thresholds fitted on the others."""
+    own = {n: relinked(traced[n], rankers[n]) for n in names}
+    rows = {n: nil_training_rows(docs[n], own[n], kb_has)[:2] for n in names}
+    out = {}
+    for n in names:
+        others = [o for o in names if o != n]
+        nil = _FittedNil(fit_nil_model([r for o in others for r in rows[o][0]],
+                                       [y for o in others for y in rows[o][1]], params))
+        tuned = tune_e2e([d for o in others for d in docs[o]], [r for o in others for r in _records(own[o], nil)],
+                         kb_has, mention_grid=(0.0,), groups=[o for o in others for _ in docs[o]])
+        out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, tuned["nil_threshold"]), tuned["nil_threshold"])
+    return out
 
 
 def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *, e2e: bool = True,
-                  in_sample: bool = True, noise_seeds: Sequence[int] = (1, 2, 3)) -> list[BenchmarkResult]:
-    """Score every benchmark with models fitted on the others (and, ``in_sample``, with the configured ones).
+                  noise_seeds: Sequence[int] = (1, 2, 3)) -> list[BenchmarkResult]:
+    """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
-    ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is restored after.
+    ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -149,66 +217,43 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     names = list(benchmarks)
     if len(names) < 2:
         raise ValueError("leave-one-out validation needs at least two benchmarks")
-    has_all = kb_membership(pipeline.kb, [d for docs in benchmarks.values() for d in docs])
-    has = dict.fromkeys(names, has_all)
-    examples, totals = {}, {}
-    for n, docs in benchmarks.items():
-        examples[n] = collect(pipeline, docs)
-        totals[n] = sum(1 for d in docs for m in d.mentions if not m.optional and m.qid and has[n](m.qid))
-        logger.info("%s: %d gold mentions with candidates (%d in the KB)", n, len(examples[n]), totals[n])
-    others = {n: [ex for o in names if o != n for ex in examples[o]] for n in names}
-    folds = {n: fit_ranker(others[n]) for n in names}
+    kb_has = kb_membership(pipeline.kb, [d for docs in benchmarks.values() for d in docs])
+    spans = {}
+    for n in names:
+        spans[n] = collect_spans(pipeline, benchmarks[n])
+        logger.info("%s: %d gold spans scored by ED", n, len(spans[n]))
+    configured = RankerFit.configured(reranker)
+
+    def rankers(params: dict | None) -> dict[str, RankerFit]:
+        return {n: fit_ranker([s for o in names if o != n for s in spans[o]], params) for n in names}
+
+    seeds = {None: rankers(None), **{s: rankers(NOISE_PARAMS | {"seed": s}) for s in noise_seeds}}
     results = {n: BenchmarkResult(n, len(benchmarks[n])) for n in names}
     for n in names:
-        for seed in noise_seeds:
-            fit = fit_ranker(others[n], NOISE_PARAMS | {"seed": seed})
-            results[n].ed_seeds.append(round(ed_top1(examples[n], fit, totals[n]), 2))
-        with ranker_in(reranker, folds[n]):
-            results[n].ed_loo = round(evaluate_ed(pipeline, benchmarks[n]).metrics()["accuracy"], 2)
-        if in_sample:
-            results[n].ed_in_sample = round(evaluate_ed(pipeline, benchmarks[n]).metrics()["accuracy"], 2)
-        logger.info("%s ED: in-sample %s, leave-one-out %s, seeds %s", n, results[n].ed_in_sample,
-                    results[n].ed_loo, results[n].ed_seeds)
+        r = results[n]
+        r.ed_in_sample = ed_accuracy(spans[n], configured)
+        r.ed_loo = ed_accuracy(spans[n], seeds[None][n])
+        r.ed_seeds = [ed_accuracy(spans[n], seeds[s][n]) for s in noise_seeds]
+        logger.info("%s ED: in-sample %s, leave-one-out %s, seeds %s", n, r.ed_in_sample, r.ed_loo, r.ed_seeds)
     if not e2e:
         return [results[n] for n in names]
     traced = {}
     for n in names:
-        with ranker_in(reranker, folds[n], nil_threshold=0.0):
-            traced[n] = trace_e2e(pipeline, benchmarks[n])
-        if in_sample:
-            results[n].e2e_in_sample = round(float(score_e2e(benchmarks[n], [
-                [(m.start, m.end, m.qid) for m in d.mentions if m.qid] for d in _linked(pipeline, benchmarks[n])],
-                has[n]).metrics()["f1"]), 2)
-    nil_rows = {n: nil_training_rows(benchmarks[n], traced[n], has[n])[:2] for n in names}
+        traced[n] = trace_e2e(pipeline, benchmarks[n])
+        logger.info("%s: %d detected mentions traced", n, sum(len(d) for d in traced[n]))
     for n in names:
-        for seed in (None, *noise_seeds):
-            params = None if seed is None else NOISE_PARAMS | {"seed": seed}
-            rows = [r for o in names if o != n for r in nil_rows[o][0]]
-            labels = [y for o in names if o != n for y in nil_rows[o][1]]
-            nil = _FittedNil(fit_nil_model(rows, labels, params))
-            # the threshold that maximises the other benchmarks' mean e2e F1 (their own folds' links)
-            docs = [d for o in names if o != n for d in benchmarks[o]]
-            groups = [o for o in names if o != n for _ in benchmarks[o]]
-            recs = [r for o in names if o != n for r in _records(traced[o], _nil_probs(traced[o], nil))]
-            tuned = tune_e2e(docs, recs, has_all, mention_grid=(0.0,), groups=groups)
-            f1 = round(_e2e_f1(benchmarks[n], traced[n], has[n], nil, tuned["nil_threshold"]), 2)
-            if seed is None:
-                results[n].e2e_loo, results[n].nil_threshold = f1, tuned["nil_threshold"]
-            else:
-                results[n].e2e_seeds.append(f1)
-        logger.info("%s e2e: in-sample %s, leave-one-out %s (NIL threshold %.2f), seeds %s", n,
-                    results[n].e2e_in_sample, results[n].e2e_loo, results[n].nil_threshold, results[n].e2e_seeds)
+        mine = relinked(traced[n], configured)
+        results[n].e2e_in_sample = e2e_f1(benchmarks[n], mine, kb_has, reranker.nil_model, reranker.nil_threshold)
+    for n, (f1, threshold) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[None], None).items():
+        results[n].e2e_loo, results[n].nil_threshold = f1, threshold
+    for s in noise_seeds:
+        for n, (f1, _) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[s], NOISE_PARAMS | {"seed": s}).items():
+            results[n].e2e_seeds.append(f1)
+    for n in names:
+        r = results[n]
+        logger.info("%s e2e: in-sample %s, leave-one-out %s (NIL threshold %.2f), seeds %s", n, r.e2e_in_sample,
+                    r.e2e_loo, r.nil_threshold, r.e2e_seeds)
     return [results[n] for n in names]
-
-
-def _linked(pipeline, docs: Sequence[GoldDocument]):
-    """``docs`` linked end to end by the pipeline as configured."""
-    from glinker.types import Document
-
-    batch = [Document(d.id, d.text) for d in docs]
-    for s in range(0, len(batch), pipeline.batch_size):
-        pipeline.link_batch(batch[s : s + pipeline.batch_size])
-    return batch
 
 
 def summary(results: Sequence[BenchmarkResult]) -> dict:

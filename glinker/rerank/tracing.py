@@ -15,15 +15,23 @@ class TracingReranker:
     def __init__(self, reranker: FeatureReranker) -> None:
         self.reranker = reranker
         self.traces: list[RerankTrace] = []
+        # per call, per mention: the candidates' QIDs in the order the trace's feature rows follow
+        self.candidate_qids: list[list[list[str]]] = []
 
     def rerank(self, mentions, candidates, contexts, voters=None) -> list[LinkDecision]:
-        return self._kept(self.reranker.trace(mentions, candidates, contexts, voters))
+        return self._kept(self.reranker.trace(mentions, candidates, contexts, voters), candidates)
 
     def rerank_spans(self, mentions, candidates, contexts) -> list[LinkDecision]:
-        return self._kept(self.reranker.trace(mentions, candidates, contexts, given_spans=True))
+        return self._kept(self.reranker.trace(mentions, candidates, contexts, given_spans=True), candidates)
 
-    def _kept(self, trace: RerankTrace) -> list[LinkDecision]:
+    def clear(self) -> None:
+        """Forget the calls kept so far."""
+        self.traces.clear()
+        self.candidate_qids.clear()
+
+    def _kept(self, trace: RerankTrace, candidates) -> list[LinkDecision]:
         self.traces.append(trace)
+        self.candidate_qids.append([[c.qid for c in cands] for cands in candidates])
         return trace.decisions
 
 
