@@ -15,9 +15,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from glinker.cli import reports_errors, run_command
 from glinker.config import CONF_DIR
-from glinker.errors import GlinkerError, KBError
-from glinker.interrupts import Interrupted, stop_on_signals
+from glinker.errors import KBError
+from glinker.interrupts import Interrupted
 
 logger = logging.getLogger("kb_build")
 
@@ -70,16 +71,16 @@ def run(cfg: DictConfig) -> dict:
     return manifest
 
 
+@reports_errors  # a GlinkerError: one line, exit 2 (glinker.cli)
 def _guarded(fn, cfg: DictConfig, on_interrupt: str):
-    """``fn(cfg)``; a GlinkerError exits 2 with its one-line message, an interrupt with 130 / 143."""
+    """``fn(cfg)``; an interrupt is reported with what it left (``on_interrupt``, which names this run's
+    folder) and goes on to :func:`glinker.cli.run_command`, which exits 130 / 143."""
     try:
         return fn(cfg)
-    except GlinkerError as exc:
-        logger.error("%s", exc)
-        sys.exit(2)
     except Interrupted as exc:
         logger.error("%s: %s", exc, on_interrupt)
-        sys.exit(exc.exit_code)
+        exc.reported = True
+        raise
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="kb_build", version_base="1.3")
@@ -152,8 +153,7 @@ def main() -> None:
     if command in ("update", "compact"):
         del sys.argv[1]
         app = _subcommand(command, update if command == "update" else compact)
-    with stop_on_signals():
-        app()
+    run_command(app, "nothing was changed")
 
 
 if __name__ == "__main__":
