@@ -60,7 +60,7 @@ def pruned_kb(kb_dir: Path, work: Path, docs: dict, n: int, seed: int) -> tuple[
     listed = work / "deleted.txt"
     if target.is_dir() and listed.is_file():
         return target, set(listed.read_text(encoding="utf-8").split())
-    kb = KnowledgeBase(kb_dir)
+    kb = KnowledgeBase.open(kb_dir)
     gold = sorted({m.qid for ds in docs.values() for d in ds for m in d.mentions if m.qid and not m.optional})
     present = sorted(set(kb.store.get_many(gold)))
     kb.close()
