@@ -14,6 +14,9 @@ system with a fitted ranker, over all documents of the benchmarks the packaged r
 ranker, NIL classifier and NIL threshold refitted without the benchmark each figure scores, next to the
 same system's in-sample figure on the same documents (the packaged models), and the refit noise. Systems
 with nothing fitted (the baselines) score the same either way. ``loo=only`` skips the per-benchmark table.
+``loo_cache=FILE`` keeps the linked features (JSON) and refits from them on the next run;
+``loo_params={"num_leaves":3}`` refits the rankers with other LightGBM settings (JSON), to choose them by
+their leave-one-out mean.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ def _path(name: str) -> str:
     return f"el/opentapioca/{name}.ttl" if name.startswith("istex") else f"el/elevant/{name}.benchmark.jsonl"
 
 
-def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results: dict) -> list[str]:
+def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results: dict, cache: str | None = None,
+               params: dict | None = None) -> list[str]:
     """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc)."""
     from glinker.config import build_pipeline
     from glinker.evaluate.el import load_benchmark
@@ -73,7 +77,7 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
         if not isinstance(pipeline.reranker, FeatureReranker) or pipeline.reranker.booster is None:
             lines.append(f"\n**{system}**: nothing fitted; its leave-one-out figures are its in-sample ones.")
             continue
-        results = leave_one_out(pipeline, benches)
+        results = leave_one_out(pipeline, benches, cache=cache, params=params)
         total = summary(results)
         all_results[f"loo/{system}"] = {"benchmarks": [r.__dict__ for r in results], "summary": total}
         lines += [f"\n**{system}**, leave one benchmark out (all documents of each benchmark)\n",
@@ -98,7 +102,7 @@ def main(argv: list[str]) -> None:
 
     # the other arguments are Hydra overrides of the evaluate_el config (kb_dir=..., detector.threshold=...)
     opts, overrides = key_value_options(argv, {"mode": "both", "benchmarks": "", "out": "", "systems": "", "loo": "",
-                                               "documents": "heldout"},
+                                               "documents": "heldout", "loo_cache": "", "loo_params": ""},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
     if opts["documents"] not in ("heldout", "all"):
@@ -129,7 +133,8 @@ def main(argv: list[str]) -> None:
             lines.append(f"| {system} | " + " | ".join(f"{v:.1f}" for v in vals) + f" | {mean:.1f} |")
             print(lines[-1], file=sys.stderr, flush=True)
     if opts["loo"] in ("true", "only"):
-        lines += loo_tables(systems, overrides, all_results)
+        params = json.loads(opts["loo_params"]) if opts["loo_params"] else None
+        lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params)
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if opts["out"]:

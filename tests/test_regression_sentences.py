@@ -90,7 +90,7 @@ def test_nil_person_names_keep_their_first_name(linked):
     assert not rs.first_name_clashes(results, nlp.kb)
 
 
-def test_leave_one_out_refits_without_the_scored_group(linked):
+def test_leave_one_out_refits_without_the_scored_group(linked, tmp_path):
     """Leave-one-out validation on the sentences split into three groups: every group gets figures from
     models fitted on the other two, the configured reranker is left as it was, and the in-sample figures,
     recomputed from the kept features, are exactly what the pipeline itself scores."""
@@ -103,7 +103,11 @@ def test_leave_one_out_refits_without_the_scored_group(linked):
             for r in rows]
     groups = {f"group{k}": docs[k::3] for k in range(3)}
     booster, threshold = nlp.reranker.booster, nlp.reranker.nil_threshold
-    results = leave_one_out(nlp, groups, noise_seeds=(1, 2))
+    cache = tmp_path / "kept.json"
+    results = leave_one_out(nlp, groups, noise_seeds=(1, 2), cache=cache)
+    assert cache.is_file()
+    again = leave_one_out(nlp, groups, noise_seeds=(1, 2), cache=cache)  # refitted from the kept features
+    assert [r.__dict__ for r in again] == [r.__dict__ for r in results]
     assert nlp.reranker.booster is booster and nlp.reranker.nil_threshold == threshold
     assert [r.name for r in results] == list(groups)
     for r, docs_k in zip(results, groups.values()):

@@ -21,9 +21,12 @@ different seeds; a change is worth keeping when it moves the leave-one-out mean 
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -204,11 +207,44 @@ def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], pa
     return out
 
 
+def _arr(a) -> list | None:
+    return None if a is None else np.asarray(a).tolist()
+
+
+def save_kept(path: str | os.PathLike[str], spans: Mapping[str, list[SpanExamples]],
+              traced: Mapping[str, Traced]) -> None:
+    """Write the kept features (JSON: plain numbers and strings, nothing executable) for later refits."""
+    data = {"spans": {n: [[_arr(s.features), list(s.qids), _arr(s.ruled), s.gold] for s in v]
+                      for n, v in spans.items()},
+            "traced": {n: [[[m.start, m.end, m.text, m.best, m.mention_score, m.row, m.ruled_out, _arr(m.features),
+                             list(m.qids), _arr(m.ruled)] for m in doc] for doc in docs] for n, docs in traced.items()}}
+    target = Path(path)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def load_kept(path: str | os.PathLike[str]) -> tuple[dict[str, list[SpanExamples]], dict[str, list]]:
+    """What :func:`save_kept` wrote."""
+    def arr(v, dtype):
+        return None if v is None else np.asarray(v, dtype=dtype)
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    spans = {n: [SpanExamples(arr(x, np.float64), tuple(q), arr(r, bool), g) for x, q, r, g in v]
+             for n, v in data["spans"].items()}
+    traced = {n: [[TracedMention(s, e, t, b, ms, row, ro, arr(x, np.float64), tuple(q), arr(r, bool))
+                   for s, e, t, b, ms, row, ro, x, q, r in doc] for doc in docs] for n, docs in data["traced"].items()}
+    return spans, traced
+
+
 def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *, e2e: bool = True,
-                  noise_seeds: Sequence[int] = (1, 2, 3)) -> list[BenchmarkResult]:
+                  noise_seeds: Sequence[int] = (1, 2, 3), cache: str | os.PathLike[str] | None = None,
+                  params: dict | None = None) -> list[BenchmarkResult]:
     """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
+    ``cache``: a JSON file of the kept features, written after linking and read instead of linking when it
+    is there (for refitting with other ``params``: LightGBM settings over :data:`LAMBDAMART_PARAMS`).
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -218,16 +254,26 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     if len(names) < 2:
         raise ValueError("leave-one-out validation needs at least two benchmarks")
     kb_has = kb_membership(pipeline.kb, [d for docs in benchmarks.values() for d in docs])
-    spans = {}
+    cached = cache is not None and Path(cache).is_file()
+    spans, traced = load_kept(cache) if cached else ({}, {})
     for n in names:
-        spans[n] = collect_spans(pipeline, benchmarks[n])
+        if n not in spans:
+            spans[n] = collect_spans(pipeline, benchmarks[n])
         logger.info("%s: %d gold spans scored by ED", n, len(spans[n]))
+    if e2e:
+        for n in names:
+            if n not in traced:
+                traced[n] = trace_e2e(pipeline, benchmarks[n])
+            logger.info("%s: %d detected mentions traced", n, sum(len(d) for d in traced[n]))
+    if cache is not None and not cached:
+        save_kept(cache, spans, traced)
     configured = RankerFit.configured(reranker)
+    base = params or {}
 
-    def rankers(params: dict | None) -> dict[str, RankerFit]:
-        return {n: fit_ranker([s for o in names if o != n for s in spans[o]], params) for n in names}
+    def rankers(extra: dict) -> dict[str, RankerFit]:
+        return {n: fit_ranker([s for o in names if o != n for s in spans[o]], base | extra) for n in names}
 
-    seeds = {None: rankers(None), **{s: rankers(NOISE_PARAMS | {"seed": s}) for s in noise_seeds}}
+    seeds = {None: rankers({}), **{s: rankers(NOISE_PARAMS | {"seed": s}) for s in noise_seeds}}
     results = {n: BenchmarkResult(n, len(benchmarks[n])) for n in names}
     for n in names:
         r = results[n]
@@ -237,17 +283,14 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
         logger.info("%s ED: in-sample %s, leave-one-out %s, seeds %s", n, r.ed_in_sample, r.ed_loo, r.ed_seeds)
     if not e2e:
         return [results[n] for n in names]
-    traced = {}
-    for n in names:
-        traced[n] = trace_e2e(pipeline, benchmarks[n])
-        logger.info("%s: %d detected mentions traced", n, sum(len(d) for d in traced[n]))
     for n in names:
         mine = relinked(traced[n], configured)
         results[n].e2e_in_sample = e2e_f1(benchmarks[n], mine, kb_has, reranker.nil_model, reranker.nil_threshold)
     for n, (f1, threshold) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[None], None).items():
         results[n].e2e_loo, results[n].nil_threshold = f1, threshold
     for s in noise_seeds:
-        for n, (f1, _) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[s], NOISE_PARAMS | {"seed": s}).items():
+        bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
+        for n, (f1, _) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[s], bagged).items():
             results[n].e2e_seeds.append(f1)
     for n in names:
         r = results[n]
