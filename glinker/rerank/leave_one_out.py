@@ -313,3 +313,22 @@ def summary(results: Sequence[BenchmarkResult]) -> dict:
             out[key.replace("_seeds", "_noise_std")] = round(float(np.std(means)), 2)
             out[key.replace("_seeds", "_seed_means")] = [round(m, 2) for m in means]
     return out
+
+
+def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
+          benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, params: dict | None = None
+          ) -> tuple[RankerFit, object, float]:
+    """Models to ship, fitted the way they were validated: the ranker on every benchmark's gold spans; the
+    NIL classifier on every benchmark's detected mentions as that benchmark's held-out ranker ranks them (so
+    it learns from scores on unseen text); the NIL threshold that maximises the mean e2e F1 of those links.
+    Returns (ranker, NIL booster, NIL threshold)."""
+    names = list(benchmarks)
+    final = fit_ranker([s for n in names for s in spans[n]], params)
+    held = {n: fit_ranker([s for o in names if o != n for s in spans[o]], params) for n in names}
+    own = {n: relinked(traced[n], held[n]) for n in names}
+    rows = {n: nil_training_rows(benchmarks[n], own[n], kb_has)[:2] for n in names}
+    booster = fit_nil_model([r for n in names for r in rows[n][0]], [y for n in names for y in rows[n][1]])
+    nil = _FittedNil(booster)
+    tuned = tune_e2e([d for n in names for d in benchmarks[n]], [r for n in names for r in _records(own[n], nil)],
+                     kb_has, mention_grid=(0.0,), groups=[n for n in names for _ in benchmarks[n]])
+    return final, booster, float(tuned["nil_threshold"])

@@ -1,0 +1,79 @@
+"""Refit the packaged ranker and NIL model the way leave-one-benchmark-out validated them.
+
+    python benchmarks/bench_el.py kb_dir=kb/arnold loo=only systems=[3] loo_cache=runs/loo_kept.json
+    python scripts/fit_loo.py kb_dir=kb/arnold cache=runs/loo_kept.json [params={"num_leaves":3}] \
+        [out=glinker/resources/reranker]
+
+Reads the features ``bench_el.py loo_cache=`` kept (every gold span and detected mention of the fitted
+benchmarks, linked by the configured pipeline) and fits, with :func:`glinker.rerank.leave_one_out.refit`:
+the LambdaMART ranker on every benchmark's gold spans, the NIL classifier on every benchmark's detected
+mentions as ranked by the ranker fitted without that benchmark, and the NIL threshold for the best mean
+e2e F1 over those links. Writes ``lambdamart.txt`` / ``lambdamart.json`` (calibration; the span NIL
+threshold is kept from the file it replaces) and ``nil.txt`` / ``nil.json`` into ``out``, each atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from common import key_value_options  # noqa: E402  (benchmarks/common.py)
+
+DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "out": "glinker/resources/reranker"}
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str]) -> None:
+    opts = key_value_options(argv, DEFAULTS)
+    from glinker.evaluate.el import kb_membership, load_benchmark
+    from glinker.kb import KnowledgeBase
+    from glinker.rerank.fit import FIT_BENCHMARKS, LAMBDAMART_PARAMS
+    from glinker.rerank.leave_one_out import load_kept, refit
+    from glinker.settings import resolve_data_path
+
+    if not Path(opts["cache"]).is_file():
+        raise SystemExit(f"cache={opts['cache']}: not found; make it with benchmarks/bench_el.py loo=only "
+                         f"systems=[3] loo_cache={opts['cache']}")
+    params = json.loads(opts["params"]) if opts["params"] else None
+    benchmarks = {n: load_benchmark(resolve_data_path(f"el/elevant/{n}.benchmark.jsonl")) for n in FIT_BENCHMARKS}
+    spans, traced = load_kept(opts["cache"])
+    missing = [n for n in benchmarks if n not in spans or n not in traced]
+    if missing:
+        raise SystemExit(f"the cache lacks {missing}: make it again with benchmarks/bench_el.py loo=only")
+    kb = KnowledgeBase.open(opts["kb_dir"])
+    kb_has = kb_membership(kb, [d for docs in benchmarks.values() for d in docs])
+    ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params)
+    out = Path(opts["out"])
+    calibration = out / "lambdamart.json"
+    old = json.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
+    settings = LAMBDAMART_PARAMS | (params or {})
+    _write(out / "lambdamart.txt", ranker.booster.model_to_string())
+    _write(out / "lambdamart.json", json.dumps({
+        "scale": round(ranker.model_scale, 6), "bias": round(ranker.model_bias, 6),
+        "span_nil_threshold": old.get("span_nil_threshold", 0.1),
+        "note": "calibration of lambdamart.txt: link probability = sigmoid(scale * score + bias); given spans are "
+                f"NIL below span_nil_threshold. Fitted on every document of {', '.join(benchmarks)} "
+                f"(scripts/fit_loo.py; LightGBM {json.dumps(settings, sort_keys=True)})"}, indent=2) + "\n")
+    _write(out / "nil.txt", nil_booster.model_to_string())
+    _write(out / "nil.json", json.dumps({
+        "threshold": threshold,
+        "note": "link when nil.txt's probability that the best candidate is right reaches threshold; trained on "
+                "each benchmark's detected mentions as ranked by a ranker fitted without that benchmark"},
+        indent=2) + "\n")
+    print(json.dumps({"out": str(out), "nil_threshold": threshold, "scale": ranker.model_scale,
+                      "bias": ranker.model_bias, "params": settings}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
