@@ -15,7 +15,8 @@ adds overrides for that run only, to compare two configurations) and reports its
 docs/s (the CLI's own count, model and KB loading excluded), CPU seconds and
 peak RSS of the whole process; the JSONL of every tree is compared with the
 first tree's (same mentions, same QIDs), so a speed change is checked for
-changed output in the same run. Prints a Markdown table and a JSON line last.
+changed output in the same run. A tree whose run fails gets a "failed" row saying why, the others
+are still measured, and the script exits 1. Prints a Markdown table and a JSON line last.
 """
 
 from __future__ import annotations
@@ -155,7 +156,14 @@ def main_cli(argv: list[str], n: int, trees: list[str], overrides: list[str]) ->
             if rev not in exported:
                 exported[rev] = _source_tree(rev, tmp)
             out = tmp / f"out-{len(rows)}.jsonl"
-            row = {"tree": entry, **run_cli(exported[rev], docs, out, [*overrides, *extra])}
+            try:
+                row = {"tree": entry, **run_cli(exported[rev], docs, out, [*overrides, *extra])}
+            except SystemExit as exc:  # one failed tree (a bad override, say) leaves the others' figures standing
+                said = [ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip() and "HYDRA_FULL_ERROR" not in ln]
+                reason = next((ln for ln in said if "error" in ln.lower() or ln.startswith("Could not")), None)
+                rows.append({"tree": entry, "error": reason or (said[-1] if said else "glinker.link failed")})
+                print(f"[bench_link] {rows[-1]}", file=sys.stderr, flush=True)
+                continue
             links = _links(out)
             if first is None:
                 first = links
@@ -167,12 +175,18 @@ def main_cli(argv: list[str], n: int, trees: list[str], overrides: list[str]) ->
     print("| tree | docs | link s | docs/s | process CPU s | wall s (with loading) | peak RSS MB | mentions | linked "
           "| docs identical to first | mentions identical to first |\n|---|---|---|---|---|---|---|---|---|---|---|",
           file=sys.stderr)
+    done = [r for r in rows if "error" not in r]
     for r in rows:
+        if "error" in r:
+            print(f"| {r['tree']} | failed: {r['error']} |" + " |" * 9, file=sys.stderr)
+            continue
         print(f"| {r['tree']} | {r['docs']} | {r['seconds']} | {r['docs_per_s']} | {r['cpu_seconds']} | "
               f"{r['wall_seconds']} | {r['peak_rss_mb']} | {r['mentions']} | {r['linked']} | "
-              f"{r['docs_same_as_first']}/{r['docs']} | {r['mentions_same_as_first']}/{rows[0]['mentions']} |",
+              f"{r['docs_same_as_first']}/{r['docs']} | {r['mentions_same_as_first']}/{done[0]['mentions']} |",
               file=sys.stderr)
     print(json.dumps({"rows": rows}))
+    if len(done) < len(rows):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
