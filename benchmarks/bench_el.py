@@ -77,7 +77,10 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
         if not isinstance(pipeline.reranker, FeatureReranker) or pipeline.reranker.booster is None:
             lines.append(f"\n**{system}**: nothing fitted; its leave-one-out figures are its in-sample ones.")
             continue
-        results = leave_one_out(pipeline, benches, cache=cache, params=params)
+        try:
+            results = leave_one_out(pipeline, benches, cache=cache, params=params)
+        except ValueError as exc:  # a cache of another format, a reranker without a model
+            raise SystemExit(str(exc)) from None
         total = summary(results)
         all_results[f"loo/{system}"] = {"benchmarks": [r.__dict__ for r in results], "summary": total}
         lines += [f"\n**{system}**, leave one benchmark out (all documents of each benchmark)\n",

@@ -73,8 +73,10 @@ def pruned_kb(kb_dir: Path, work: Path, docs: dict, n: int, seed: int) -> tuple[
     shutil.copytree(kb_dir, target, ignore=shutil.ignore_patterns("readers.lock"))
     pending = work / "deleted.pending.txt"
     pending.write_text("".join(q + "\n" for q in deleted), encoding="utf-8")
-    subprocess.run([sys.executable, "-m", "kb_build", "update", f"kb_dir={target}", f"deletions={pending}",
-                    "progress=false"], check=True, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-m", "kb_build", "update", f"kb_dir={target}", f"deletions={pending}",
+                           "progress=false"], cwd=ROOT)
+    if done.returncode != 0:  # kb_build said why on stderr; the copy is remade on the next run
+        raise SystemExit(f"kb_build update of the copy {target} failed (exit {done.returncode})")
     pending.rename(listed)  # the marker that the pruned KB is complete
     return target, set(deleted)
 

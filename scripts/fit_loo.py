@@ -47,7 +47,10 @@ def main(argv: list[str]) -> None:
                          f"systems=[3] loo_cache={opts['cache']}")
     params = json.loads(opts["params"]) if opts["params"] else None
     benchmarks = {n: load_benchmark(resolve_data_path(f"el/elevant/{n}.benchmark.jsonl")) for n in FIT_BENCHMARKS}
-    spans, traced = load_kept(opts["cache"])
+    try:
+        spans, traced = load_kept(opts["cache"])
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     missing = [n for n in benchmarks if n not in spans or n not in traced]
     if missing:
         raise SystemExit(f"the cache lacks {missing}: make it again with benchmarks/bench_el.py loo=only")

@@ -74,7 +74,6 @@ class TracedMention:
         best: The best-ranked candidate's QID; ``None`` without candidates.
         mention_score: The detector's score.
         row: The NIL model's input row (:func:`glinker.rerank.nil.mention_row`); ``None`` without candidates.
-        ruled_out: Every candidate is ruled out by the mention's words (it is NIL whatever the NIL model says).
         features: Every candidate's features (rows in candidate order, columns :data:`FEATURES`), from which
             another ranker's decision can be recomputed (:mod:`glinker.rerank.leave_one_out`).
         qids: The candidates' QIDs, in candidate order.
@@ -87,10 +86,14 @@ class TracedMention:
     best: str | None
     mention_score: float
     row: list[float] | None
-    ruled_out: bool
     features: np.ndarray | None = None
     qids: tuple[str, ...] = ()
     ruled: np.ndarray | None = None
+
+    @property
+    def ruled_out(self) -> bool:
+        """Every candidate is ruled out by the mention's words: NIL whatever the NIL model says."""
+        return self.ruled is not None and bool(self.ruled.all())
 
 
 def trace_e2e(pipeline, docs: Sequence[GoldDocument]) -> list[list[TracedMention]]:
@@ -112,8 +115,7 @@ def trace_e2e(pipeline, docs: Sequence[GoldDocument]) -> list[list[TracedMention
             for m in doc.mentions:
                 row, qid, dec, feats, cands = next(log)
                 x, qids, ruled = candidate_table(feats, cands, dec)
-                mentions.append(TracedMention(m.start, m.end, m.text, qid, float(m.score), row,
-                                              bool(ruled is not None and ruled.all()), x, qids, ruled))
+                mentions.append(TracedMention(m.start, m.end, m.text, qid, float(m.score), row, x, qids, ruled))
             out.append(mentions)
     return out
 

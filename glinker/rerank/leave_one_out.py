@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 NOISE_PARAMS = {"bagging_fraction": 0.9, "bagging_freq": 1, "feature_fraction": 0.9}
 
 Traced = Sequence[Sequence[TracedMention]]
+KEPT_FORMAT = 2  # of the save_kept file
 
 
 @dataclass
@@ -148,7 +149,7 @@ def relinked(traced: Traced, fit: RankerFit) -> list[list[TracedMention]]:
             top = int(order[0])
             gap = float(p[top] - p[order[1]]) if len(p) > 1 else float(p[top])
             row = [float(p[top]), gap, *m.row[2:keep], *(float(v) for v in m.features[top])]
-            mentions.append(replace(m, best=m.qids[top], row=row, ruled_out=bool(m.ruled[top])))
+            mentions.append(replace(m, best=m.qids[top], row=row))
         out.append(mentions)
     return out
 
@@ -173,14 +174,6 @@ def e2e_f1(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, 
     return round(float(score_e2e(docs, preds, kb_has).metrics()["f1"]), 2)
 
 
-class _FittedNil(NilModel):
-    """A NIL classifier fitted in memory (the packaged one is read from a file)."""
-
-    def __init__(self, booster) -> None:  # noqa: D107 - no file to read
-        self.path = None
-        self.booster = booster
-
-
 def fit_ranker(spans: Sequence[SpanExamples], params: dict | None = None) -> RankerFit:
     """LambdaMART trees on the gold spans whose gold entity is among the candidates, and their calibration."""
     rows = [MentionExamples(s.features, np.array([float(q == s.gold) for q in s.qids]), s.gold, list(s.qids))
@@ -199,7 +192,7 @@ def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], pa
     out = {}
     for n in names:
         others = [o for o in names if o != n]
-        nil = _FittedNil(fit_nil_model([r for o in others for r in rows[o][0]],
+        nil = NilModel.from_booster(fit_nil_model([r for o in others for r in rows[o][0]],
                                        [y for o in others for y in rows[o][1]], params))
         tuned = tune_e2e([d for o in others for d in docs[o]], [r for o in others for r in _records(own[o], nil)],
                          kb_has, mention_grid=(0.0,), groups=[o for o in others for _ in docs[o]])
@@ -214,9 +207,9 @@ def _arr(a) -> list | None:
 def save_kept(path: str | os.PathLike[str], spans: Mapping[str, list[SpanExamples]],
               traced: Mapping[str, Traced]) -> None:
     """Write the kept features (JSON: plain numbers and strings, nothing executable) for later refits."""
-    data = {"spans": {n: [[_arr(s.features), list(s.qids), _arr(s.ruled), s.gold] for s in v]
+    data = {"format": KEPT_FORMAT, "spans": {n: [[_arr(s.features), list(s.qids), _arr(s.ruled), s.gold] for s in v]
                       for n, v in spans.items()},
-            "traced": {n: [[[m.start, m.end, m.text, m.best, m.mention_score, m.row, m.ruled_out, _arr(m.features),
+            "traced": {n: [[[m.start, m.end, m.text, m.best, m.mention_score, m.row, _arr(m.features),
                              list(m.qids), _arr(m.ruled)] for m in doc] for doc in docs] for n, docs in traced.items()}}
     target = Path(path)
     tmp = target.with_name(target.name + ".tmp")
@@ -230,10 +223,13 @@ def load_kept(path: str | os.PathLike[str]) -> tuple[dict[str, list[SpanExamples
         return None if v is None else np.asarray(v, dtype=dtype)
 
     data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("format") != KEPT_FORMAT:
+        raise ValueError(f"{path}: kept features of another format (not {KEPT_FORMAT}); delete the file and "
+                         "run the leave-one-out benchmark again to remake it")
     spans = {n: [SpanExamples(arr(x, np.float64), tuple(q), arr(r, bool), g) for x, q, r, g in v]
              for n, v in data["spans"].items()}
-    traced = {n: [[TracedMention(s, e, t, b, ms, row, ro, arr(x, np.float64), tuple(q), arr(r, bool))
-                   for s, e, t, b, ms, row, ro, x, q, r in doc] for doc in docs] for n, docs in data["traced"].items()}
+    traced = {n: [[TracedMention(s, e, t, b, ms, row, arr(x, np.float64), tuple(q), arr(r, bool))
+                   for s, e, t, b, ms, row, x, q, r in doc] for doc in docs] for n, docs in data["traced"].items()}
     return spans, traced
 
 
@@ -328,7 +324,7 @@ def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
     own = {n: relinked(traced[n], held[n]) for n in names}
     rows = {n: nil_training_rows(benchmarks[n], own[n], kb_has)[:2] for n in names}
     booster = fit_nil_model([r for n in names for r in rows[n][0]], [y for n in names for y in rows[n][1]])
-    nil = _FittedNil(booster)
+    nil = NilModel.from_booster(booster)
     tuned = tune_e2e([d for n in names for d in benchmarks[n]], [r for n in names for r in _records(own[n], nil)],
                      kb_has, mention_grid=(0.0,), groups=[n for n in names for _ in benchmarks[n]])
     return final, booster, float(tuned["nil_threshold"])

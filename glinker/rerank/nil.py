@@ -78,6 +78,14 @@ class NilModel:
         self.booster = load_booster(path, nil_feature_names(), "NIL model",
                                     "scripts/fit_reranker.py e2e=true nil_model=true")
 
+    @classmethod
+    def from_booster(cls, booster) -> NilModel:
+        """A classifier fitted in memory (:func:`fit_nil_model`), not read from a file."""
+        model = cls.__new__(cls)
+        model.path = None
+        model.booster = booster
+        return model
+
     def predict(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
         """Link probabilities, one per row of :func:`mention_row`."""
         if not len(rows):
