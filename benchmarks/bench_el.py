@@ -16,7 +16,8 @@ same system's in-sample figure on the same documents (the packaged models), and 
 with nothing fitted (the baselines) score the same either way. ``loo=only`` skips the per-benchmark table.
 ``loo_cache=FILE`` keeps the linked features (JSON) and refits from them on the next run;
 ``loo_params={"num_leaves":3}`` refits the rankers with other LightGBM settings (JSON), to choose them by
-their leave-one-out mean.
+their leave-one-out mean; ``loo_drop=[context_names]`` refits them without those features (the in-sample
+figures keep the configured models), to keep a feature only when the leave-one-out mean says so.
 """
 
 from __future__ import annotations
@@ -59,15 +60,19 @@ def _path(name: str) -> str:
 
 
 def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results: dict, cache: str | None = None,
-               params: dict | None = None) -> list[str]:
+               params: dict | None = None, drop: list[str] | None = None) -> list[str]:
     """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc)."""
     from glinker.config import build_pipeline
     from glinker.evaluate.el import load_benchmark
     from glinker.rerank.fit import FIT_BENCHMARKS
     from glinker.rerank.leave_one_out import leave_one_out, summary
-    from glinker.rerank.ranker import FeatureReranker
+    from glinker.rerank.ranker import FEATURES, FeatureReranker
     from glinker.settings import resolve_data_path
 
+    unknown = [n for n in drop or () if n not in FEATURES]
+    if unknown:
+        raise SystemExit(f"loo_drop={unknown}: not reranker features; known: {', '.join(FEATURES)}")
+    features = [n for n in FEATURES if n not in set(drop)] if drop else None
     benches = {n: load_benchmark(resolve_data_path(_path(n))) for n in FIT_BENCHMARKS}
     lines = []
     for system, sys_over in systems.items():
@@ -78,12 +83,13 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
             lines.append(f"\n**{system}**: nothing fitted; its leave-one-out figures are its in-sample ones.")
             continue
         try:
-            results = leave_one_out(pipeline, benches, cache=cache, params=params)
+            results = leave_one_out(pipeline, benches, cache=cache, params=params, features=features)
         except ValueError as exc:  # a cache of another format, a reranker without a model
             raise SystemExit(str(exc)) from None
         total = summary(results)
         all_results[f"loo/{system}"] = {"benchmarks": [r.__dict__ for r in results], "summary": total}
-        lines += [f"\n**{system}**, leave one benchmark out (all documents of each benchmark)\n",
+        without = f", refitted without {', '.join(drop)}" if drop else ""
+        lines += [f"\n**{system}**, leave one benchmark out (all documents of each benchmark{without})\n",
                   "| benchmark | docs | ED in-sample | ED leave-one-out | e2e in-sample | e2e leave-one-out |",
                   "|---|---|---|---|---|---|"]
         lines += [f"| {r.name} | {r.documents} | {r.ed_in_sample:.1f} | {r.ed_loo:.1f} | {r.e2e_in_sample:.1f} | "
@@ -105,7 +111,8 @@ def main(argv: list[str]) -> None:
 
     # the other arguments are Hydra overrides of the evaluate_el config (kb_dir=..., detector.threshold=...)
     opts, overrides = key_value_options(argv, {"mode": "both", "benchmarks": "", "out": "", "systems": "", "loo": "",
-                                               "documents": "heldout", "loo_cache": "", "loo_params": ""},
+                                               "documents": "heldout", "loo_cache": "", "loo_params": "",
+                                               "loo_drop": ""},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
     if opts["documents"] not in ("heldout", "all"):
@@ -137,7 +144,8 @@ def main(argv: list[str]) -> None:
             print(lines[-1], file=sys.stderr, flush=True)
     if opts["loo"] in ("true", "only"):
         params = json.loads(opts["loo_params"]) if opts["loo_params"] else None
-        lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params)
+        drop = [n.strip() for n in opts["loo_drop"].strip("[]").split(",") if n.strip()]
+        lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop)
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if opts["out"]:

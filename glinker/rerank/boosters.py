@@ -23,9 +23,11 @@ def packaged_file(path: str | os.PathLike[str]) -> Path:
 
 
 def load_booster(path: str | os.PathLike[str], features: Sequence[str], kind: str, fit_hint: str):
-    """A LightGBM booster from its text file, refused unless it reads exactly ``features``.
+    """A LightGBM booster from its text file, refused unless every feature it reads is one of ``features``.
 
-    ``kind`` names the model in messages ("reranker model"); ``fit_hint`` is the command that makes one.
+    A model may read a subset of ``features`` (it was fitted before a feature was added, or without
+    one): :func:`feature_columns` maps its inputs to their columns. ``kind`` names the model in messages
+    ("reranker model"); ``fit_hint`` is the command that makes one.
     """
     import lightgbm
 
@@ -33,11 +35,17 @@ def load_booster(path: str | os.PathLike[str], features: Sequence[str], kind: st
     if not file.is_file():
         raise FileNotFoundError(f"{kind} {path} not found (nor in {RANKER_DIR}); fit one with {fit_hint}")
     booster = lightgbm.Booster(model_str=file.read_text(encoding="utf-8"))
-    names = booster.feature_name()
-    if names != list(features):
-        raise ValueError(f"{kind} {file} reads features {names}, but this version computes {list(features)}; "
-                         f"refit it with {fit_hint}")
+    unknown = [n for n in booster.feature_name() if n not in features]
+    if unknown:
+        raise ValueError(f"{kind} {file} reads features {unknown} that this version does not compute "
+                         f"(it computes {list(features)}); refit it with {fit_hint}")
     return booster
+
+
+def feature_columns(booster, features: Sequence[str]) -> list[int]:
+    """Positions in ``features`` of the inputs ``booster`` reads, in its order."""
+    index = {n: i for i, n in enumerate(features)}
+    return [index[n] for n in booster.feature_name()]
 
 
 def calibration(path: str | os.PathLike[str], required: Sequence[str]) -> dict:

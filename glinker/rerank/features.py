@@ -119,6 +119,7 @@ def candidate_features(
             "demonym": float("demonym" in c.sources),
             "coherence": 0.0,
             "coherence_max": 0.0,
+            "context_names": 0.0,
         })
     return feats
 

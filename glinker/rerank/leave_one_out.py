@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from glinker.evaluate.el import GoldDocument, ed_scope, kb_membership, score_e2e
+from glinker.rerank.boosters import feature_columns
 from glinker.rerank.fit import MentionExamples, fit_lambdamart, fit_logistic
 from glinker.rerank.fit_e2e import TracedMention, candidate_table, nil_training_rows, trace_e2e, tune_e2e
 from glinker.rerank.nil import MENTION_FEATURES, NilModel, fit_nil_model
@@ -54,18 +55,23 @@ class RankerFit:
     booster: object
     model_scale: float
     model_bias: float
+    columns: list[int] | None = None  # of FEATURES, the ones the trees read (None: all)
 
     @classmethod
     def configured(cls, reranker: FeatureReranker) -> RankerFit:
         """The reranker's own model."""
-        return cls(reranker.booster, reranker.model_scale, reranker.model_bias)
+        return cls(reranker.booster, reranker.model_scale, reranker.model_bias,
+                   feature_columns(reranker.booster, FEATURES))
 
     def probs(self, blocks: Sequence[np.ndarray | None], ruled: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
         """Link probabilities of every candidate block (one predict call); ruled-out candidates get 0."""
         rows = [b for b in blocks if b is not None]
         if not rows:
             return [None] * len(blocks)
-        z = self.model_scale * self.booster.predict(np.vstack(rows)) + self.model_bias
+        x = np.vstack(rows)
+        if self.columns is not None:
+            x = x[:, self.columns]
+        z = self.model_scale * self.booster.predict(x) + self.model_bias
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
         out, k = [], 0
         for b, r in zip(blocks, ruled):
@@ -174,18 +180,32 @@ def e2e_f1(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, 
     return round(float(score_e2e(docs, preds, kb_has).metrics()["f1"]), 2)
 
 
-def fit_ranker(spans: Sequence[SpanExamples], params: dict | None = None) -> RankerFit:
-    """LambdaMART trees on the gold spans whose gold entity is among the candidates, and their calibration."""
-    rows = [MentionExamples(s.features, np.array([float(q == s.gold) for q in s.qids]), s.gold, list(s.qids))
+def fit_ranker(spans: Sequence[SpanExamples], params: dict | None = None,
+               features: Sequence[str] | None = None) -> RankerFit:
+    """LambdaMART trees on the gold spans whose gold entity is among the candidates, and their calibration.
+
+    ``features``: the names of :data:`FEATURES` the trees read (``None``: all).
+    """
+    chosen = list(FEATURES) if features is None else [n for n in FEATURES if n in set(features)]
+    cols = [FEATURES.index(n) for n in chosen]
+    rows = [MentionExamples(s.features[:, cols], np.array([float(q == s.gold) for q in s.qids]), s.gold,
+                            list(s.qids))
             for s in spans if s.features is not None and s.gold in s.qids]
-    booster = fit_lambdamart(rows, FEATURES, params)
+    booster = fit_lambdamart(rows, chosen, params)
     x = np.vstack([r.features for r in rows])
     y = np.concatenate([r.labels for r in rows])
     (scale,), bias = fit_logistic(booster.predict(x)[:, None], y, l2=0.0)
-    return RankerFit(booster, float(scale), float(bias))
+    return RankerFit(booster, float(scale), float(bias), cols)
 
 
-def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None):
+def _nil_inputs(features: Sequence[str] | None) -> list[str] | None:
+    """The NIL classifier's inputs when the ranker reads only ``features``: the mention's own, and the
+    best candidate's of those."""
+    return None if features is None else [*MENTION_FEATURES, *(f"top_{n}" for n in features)]
+
+
+def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None,
+               features: Sequence[str] | None = None):
     """Per benchmark: (e2e F1, threshold) with NIL models and thresholds fitted on the others."""
     own = {n: relinked(traced[n], rankers[n]) for n in names}
     rows = {n: nil_training_rows(docs[n], own[n], kb_has)[:2] for n in names}
@@ -193,7 +213,8 @@ def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], pa
     for n in names:
         others = [o for o in names if o != n]
         nil = NilModel.from_booster(fit_nil_model([r for o in others for r in rows[o][0]],
-                                       [y for o in others for y in rows[o][1]], params))
+                                       [y for o in others for y in rows[o][1]], params,
+                                                     _nil_inputs(features)))
         tuned = tune_e2e([d for o in others for d in docs[o]], [r for o in others for r in _records(own[o], nil)],
                          kb_has, mention_grid=(0.0,), groups=[o for o in others for _ in docs[o]])
         out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, tuned["nil_threshold"]), tuned["nil_threshold"])
@@ -235,12 +256,14 @@ def load_kept(path: str | os.PathLike[str]) -> tuple[dict[str, list[SpanExamples
 
 def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *, e2e: bool = True,
                   noise_seeds: Sequence[int] = (1, 2, 3), cache: str | os.PathLike[str] | None = None,
-                  params: dict | None = None) -> list[BenchmarkResult]:
+                  params: dict | None = None, features: Sequence[str] | None = None) -> list[BenchmarkResult]:
     """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
     ``cache``: a JSON file of the kept features, written after linking and read instead of linking when it
     is there (for refitting with other ``params``: LightGBM settings over :data:`LAMBDAMART_PARAMS`).
+    ``features``: the names of :data:`FEATURES` the refitted rankers (and the NIL classifiers, for the best
+    candidate) read; ``None``: all. The in-sample figures use the configured models as they are.
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -267,7 +290,7 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     base = params or {}
 
     def rankers(extra: dict) -> dict[str, RankerFit]:
-        return {n: fit_ranker([s for o in names if o != n for s in spans[o]], base | extra) for n in names}
+        return {n: fit_ranker([s for o in names if o != n for s in spans[o]], base | extra, features) for n in names}
 
     seeds = {None: rankers({}), **{s: rankers(NOISE_PARAMS | {"seed": s}) for s in noise_seeds}}
     results = {n: BenchmarkResult(n, len(benchmarks[n])) for n in names}
@@ -282,11 +305,11 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     for n in names:
         mine = relinked(traced[n], configured)
         results[n].e2e_in_sample = e2e_f1(benchmarks[n], mine, kb_has, reranker.nil_model, reranker.nil_threshold)
-    for n, (f1, threshold) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[None], None).items():
+    for n, (f1, threshold) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[None], None, features).items():
         results[n].e2e_loo, results[n].nil_threshold = f1, threshold
     for s in noise_seeds:
         bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
-        for n, (f1, _) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[s], bagged).items():
+        for n, (f1, _) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[s], bagged, features).items():
             results[n].e2e_seeds.append(f1)
     for n in names:
         r = results[n]
@@ -312,18 +335,19 @@ def summary(results: Sequence[BenchmarkResult]) -> dict:
 
 
 def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
-          benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, params: dict | None = None
-          ) -> tuple[RankerFit, object, float]:
+          benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, params: dict | None = None,
+          features: Sequence[str] | None = None) -> tuple[RankerFit, object, float]:
     """Models to ship, fitted the way they were validated: the ranker on every benchmark's gold spans; the
     NIL classifier on every benchmark's detected mentions as that benchmark's held-out ranker ranks them (so
     it learns from scores on unseen text); the NIL threshold that maximises the mean e2e F1 of those links.
-    Returns (ranker, NIL booster, NIL threshold)."""
+    ``features`` as in :func:`leave_one_out`. Returns (ranker, NIL booster, NIL threshold)."""
     names = list(benchmarks)
-    final = fit_ranker([s for n in names for s in spans[n]], params)
-    held = {n: fit_ranker([s for o in names if o != n for s in spans[o]], params) for n in names}
+    final = fit_ranker([s for n in names for s in spans[n]], params, features)
+    held = {n: fit_ranker([s for o in names if o != n for s in spans[o]], params, features) for n in names}
     own = {n: relinked(traced[n], held[n]) for n in names}
     rows = {n: nil_training_rows(benchmarks[n], own[n], kb_has)[:2] for n in names}
-    booster = fit_nil_model([r for n in names for r in rows[n][0]], [y for n in names for y in rows[n][1]])
+    booster = fit_nil_model([r for n in names for r in rows[n][0]], [y for n in names for y in rows[n][1]],
+                            features=_nil_inputs(features))
     nil = NilModel.from_booster(booster)
     tuned = tune_e2e([d for n in names for d in benchmarks[n]], [r for n in names for r in _records(own[n], nil)],
                      kb_has, mention_grid=(0.0,), groups=[n for n in names for _ in benchmarks[n]])

@@ -68,29 +68,35 @@ class NilModel:
 
     Args:
         path: The model file; a relative path that does not exist is looked up in the packaged
-            ``glinker/resources/reranker``. Its feature names must be :func:`nil_feature_names`.
+            ``glinker/resources/reranker``. It reads features of :func:`nil_feature_names` (all or
+            some: a model fitted before a feature was added, or without one, reads its own by name).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        from glinker.rerank.boosters import load_booster, packaged_file
+        from glinker.rerank.boosters import feature_columns, load_booster, packaged_file
 
         self.path = packaged_file(path)
         self.booster = load_booster(path, nil_feature_names(), "NIL model",
                                     "scripts/fit_reranker.py e2e=true nil_model=true")
+        self.columns = feature_columns(self.booster, nil_feature_names())
 
     @classmethod
     def from_booster(cls, booster) -> NilModel:
         """A classifier fitted in memory (:func:`fit_nil_model`), not read from a file."""
+        from glinker.rerank.boosters import feature_columns
+
         model = cls.__new__(cls)
         model.path = None
         model.booster = booster
+        model.columns = feature_columns(booster, nil_feature_names())
         return model
 
     def predict(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
-        """Link probabilities, one per row of :func:`mention_row`."""
+        """Link probabilities, one per row of :func:`mention_row` (the columns the model reads)."""
         if not len(rows):
             return np.zeros(0)
-        return np.asarray(self.booster.predict(np.asarray(rows, dtype=np.float64)), dtype=np.float64)
+        x = np.asarray(rows, dtype=np.float64)[:, self.columns]
+        return np.asarray(self.booster.predict(x), dtype=np.float64)
 
 
 # Binary trees, small and shrunk like the ranker's; fixed seed.
@@ -99,11 +105,17 @@ NIL_PARAMS = {"objective": "binary", "num_leaves": 7, "learning_rate": 0.05, "n_
               "verbose": -1}
 
 
-def fit_nil_model(rows: Sequence[Sequence[float]], labels: Sequence[float], params: dict | None = None):
-    """Fit the classifier on (:func:`mention_row`, link-is-right) pairs; returns the LightGBM booster."""
+def fit_nil_model(rows: Sequence[Sequence[float]], labels: Sequence[float], params: dict | None = None,
+                  features: Sequence[str] | None = None):
+    """Fit the classifier on (:func:`mention_row`, link-is-right) pairs; returns the LightGBM booster.
+
+    ``features``: the names of :func:`nil_feature_names` it reads (``None``: all).
+    """
     import lightgbm
 
+    names = list(nil_feature_names())
+    chosen = names if features is None else [n for n in names if n in set(features)]
+    x = np.asarray(rows, dtype=np.float64)[:, [names.index(n) for n in chosen]]
     model = lightgbm.LGBMClassifier(**(NIL_PARAMS | (params or {})))
-    model.fit(np.asarray(rows, dtype=np.float64), np.asarray(labels, dtype=np.float64),
-              feature_name=list(nil_feature_names()))
+    model.fit(x, np.asarray(labels, dtype=np.float64), feature_name=chosen)
     return model.booster_

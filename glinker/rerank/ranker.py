@@ -14,6 +14,7 @@ from glinker.kb import KnowledgeBase
 from glinker.rerank.boosters import RANKER_DIR, calibration, load_booster, packaged_file  # noqa: F401 (RANKER_DIR: re-exported)
 from glinker.rerank.coherence import add_coherence
 from glinker.rerank.compatibility import Compatibility
+from glinker.rerank.context_names import context_name_scores
 from glinker.rerank.defaults import (
     DEFAULT_BIAS,
     DEFAULT_MODEL,
@@ -100,7 +101,7 @@ class FeatureReranker:
             their other surface form (:func:`glinker.surface.other_name`): "Town" for "Town,
             Place", so the qualifier ("Greece", "Massachusetts") does not outscore the town;
             "UN" for "U.N.".
-        model: A LightGBM ranking model (text format, trees over :data:`FEATURES`) that scores
+        model: A LightGBM ranking model (text format, trees over features of :data:`FEATURES`) that scores
             the candidates instead of the linear weights; a relative path that does not exist
             is looked up in the packaged ``glinker/resources/reranker``. The weights then only
             drive the first pass of the coherence features. ``None``: linear scores.
@@ -118,6 +119,8 @@ class FeatureReranker:
         compatibility: Candidates the mention's own words rule out (a person's different given name, a
             place qualifier naming another division or country: :mod:`glinker.rerank.compatibility`) are
             never the link; a mention whose every candidate is ruled out is NIL.
+        names_chars: Characters on each side of a mention searched for the names of each candidate's
+            description (the ``context_names`` feature: :mod:`glinker.rerank.context_names`).
     """
 
     def __init__(
@@ -137,6 +140,7 @@ class FeatureReranker:
         span_nil_threshold: float | None = None,
         coherence_chars: int | None = WHOLE_CHARS,
         compatibility: bool = True,
+        names_chars: int = 400,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -161,6 +165,7 @@ class FeatureReranker:
                                         else span_nil_threshold)
         self.coherence_chars = None if coherence_chars is None else int(coherence_chars)
         self.compatibility = Compatibility(kb) if compatibility else None
+        self.names_chars = int(names_chars)
 
     @classmethod
     def packaged(cls, kb: KnowledgeBase, detector=None, model: str | None = DEFAULT_MODEL,
@@ -264,6 +269,11 @@ class FeatureReranker:
                  else None for m in mentions]
         feats = [candidate_features(m, cands, records, sims[i], names[i], types[i], heads[i]) if cands else []
                  for i, (m, cands) in enumerate(zip(mentions, candidates))]
+        if all_features or self._wanted(("context_names",)):
+            for row, scores in zip(feats, context_name_scores(mentions, candidates, contexts, records,
+                                                              self.names_chars)):
+                for f, v in zip(row, scores):
+                    f["context_names"] = v
         if all_features or self._wanted(DOCUMENT_FEATURES):
             add_coherence(mentions, contexts, ents, feats, self.weights, voters, self.coherence_chars)
         return feats
@@ -329,7 +339,8 @@ class FeatureReranker:
 
     def _booster_probs(self, all_feats: Sequence[Sequence[Mapping[str, float]]]) -> list[list[float]]:
         """Calibrated model probabilities per candidate, one ``predict`` call for the whole batch."""
-        rows = [[f[name] for name in FEATURES] for feats in all_feats for f in feats]
+        names = self.booster.feature_name()  # the features it was fitted on, a subset of FEATURES
+        rows = [[f[name] for name in names] for feats in all_feats for f in feats]
         if not rows:
             return [[] for _ in all_feats]
         z = self.model_scale * self.booster.predict(np.asarray(rows, dtype=np.float64)) + self.model_bias
@@ -349,7 +360,7 @@ CONTEXT_WINDOWS = ("mention", "shared")
 
 
 def load_ranker(path: str | os.PathLike[str]):
-    """A LightGBM ranking model from its text file; its feature names must be :data:`FEATURES`.
+    """A LightGBM ranking model from its text file; it must read only features in :data:`FEATURES`.
 
     Text models are parsed, never unpickled. A relative ``path`` that does not exist is looked
     up in ``glinker/resources/reranker`` (the packaged default).
