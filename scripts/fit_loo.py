@@ -2,7 +2,7 @@
 
     python benchmarks/bench_el.py kb_dir=kb/arnold loo=only systems=[3] loo_cache=runs/loo_kept.json
     python scripts/fit_loo.py kb_dir=kb/arnold cache=runs/loo_kept.json [params={"num_leaves":3}] \
-        [out=glinker/resources/reranker]
+        [drop=[context_names]] [out=glinker/resources/reranker]
 
 Reads the features ``bench_el.py loo_cache=`` kept (every gold span and detected mention of the fitted
 benchmarks, linked by the configured pipeline) and fits, with :func:`glinker.rerank.leave_one_out.refit`:
@@ -10,6 +10,7 @@ the LambdaMART ranker on every benchmark's gold spans, the NIL classifier on eve
 mentions as ranked by the ranker fitted without that benchmark, and the NIL threshold for the best mean
 e2e F1 over those links. Writes ``lambdamart.txt`` / ``lambdamart.json`` (calibration; the span NIL
 threshold is kept from the file it replaces) and ``nil.txt`` / ``nil.json`` into ``out``, each atomically.
+``drop``: features the models leave out (as ``bench_el.py loo_drop=`` validated them).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import key_value_options  # noqa: E402  (benchmarks/common.py)
 
-DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "out": "glinker/resources/reranker"}
+DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "drop": "",
+            "out": "glinker/resources/reranker"}
 
 
 def _write(path: Path, text: str) -> None:
@@ -40,12 +42,17 @@ def main(argv: list[str]) -> None:
     from glinker.kb import KnowledgeBase
     from glinker.rerank.fit import FIT_BENCHMARKS, LAMBDAMART_PARAMS
     from glinker.rerank.leave_one_out import load_kept, refit
+    from glinker.rerank.ranker import FEATURES
     from glinker.settings import resolve_data_path
 
     if not Path(opts["cache"]).is_file():
         raise SystemExit(f"cache={opts['cache']}: not found; make it with benchmarks/bench_el.py loo=only "
                          f"systems=[3] loo_cache={opts['cache']}")
     params = json.loads(opts["params"]) if opts["params"] else None
+    drop = [n.strip() for n in opts["drop"].strip("[]").split(",") if n.strip()]
+    if any(n not in FEATURES for n in drop):
+        raise SystemExit(f"drop={drop}: not all are reranker features; known: {', '.join(FEATURES)}")
+    features = [n for n in FEATURES if n not in drop] if drop else None
     benchmarks = {n: load_benchmark(resolve_data_path(f"el/elevant/{n}.benchmark.jsonl")) for n in FIT_BENCHMARKS}
     try:
         spans, traced = load_kept(opts["cache"])
@@ -56,7 +63,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"the cache lacks {missing}: make it again with benchmarks/bench_el.py loo=only")
     kb = KnowledgeBase.open(opts["kb_dir"])
     kb_has = kb_membership(kb, [d for docs in benchmarks.values() for d in docs])
-    ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params)
+    ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features)
     out = Path(opts["out"])
     calibration = out / "lambdamart.json"
     old = json.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
@@ -67,7 +74,8 @@ def main(argv: list[str]) -> None:
         "span_nil_threshold": old.get("span_nil_threshold", 0.1),
         "note": "calibration of lambdamart.txt: link probability = sigmoid(scale * score + bias); given spans are "
                 f"NIL below span_nil_threshold. Fitted on every document of {', '.join(benchmarks)} "
-                f"(scripts/fit_loo.py; LightGBM {json.dumps(settings, sort_keys=True)})"}, indent=2) + "\n")
+                f"(scripts/fit_loo.py; LightGBM {json.dumps(settings, sort_keys=True)}"
+                f"{'; without ' + ', '.join(drop) if drop else ''})"}, indent=2) + "\n")
     _write(out / "nil.txt", nil_booster.model_to_string())
     _write(out / "nil.json", json.dumps({
         "threshold": threshold,
