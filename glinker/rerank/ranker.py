@@ -279,8 +279,14 @@ class FeatureReranker:
         return feats
 
     def _wanted(self, names: Sequence[str]) -> bool:
-        """Whether features ``names`` must be computed: a weight uses them, or the trees score every feature."""
-        return self.booster is not None or any(self.weights.get(n) for n in names)
+        """Whether features ``names`` must be computed: a weight uses them, or a model (the ranker's trees, or
+        the NIL model for the best candidate) reads them."""
+        read: set[str] = set()
+        if self.booster is not None:
+            read.update(self.booster.feature_name())
+        if self.nil_model is not None:
+            read.update(n[4:] for n in self.nil_model.booster.feature_name() if n.startswith("top_"))
+        return any(n in read or self.weights.get(n) for n in names)
 
     def _entity_sentences(self, candidates, records) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Per mention: its candidates' unit sentence embeddings (zero rows where unknown) and a known-mask.
