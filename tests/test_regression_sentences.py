@@ -115,6 +115,12 @@ def test_leave_one_out_refits_without_the_scored_group(linked, tmp_path):
         assert r.e2e_in_sample == round(evaluate_e2e(nlp, docs_k).metrics()["f1"], 2)
         assert 0.0 < r.ed_loo <= 100.0 and 0.0 < r.e2e_loo <= 100.0, r  # the held-out models link something
         assert len(r.ed_seeds) == len(r.e2e_seeds) == 2
+        e = r.ed_loo_errors  # every scored span in exactly one class, the right ones as ed_loo counts them
+        spans = e["right"] + e["no_candidates"] + e["gold_not_candidate"] + e["ranked_below"]
+        assert r.ed_loo == round(100.0 * e["right"] / spans, 2) and 0 <= e["ranked_below_demonym"] <= e["ranked_below"]
+    dropped = leave_one_out(nlp, groups, noise_seeds=(1,), cache=cache, features=["prior", "alias_match"])
+    assert [r.ed_in_sample for r in dropped] == [r.ed_in_sample for r in results]  # the configured models
+    assert [r.ed_loo for r in dropped] != [r.ed_loo for r in results]  # two features cannot rank like nineteen
     total = summary(results)
     assert total["ed_loo"] == round(sum(r.ed_loo for r in results) / 3, 2)
     assert total["ed_noise_std"] >= 0.0 and len(total["e2e_seed_means"]) == 2
