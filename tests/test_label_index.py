@@ -76,7 +76,7 @@ def test_small_label_sets_stay_on_blocked_scoring(detectors):
 def test_label_index_is_cached_on_disk_and_reloaded(detectors, tiny_model_dir, cache):
     _, indexed = detectors
     first = indexed.detect(TEXTS, LABELS)
-    files = sorted(p.name for p in cache.iterdir())
+    files = sorted(p.name for p in cache.iterdir() if ".ivf." not in p.name)  # ivf: the test below
     assert len(files) == 2 and files[0].endswith(".flat.faiss") and files[1].endswith(".npy")
     fresh = _detector(tiny_model_dir, cache, label_index_min_labels=1000, label_index="flat")
     fresh.encode_texts = None  # everything must come from the cache
@@ -116,6 +116,97 @@ def test_hnsw_finds_the_best_label_when_label_vectors_share_a_large_component(tm
 
 def test_bad_label_index_settings_are_refused(tiny_model_dir):
     with pytest.raises(InputError, match="label_index"):
-        BiEncoderDetector(tiny_model_dir, label_index="ivf")
+        BiEncoderDetector(tiny_model_dir, label_index="bogus")
     with pytest.raises(InputError, match="width"):
         LabelIndex.build(np.ones((4, 8), np.float32), "flat").best(np.ones((2, 7), np.float32))
+
+
+def test_ivf_index_with_pruning_finds_the_same_entities_as_blocked_scoring(detectors, tiny_model_dir, cache):
+    blocked, _ = detectors
+    ivf = _detector(tiny_model_dir, cache, label_index_min_labels=1000, label_index="ivf")
+    index = ivf._label_set(LABELS).index
+    assert index.kind == "ivf" and index.prune
+    assert _entities(ivf.detect(TEXTS, LABELS)) == _entities(blocked.detect(TEXTS, LABELS))
+    spans = [[(0, 21), (34, 38), (57, 68)], [(4, 14), (38, 51)], [(0, 5)]]  # no cut: the exact best label
+    want, got = blocked.encode_spans(TEXTS, spans, LABELS), ivf.encode_spans(TEXTS, spans, LABELS)
+    assert [[(m.label, round(m.score, 5)) for m in d] for d in got] == [[(m.label, round(m.score, 5)) for m in d]
+                                                                         for d in want]
+
+
+def _shared_component(seed: int, labels: int = 6000, queries: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """Label vectors around a large common mean, span vectors pointing against it (as the real towers)."""
+    rng = np.random.default_rng(seed)
+    mean = np.zeros(32, np.float32)
+    mean[0] = 5.0
+    p = (mean + rng.normal(scale=0.5, size=(labels, 32))).astype(np.float32)
+    q = (-0.5 * mean + rng.normal(scale=0.4, size=(queries, 32))).astype(np.float32)
+    return p, q
+
+
+@pytest.mark.parametrize(("fp16", "nprobe"), [(False, 0), (False, 2), (True, 2)])
+def test_ivf_is_exact_above_the_cut_and_pruning_changes_no_answer(fp16, nprobe):
+    labels, queries = _shared_component(2)
+    exact = queries @ labels.T
+    best, truth = exact.max(axis=1), exact.argmax(axis=1)
+    index = LabelIndex.build(labels, "ivf", nlist=64, nprobe=nprobe, fp16=fp16)
+    scores, ids = index.best(queries)  # no cut: every query's exact best label
+    assert (ids == truth).mean() >= (0.99 if fp16 else 1.0)
+    np.testing.assert_allclose(scores, best, atol=2e-2 if fp16 else 1e-4)
+    bound = (queries @ index.centroids.T + np.linalg.norm(queries, axis=1)[:, None] * index.radii).max(axis=1)
+    bound += queries @ index.mean  # the largest logit any label could reach
+    # a cut some queries pass, and one that the bound alone rules most queries out for
+    for cut in (float(np.quantile(best, 0.8)), float(np.quantile(bound, 0.7))):
+        above = best > cut
+        for prune in (False, True):
+            index.prune = prune
+            scores, ids = index.best(queries, cut=cut)
+            np.testing.assert_array_equal(scores > cut, above)
+            np.testing.assert_array_equal(ids[above], truth[above])
+        skipped = bound <= cut
+        assert (ids[skipped] == -1).all() and not above[skipped].any()
+    assert skipped.sum() > len(queries) // 2, "the bound should rule queries out without a search"
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_one_batched_search_answers_as_one_search_per_span(kind):
+    labels, queries = _shared_component(3, queries=120)
+    index = LabelIndex.build(labels, kind, nlist=32)
+    for cut in (None, 0.0):
+        scores, ids = index.best(queries, cut)
+        one = [index.best(queries[i : i + 1], cut) for i in range(len(queries))]
+        np.testing.assert_array_equal(ids, [i[0] for _, i in one])
+        np.testing.assert_allclose(scores, [s[0] for s, _ in one], rtol=1e-5, atol=1e-5)
+
+
+def test_ivf_index_round_trips_save_and_load(tmp_path):
+    labels, queries = _shared_component(4)
+    index = LabelIndex.build(labels, "ivf", nlist=48, fp16=True)
+    index.save(tmp_path / "labels.ivf.faiss")
+    assert (tmp_path / "labels.ivf.faiss.radii.npy").exists() and (tmp_path / "labels.ivf.faiss.mean.npy").exists()
+    loaded = LabelIndex.load(tmp_path / "labels.ivf.faiss")
+    assert loaded.kind == "ivf" and len(loaded) == len(labels)
+    np.testing.assert_array_equal(loaded.radii, index.radii)
+    for cut in (None, -2.0):
+        for a, b in zip(index.best(queries, cut), loaded.best(queries, cut)):
+            np.testing.assert_array_equal(a, b)
+    (tmp_path / "labels.ivf.faiss.radii.npy").unlink()
+    with pytest.raises(InputError, match="radii"):
+        LabelIndex.load(tmp_path / "labels.ivf.faiss")
+
+
+def test_hnsw_walks_deep_only_near_the_cut_and_keeps_the_deep_answers_there():
+    labels, queries = _shared_component(5)
+    best = (queries @ labels.T).max(axis=1)
+    cut = float(np.quantile(best, 0.9))
+    index = LabelIndex.build(labels, "hnsw", ef_search=128)
+    deep_scores, deep_ids = index.best(queries)  # no cut: every query at full depth
+    index.first_ef = 4
+    index.ef_search = 4
+    shallow_scores, shallow_ids = index.best(queries)
+    index.ef_search = 128
+    scores, ids = index.best(queries, cut)
+    again = shallow_scores > cut - index.recheck_margin
+    assert 0 < again.sum() < len(queries) // 2
+    np.testing.assert_array_equal(ids[again], deep_ids[again])
+    np.testing.assert_array_equal(ids[~again], shallow_ids[~again])
+    np.testing.assert_allclose(scores[again], deep_scores[again], rtol=1e-6)

@@ -6,7 +6,9 @@ depends on how many labels there are. Only each span's best label is kept: up to
 ``label_index_min_labels`` labels, scores are taken block by block over the labels,
 never a (spans × labels) tensor beyond ``score_budget`` elements; from there up, a
 maximum-inner-product index over the label vectors (:mod:`glinker.detection.label_index`)
-answers "which label scores highest for this span" without scoring every label.
+answers "which label scores highest for this span" without scoring every label, for all the
+spans of an encoder batch in one search, and searches hard only for the spans that come near
+the threshold.
 """
 
 from __future__ import annotations
@@ -52,13 +54,16 @@ class BiEncoderDetector(LabelScoring):
             scoring every label. Below ~10^5 labels blocked scoring costs little next
             to the text encoder; beyond, it grows linearly with the label count
             (``benchmarks/bench_labels.py`` measures both).
-        label_index: ``"hnsw"`` (approximate: far fewer scores per span, top-1 recall
-            measured by the benchmark) or ``"flat"`` (exact: the same entities as
-            blocked scoring, no faster). Built once per label set; with
-            ``label_cache_dir`` it is cached on disk next to the label vectors.
-        label_index_ef_search: HNSW search depth. 64 found the exact best label for
-            99.96 % of all spans and 99.0 % of the spans above threshold (10^5 real labels,
-            38k CoNLL spans); 128 gives 99.6 % of the latter at twice the cost.
+        label_index: ``"hnsw"`` (approximate: a shallow graph walk per span, a deep one for
+            the few near the threshold; it can miss a span's best label, measured by
+            ``benchmarks/bench_label_index.py``), ``"ivf"`` (exact for every span above the
+            threshold; spans and label lists that cannot pass it are skipped by a bound, fast
+            only where that bound is tight) or ``"flat"`` (exact, no faster than blocked
+            scoring). Built once per label set; with ``label_cache_dir`` it is cached on disk
+            next to the label vectors.
+        label_index_ef_search: HNSW search depth of the deep walk (``"hnsw"`` only). 64 found
+            the exact best label for 99.0 % of the spans above threshold (10^5 real labels, 38k
+            CoNLL spans); 128 gives 99.6 %, and costs little since few spans walk deep.
         num_threads: torch intra-op threads (``None`` leaves torch's setting).
         span_boundaries: Refuse spans across brackets, quotes, line breaks and sentence ends
             (:class:`~glinker.model.decode.SpanBoundaries`); off reproduces GLiNER's decoding exactly.
@@ -100,7 +105,7 @@ class BiEncoderDetector(LabelScoring):
         score_budget: int = 16_000_000,
         label_index_min_labels: int = 100_000,
         label_index: str = "hnsw",
-        label_index_ef_search: int = 64,
+        label_index_ef_search: int = 128,
         num_threads: int | None = None,
         span_boundaries: bool = False,
         broad_labels: Sequence[str] = BROAD_LABELS,
@@ -229,7 +234,7 @@ class BiEncoderDetector(LabelScoring):
                 kept_vecs = self.model.span_out(hidden[keep]).float().numpy()
             else:
                 spans = self.model.span_out(hidden)
-                best, arg = self._best_labels(spans, lset)
+                best, arg = self._best_labels(spans, lset, logit_cut)
                 keep = best > logit_cut
                 kept_vecs = spans[keep].float().numpy()
             kept_best = best[keep]

@@ -165,14 +165,17 @@ class LabelScoring:
             return torch.zeros(0), torch.zeros(0, dtype=torch.long)
         return torch.cat([v for v, _ in parts]), torch.cat([i for _, i in parts])
 
-    def _best_labels(self, spans: torch.Tensor, lset: _LabelSet) -> tuple[torch.Tensor, torch.Tensor]:
+    def _best_labels(self, spans: torch.Tensor, lset: _LabelSet, cut: float | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per span vector (N, D), the best label's logit and index: (N,), (N,).
 
-        With a label index, one maximum-inner-product query per span; else labels are
-        scored in blocks of at most ``score_budget`` span×label scores.
+        With a label index, one batched maximum-inner-product search over all the spans; else
+        labels are scored in blocks of at most ``score_budget`` span×label scores. ``cut``: only
+        spans whose best logit exceeds it are wanted (the detection threshold): a label index
+        may then skip the others, whose logit comes back at or below ``cut``.
         """
         if lset.index is not None:
-            best, arg = lset.index.best(spans.float().numpy())
+            best, arg = lset.index.best(spans.float().numpy(), cut)
             return torch.from_numpy(best), torch.from_numpy(arg)
         label_p = lset.vectors
         flat = spans.reshape(-1, spans.shape[-1])
