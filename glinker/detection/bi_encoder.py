@@ -30,6 +30,7 @@ from glinker.model.checkpoint import BiEncoderBundle, load_checkpoint
 from glinker.model.decode import ScoredSpan, SpanBoundaries, greedy_decode
 from glinker.model.inputs import Window, Words, collate_windows, make_windows, split_words, word_token_ids
 from glinker.model.label_tower import PRECISIONS, encode_label_texts, int8_label_model
+from glinker.model.runtime import accelerated_model, check_runtime
 from glinker.types import Mention
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,14 @@ class BiEncoderDetector(LabelScoring):
             ratio: ratio 0.1 / similarity 0.55 gave 32.5 average F1 on 400 sentences per
             domain against 17.6 with argmax decoding (no similarity gate: 29.3, and WNUT-17
             lost two thirds of its F1); label sets with no broad or no specific label are unchanged.
+        runtime: How the text tower runs: ``"torch"`` or ``"onnx"`` (ONNX Runtime, an optional
+            dependency; see :mod:`glinker.model.runtime`).
+        quantize: ``None`` (fp32) or ``"int8"`` (dynamic int8 linear layers of the text tower).
+        label_runtime: How the label tower runs when it encodes mention names and the reranker's
+            context windows (``encode_texts_pooled`` without ``precision``).
+        label_quantize: ``None`` or ``"int8"`` for those encodings. Label vectors (``encode_texts``)
+            and explicit ``precision`` requests always use the torch model as asked.
+        onnx_cache_dir: Folder of the ONNX exports (default ``cache_dir()/onnx``).
 
     Pass a label set that does not change between calls as a tuple: its prepared
     vectors / index are then found by identity, without comparing 10^6 strings.
@@ -111,6 +120,11 @@ class BiEncoderDetector(LabelScoring):
         broad_labels: Sequence[str] = BROAD_LABELS,
         specific_ratio: float | None = 0.1,
         specific_similarity: float = 0.55,
+        runtime: str = "torch",
+        quantize: str | None = None,
+        label_runtime: str = "torch",
+        label_quantize: str | None = None,
+        onnx_cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         if model is None:
             from glinker.model.default import default_model_path
@@ -145,7 +159,13 @@ class BiEncoderDetector(LabelScoring):
         self._int8_label_model: torch.nn.Module | None = None
         self._label_sets: list[_LabelSet] = []  # most recently used first
         if num_threads:
-            torch.set_num_threads(int(num_threads))
+            torch.set_num_threads(int(num_threads))  # before the runtimes: ONNX Runtime takes the same count
+        self.runtime = (runtime, check_runtime(runtime, quantize))
+        self.label_runtime = (label_runtime, check_runtime(label_runtime, label_quantize, "detector label"))
+        self.onnx_cache_dir = onnx_cache_dir
+        # span scoring runs on this copy (the same weights, the text tower as configured)
+        self._text_model = accelerated_model(self.model, {"text": self.runtime}, onnx_cache_dir)
+        self._context_model: torch.nn.Module | None = None
         if not 0.0 < self.threshold < 1.0:
             raise InputError(f"detector threshold must be in (0, 1), got {threshold}")
 
@@ -173,10 +193,10 @@ class BiEncoderDetector(LabelScoring):
         Used for labels and for entity texts (``"{label}: {description}"``).
         Texts are sorted by length so batches carry little padding.
         """
-        return self.encode_texts_pooled(texts, batch_size, max_length)[0]
+        return self.encode_texts_pooled(texts, batch_size, max_length, precision="fp32")[0]
 
     def encode_texts_pooled(
-        self, texts: Sequence[str], batch_size: int = 64, max_length: int = 128, precision: str = "fp32"
+        self, texts: Sequence[str], batch_size: int = 64, max_length: int = 128, precision: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(P, E): span-space vectors and the label tower's mean-pooled sentence embeddings.
 
@@ -184,9 +204,15 @@ class BiEncoderDetector(LabelScoring):
         space (all-MiniLM-L6-v2 for the default model), used for context similarity.
         Texts are batched by token length (see :mod:`glinker.model.label_tower`).
         ``precision="int8"`` uses a dynamically quantised copy of the label encoder:
-        faster, lossy (for bulk KB embedding when exactness can be traded).
+        faster, lossy (for bulk KB embedding when exactness can be traded). ``None``: the
+        detector's ``label_runtime`` / ``label_quantize`` (mention names, context windows).
         """
-        if precision == "fp32":
+        if precision is None:
+            if self._context_model is None:
+                self._context_model = accelerated_model(self.model, {"label": self.label_runtime},
+                                                        self.onnx_cache_dir)
+            model = self._context_model
+        elif precision == "fp32":
             model = self.model
         elif precision == "int8":
             if self._int8_label_model is None:
@@ -217,7 +243,8 @@ class BiEncoderDetector(LabelScoring):
         for s in range(0, len(windows), self.batch_size):
             chunk = windows[s : s + self.batch_size]
             batch = collate_windows(chunk, pad_id)
-            states = self.model.word_states(batch.input_ids, batch.attention_mask, batch.words_mask, batch.num_words)
+            states = self._text_model.word_states(batch.input_ids, batch.attention_mask, batch.words_mask,
+                                                  batch.num_words)
             # only spans inside the text and starting in their window's core are scored: padding
             # and overlap slots would cost hidden rows and label scores (index queries) for nothing
             owned = self._owned_spans(chunk, batch.lengths, states.shape[1], self.model.max_width)
@@ -299,7 +326,8 @@ class BiEncoderDetector(LabelScoring):
             keys = order[s : s + self.batch_size]
             chunk = [windows[k] for k in keys]
             batch = collate_windows(chunk, pad_id)
-            states = self.model.word_states(batch.input_ids, batch.attention_mask, batch.words_mask, batch.num_words)
+            states = self._text_model.word_states(batch.input_ids, batch.attention_mask, batch.words_mask,
+                                                  batch.num_words)
             reps = self.model.span_reps(states)
             where = [(b, j, i, k) for b, key in enumerate(keys) for j, i, k in wanted[key]]
             sel = reps[[w[0] for w in where], [w[2] for w in where], [w[3] for w in where]]  # (n, D)
@@ -324,7 +352,8 @@ class BiEncoderDetector(LabelScoring):
         if len(wins) != 1:
             raise InputError("span_logits needs a text that fits one window")
         batch = collate_windows(wins, self.bundle.tokenizer.pad_token_id or 0)
-        states = self.model.word_states(batch.input_ids, batch.attention_mask, batch.words_mask, batch.num_words)
+        states = self._text_model.word_states(batch.input_ids, batch.attention_mask, batch.words_mask,
+                                              batch.num_words)
         spans = self.model.span_reps(states)[0]
         p = torch.from_numpy(self.label_vectors(labels))
         return words.tokens, torch.einsum("lkd,cd->lkc", spans, p)

@@ -33,7 +33,8 @@ def _ner_app(cfg: DictConfig) -> None:
     det = BiEncoderDetector(c["model"], batch_size=c["batch_size"], flat_ner=c["flat_ner"],
                             specific_ratio=c.get("specific_ratio"),
                             specific_similarity=c.get("specific_similarity", 0.55),
-                            num_threads=c["num_threads"], threshold=min(thresholds))
+                            num_threads=c["num_threads"], threshold=min(thresholds),
+                            runtime=c.get("runtime", "torch"), quantize=c.get("quantize"))
     results = {}
     for p in paths:
         path = resolve_data_path(str(p))
