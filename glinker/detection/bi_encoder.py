@@ -52,9 +52,9 @@ class BiEncoderDetector(LabelScoring):
         score_budget: Largest number of span×label scores held at once.
         label_index_min_labels: From this many labels up, each span's best label comes
             from a maximum-inner-product index over the label vectors instead of
-            scoring every label. Below ~10^5 labels blocked scoring costs little next
-            to the text encoder; beyond, it grows linearly with the label count
-            (``benchmarks/bench_labels.py`` measures both).
+            scoring every label. Blocked scoring grows linearly with the label count: at
+            10^4 labels it took 120-190 µs per span against 24-29 for the index, 0.55× the
+            1-label throughput against 0.8× (``benchmarks/bench_labels.py`` measures both).
         label_index: ``"hnsw"`` (approximate: a shallow graph walk per span, a deep one for
             the few near the threshold; it can miss a span's best label, measured by
             ``benchmarks/bench_label_index.py``), ``"ivf"`` (exact for every span above the
@@ -112,7 +112,7 @@ class BiEncoderDetector(LabelScoring):
         label_cache_dir: str | os.PathLike[str] | None = None,
         disk_cache_min_labels: int = 10_000,
         score_budget: int = 16_000_000,
-        label_index_min_labels: int = 100_000,
+        label_index_min_labels: int = 10_000,
         label_index: str = "hnsw",
         label_index_ef_search: int = 128,
         num_threads: int | None = None,
