@@ -17,7 +17,10 @@ with nothing fitted (the baselines) score the same either way. ``loo=only`` skip
 ``loo_cache=FILE`` keeps the linked features (JSON) and refits from them on the next run;
 ``loo_params={"num_leaves":3}`` refits the rankers with other LightGBM settings (JSON), to choose them by
 their leave-one-out mean; ``loo_drop=[context_names]`` refits them without those features (the in-sample
-figures keep the configured models), to keep a feature only when the leave-one-out mean says so.
+figures keep the configured models), to keep a feature only when the leave-one-out mean says so;
+``loo_nil_missing=true`` also fits the NIL classifiers on detected mentions of gold entities the KB lacks (as wrong
+links). Each benchmark's row also gives how many detected mentions sit on such gold and how many of them are left
+NIL (where NIL is right), by the packaged models and by the held-out ones.
 """
 
 from __future__ import annotations
@@ -59,8 +62,12 @@ def _path(name: str) -> str:
     return f"el/opentapioca/{name}.ttl" if name.startswith("istex") else f"el/elevant/{name}.benchmark.jsonl"
 
 
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v:.1f} %"
+
+
 def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results: dict, cache: str | None = None,
-               params: dict | None = None, drop: list[str] | None = None) -> list[str]:
+               params: dict | None = None, drop: list[str] | None = None, nil_missing: bool = False) -> list[str]:
     """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc)."""
     from glinker.config import build_pipeline
     from glinker.evaluate.el import load_benchmark
@@ -83,19 +90,25 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
             lines.append(f"\n**{system}**: nothing fitted; its leave-one-out figures are its in-sample ones.")
             continue
         try:
-            results = leave_one_out(pipeline, benches, cache=cache, params=params, features=features)
+            results = leave_one_out(pipeline, benches, cache=cache, params=params, features=features,
+                                    nil_missing=nil_missing)
         except ValueError as exc:  # a cache of another format, a reranker without a model
             raise SystemExit(str(exc)) from None
         total = summary(results)
         all_results[f"loo/{system}"] = {"benchmarks": [r.__dict__ for r in results], "summary": total}
         without = f", refitted without {', '.join(drop)}" if drop else ""
+        without += ", NIL also fitted on out-of-KB mentions" if nil_missing else ""
         lines += [f"\n**{system}**, leave one benchmark out (all documents of each benchmark{without})\n",
-                  "| benchmark | docs | ED in-sample | ED leave-one-out | e2e in-sample | e2e leave-one-out |",
-                  "|---|---|---|---|---|---|"]
+                  "| benchmark | docs | ED in-sample | ED leave-one-out | e2e in-sample | e2e leave-one-out "
+                  "| out-of-KB mentions | left NIL in-sample | left NIL leave-one-out |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r.name} | {r.documents} | {r.ed_in_sample:.1f} | {r.ed_loo:.1f} | {r.e2e_in_sample:.1f} | "
-                  f"{r.e2e_loo:.1f} |" for r in results]
-        lines.append(f"| mean | | {total['ed_in_sample']:.1f} | {total['ed_loo']:.1f} | {total['e2e_in_sample']:.1f} "
-                     f"| {total['e2e_loo']:.1f} |")
+                  f"{r.e2e_loo:.1f} | {r.out_of_kb_mentions} | {_pct(r.out_of_kb_nil_in_sample)} | "
+                  f"{_pct(r.out_of_kb_nil_loo)} |" for r in results]
+        lines.append(f"| mean (NIL: pooled) | | {total['ed_in_sample']:.1f} | {total['ed_loo']:.1f} | "
+                     f"{total['e2e_in_sample']:.1f} | {total['e2e_loo']:.1f} | "
+                     f"{sum(r.out_of_kb_mentions for r in results)} | {_pct(total['out_of_kb_nil_in_sample'])} | "
+                     f"{_pct(total['out_of_kb_nil_loo'])} |")
         lines += ["\nWhere the leave-one-out ED errors come from (gold spans): no candidates, gold not among the "
                   "candidates, gold ranked below another (of which: gold found as the country of a nationality word)\n",
                   "| benchmark | spans | right | no candidates | gold not a candidate | ranked below "
@@ -122,7 +135,7 @@ def main(argv: list[str]) -> None:
     # the other arguments are Hydra overrides of the evaluate_el config (kb_dir=..., detector.threshold=...)
     opts, overrides = key_value_options(argv, {"mode": "both", "benchmarks": "", "out": "", "systems": "", "loo": "",
                                                "documents": "heldout", "loo_cache": "", "loo_params": "",
-                                               "loo_drop": ""},
+                                               "loo_drop": "", "loo_nil_missing": "false"},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
     if opts["documents"] not in ("heldout", "all"):
@@ -155,7 +168,8 @@ def main(argv: list[str]) -> None:
     if opts["loo"] in ("true", "only"):
         params = json.loads(opts["loo_params"]) if opts["loo_params"] else None
         drop = [n.strip() for n in opts["loo_drop"].strip("[]").split(",") if n.strip()]
-        lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop)
+        lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop,
+                            opts["loo_nil_missing"].lower() in ("1", "true", "yes"))
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if opts["out"]:

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_el.py kb_dir=kb/arnold loo=only systems=[3] loo_cache=runs/loo_kept.json
     python scripts/fit_loo.py kb_dir=kb/arnold cache=runs/loo_kept.json [params={"num_leaves":3}] \
-        [drop=[context_names]] [out=glinker/resources/reranker]
+        [drop=[context_names]] [nil_missing=true] [out=glinker/resources/reranker]
 
 Reads the features ``bench_el.py loo_cache=`` kept (every gold span and detected mention of the fitted
 benchmarks, linked by the configured pipeline) and fits, with :func:`glinker.rerank.leave_one_out.refit`:
@@ -10,7 +10,8 @@ the LambdaMART ranker on every benchmark's gold spans, the NIL classifier on eve
 mentions as ranked by the ranker fitted without that benchmark, and the NIL threshold for the best mean
 e2e F1 over those links. Writes ``lambdamart.txt`` / ``lambdamart.json`` (calibration; the span NIL
 threshold is kept from the file it replaces) and ``nil.txt`` / ``nil.json`` into ``out``, each atomically.
-``drop``: features the models leave out (as ``bench_el.py loo_drop=`` validated them).
+``drop``: features the models leave out (as ``bench_el.py loo_drop=`` validated them); ``nil_missing``: the NIL
+classifier also learns from detected mentions of gold entities the KB lacks (``bench_el.py loo_nil_missing=``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import key_value_options  # noqa: E402  (benchmarks/common.py)
 
-DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "drop": "",
+DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "drop": "", "nil_missing": "false",
             "out": "glinker/resources/reranker"}
 
 
@@ -63,7 +64,8 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"the cache lacks {missing}: make it again with benchmarks/bench_el.py loo=only")
     kb = KnowledgeBase.open(opts["kb_dir"])
     kb_has = kb_membership(kb, [d for docs in benchmarks.values() for d in docs])
-    ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features)
+    nil_missing = opts["nil_missing"].lower() in ("1", "true", "yes")
+    ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features, nil_missing)
     out = Path(opts["out"])
     calibration = out / "lambdamart.json"
     old = json.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}

@@ -264,3 +264,33 @@ def test_models_read_their_own_features_by_name(tmp_path):
         NilModel(tmp_path / "bad.txt")
     with pytest.raises(ValueError, match="does not compute"):
         load_ranker(tmp_path / "bad.txt")
+
+
+def test_out_of_kb_mentions_teach_and_measure_the_nil_decision():
+    """A detected mention on gold the KB lacks is skipped by default, a wrong-link example with
+    ``missing_wrong``, and counted as left NIL only when the NIL decision leaves it unlinked."""
+    from glinker.evaluate.el import GoldDocument, GoldMention
+    from glinker.rerank.fit_e2e import TracedMention, nil_training_rows, out_of_kb_spans
+    from glinker.rerank.leave_one_out import out_of_kb_nil
+
+    text = "Boston met Gotham in Springfield."
+    doc = GoldDocument("d", text, [GoldMention(0, 6, "Q100"), GoldMention(11, 17, "Q999"),
+                                   GoldMention(21, 32, None)])
+    kb_has = {"Q100": True, "Q999": False}.get
+    assert out_of_kb_spans(doc, kb_has) == {(11, 17)}  # NIL gold is not "out of the KB"
+
+    def traced(start, end, best, row):
+        return TracedMention(start, end, text[start:end], best, 0.9, row, None, (best,), None)
+
+    mentions = [traced(0, 6, "Q100", [1.0]), traced(11, 17, "Q5", [2.0]), traced(21, 32, "Q7", [3.0])]
+    rows, labels, _ = nil_training_rows([doc], [mentions], kb_has)
+    assert rows == [[1.0]] and labels == [1.0]
+    rows, labels, _ = nil_training_rows([doc], [mentions], kb_has, missing_wrong=True)
+    assert rows == [[1.0], [2.0]] and labels == [1.0, 0.0]
+
+    class Judge:  # a NIL model reading the row's only column as the link probability
+        def predict(self, rows):
+            return np.array([r[0] / 4.0 for r in rows])
+
+    assert out_of_kb_nil([doc], [mentions], kb_has, Judge(), threshold=0.6) == (1, 1)  # 0.5 < 0.6: NIL
+    assert out_of_kb_nil([doc], [mentions], kb_has, Judge(), threshold=0.4) == (0, 1)  # linked to Q5

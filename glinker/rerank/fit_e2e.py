@@ -132,12 +132,13 @@ def candidate_table(feats, qids: Sequence[str], decision) -> tuple[np.ndarray | 
     return x, tuple(qids), np.array([prob.get(q, 0.0) == 0.0 for q in qids])
 
 
-def nil_training_rows(docs: Sequence[GoldDocument], traced: Sequence[Sequence[TracedMention]], kb_has
-                      ) -> tuple[list[list[float]], list[float], list[int]]:
+def nil_training_rows(docs: Sequence[GoldDocument], traced: Sequence[Sequence[TracedMention]], kb_has,
+                      missing_wrong: bool = False) -> tuple[list[list[float]], list[float], list[int]]:
     """The NIL classifier's (row, label, document index) examples among :func:`trace_e2e`'s mentions: one per
     mention with candidates, labelled 1 when its best candidate is the gold entity at exactly its span;
     mentions on left-out gold (out of the KB, NIL, optional) and pronouns (coreference decides those) are
-    skipped."""
+    skipped. ``missing_wrong``: a mention at exactly the span of a gold entity the KB lacks is an example too,
+    labelled 0 (any link there is wrong: what a missing entity looks like to the classifier)."""
     from glinker.evaluate.el import e2e_gold
     from glinker.resolution.coref import is_pronoun
 
@@ -146,15 +147,27 @@ def nil_training_rows(docs: Sequence[GoldDocument], traced: Sequence[Sequence[Tr
     owners: list[int] = []
     for i, (gold_doc, mentions) in enumerate(zip(docs, traced)):
         gold, ignore = e2e_gold(gold_doc, kb_has)
+        missing = out_of_kb_spans(gold_doc, kb_has) if missing_wrong else set()
         for m in mentions:
             span = (m.start, m.end)
-            if m.row is None or is_pronoun(m.text) or not gold_doc.in_evaluation_span(*span) or \
-                    (span in ignore and span not in gold):
+            if m.row is None or is_pronoun(m.text) or not gold_doc.in_evaluation_span(*span):
                 continue
+            if span in missing and span not in gold:
+                label = 0.0
+            elif span in ignore and span not in gold:
+                continue
+            else:
+                label = float(gold.get(span) == m.best)
             rows.append(m.row)
-            labels.append(float(gold.get(span) == m.best))
+            labels.append(label)
             owners.append(i)
     return rows, labels, owners
+
+
+def out_of_kb_spans(doc: GoldDocument, kb_has) -> set[tuple[int, int]]:
+    """Spans of ``doc``'s gold mentions (in its evaluation span, not optional) whose entity the KB lacks."""
+    return {(m.start, m.end) for m in doc.mentions
+            if m.qid is not None and not m.optional and not kb_has(m.qid) and doc.in_evaluation_span(m.start, m.end)}
 
 
 def collect_nil(pipeline, docs: Sequence[GoldDocument], kb_has) -> tuple[list[list[float]], list[float], list[int]]:

@@ -33,7 +33,14 @@ import numpy as np
 from glinker.evaluate.el import GoldDocument, ed_scope, kb_membership, score_e2e
 from glinker.rerank.boosters import feature_columns
 from glinker.rerank.fit import MentionExamples, fit_lambdamart, fit_logistic
-from glinker.rerank.fit_e2e import TracedMention, candidate_table, nil_training_rows, trace_e2e, tune_e2e
+from glinker.rerank.fit_e2e import (
+    TracedMention,
+    candidate_table,
+    nil_training_rows,
+    out_of_kb_spans,
+    trace_e2e,
+    tune_e2e,
+)
 from glinker.rerank.nil import MENTION_FEATURES, NilModel, fit_nil_model
 from glinker.rerank.ranker import FEATURES, FeatureReranker
 from glinker.rerank.tracing import traced_pipeline
@@ -110,6 +117,9 @@ class BenchmarkResult:
     ed_seeds: list[float] = field(default_factory=list)
     e2e_seeds: list[float] = field(default_factory=list)
     ed_loo_errors: dict[str, int] = field(default_factory=dict)
+    out_of_kb_mentions: int = 0  # detected mentions at the span of a gold entity the KB lacks
+    out_of_kb_nil_in_sample: float | None = None  # % of them left NIL
+    out_of_kb_nil_loo: float | None = None
 
 
 def collect_spans(pipeline, docs: Sequence[GoldDocument]) -> list[SpanExamples]:
@@ -201,6 +211,24 @@ def e2e_f1(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, 
     return round(float(score_e2e(docs, preds, kb_has).metrics()["f1"]), 2)
 
 
+def out_of_kb_nil(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, threshold: float
+                  ) -> tuple[int, int]:
+    """(left NIL, all) among the traced mentions at exactly the span of a gold entity the KB lacks, where NIL
+    is right."""
+    left = total = 0
+    for doc, recs in zip(docs, _records(traced, nil)):
+        missing = out_of_kb_spans(doc, kb_has)
+        for s, e, q, p, _ in recs:
+            if (s, e) in missing:
+                total += 1
+                left += q is None or p < threshold
+    return left, total
+
+
+def _share(left: int, total: int) -> float | None:
+    return round(100.0 * left / total, 2) if total else None
+
+
 def fit_ranker(spans: Sequence[SpanExamples], params: dict | None = None,
                features: Sequence[str] | None = None) -> RankerFit:
     """LambdaMART trees on the gold spans whose gold entity is among the candidates, and their calibration.
@@ -226,19 +254,22 @@ def _nil_inputs(features: Sequence[str] | None) -> list[str] | None:
 
 
 def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None,
-               features: Sequence[str] | None = None):
-    """Per benchmark: (e2e F1, threshold) with NIL models and thresholds fitted on the others."""
+               features: Sequence[str] | None = None, nil_missing: bool = False):
+    """Per benchmark: (e2e F1, threshold, % of out-of-KB mentions left NIL) with NIL models and thresholds
+    fitted on the others."""
     own = {n: relinked(traced[n], rankers[n]) for n in names}
-    rows = {n: nil_training_rows(docs[n], own[n], kb_has)[:2] for n in names}
+    rows = {n: nil_training_rows(docs[n], own[n], kb_has, nil_missing)[:2] for n in names}
     out = {}
     for n in names:
         others = [o for o in names if o != n]
         nil = NilModel.from_booster(fit_nil_model([r for o in others for r in rows[o][0]],
-                                       [y for o in others for y in rows[o][1]], params,
-                                                     _nil_inputs(features)))
+                                                  [y for o in others for y in rows[o][1]], params,
+                                                  _nil_inputs(features)))
         tuned = tune_e2e([d for o in others for d in docs[o]], [r for o in others for r in _records(own[o], nil)],
                          kb_has, mention_grid=(0.0,), groups=[o for o in others for _ in docs[o]])
-        out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, tuned["nil_threshold"]), tuned["nil_threshold"])
+        threshold = tuned["nil_threshold"]
+        out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, threshold), threshold,
+                  _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold)))
     return out
 
 
@@ -277,7 +308,8 @@ def load_kept(path: str | os.PathLike[str]) -> tuple[dict[str, list[SpanExamples
 
 def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *, e2e: bool = True,
                   noise_seeds: Sequence[int] = (1, 2, 3), cache: str | os.PathLike[str] | None = None,
-                  params: dict | None = None, features: Sequence[str] | None = None) -> list[BenchmarkResult]:
+                  params: dict | None = None, features: Sequence[str] | None = None,
+                  nil_missing: bool = False) -> list[BenchmarkResult]:
     """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
@@ -285,6 +317,9 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     is there (for refitting with other ``params``: LightGBM settings over :data:`LAMBDAMART_PARAMS`).
     ``features``: the names of :data:`FEATURES` the refitted rankers (and the NIL classifiers, for the best
     candidate) read; ``None``: all. The in-sample figures use the configured models as they are.
+    ``nil_missing``: the NIL classifiers also learn from detected mentions of gold entities the KB lacks, as
+    wrong links (:func:`glinker.rerank.fit_e2e.nil_training_rows`). Every result also says how many of those
+    mentions the in-sample and the held-out models leave NIL.
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -326,12 +361,18 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
         return [results[n] for n in names]
     for n in names:
         mine = relinked(traced[n], configured)
-        results[n].e2e_in_sample = e2e_f1(benchmarks[n], mine, kb_has, reranker.nil_model, reranker.nil_threshold)
-    for n, (f1, threshold) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[None], None, features).items():
-        results[n].e2e_loo, results[n].nil_threshold = f1, threshold
+        r = results[n]
+        r.e2e_in_sample = e2e_f1(benchmarks[n], mine, kb_has, reranker.nil_model, reranker.nil_threshold)
+        left, r.out_of_kb_mentions = out_of_kb_nil(benchmarks[n], mine, kb_has, reranker.nil_model,
+                                                   reranker.nil_threshold)
+        r.out_of_kb_nil_in_sample = _share(left, r.out_of_kb_mentions)
+    folds = _e2e_folds(names, benchmarks, traced, kb_has, seeds[None], None, features, nil_missing)
+    for n, (f1, threshold, nil_share) in folds.items():
+        results[n].e2e_loo, results[n].nil_threshold, results[n].out_of_kb_nil_loo = f1, threshold, nil_share
     for s in noise_seeds:
         bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
-        for n, (f1, _) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[s], bagged, features).items():
+        for n, (f1, _, _) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[s], bagged, features,
+                                        nil_missing).items():
             results[n].e2e_seeds.append(f1)
     for n in names:
         r = results[n]
@@ -341,12 +382,17 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
 
 
 def summary(results: Sequence[BenchmarkResult]) -> dict:
-    """Means over benchmarks, and the refit noise: the spread (std) of the leave-one-out mean across seeds."""
+    """Means over benchmarks, the refit noise (the spread, std, of the leave-one-out mean across seeds), and the
+    share of out-of-KB mentions left NIL, pooled over every benchmark's mentions."""
     def mean(vals):
         vals = [v for v in vals if v is not None]
         return round(float(np.mean(vals)), 2) if vals else None
 
     out = {k: mean([getattr(r, k) for r in results]) for k in ("ed_in_sample", "ed_loo", "e2e_in_sample", "e2e_loo")}
+    total = sum(r.out_of_kb_mentions for r in results)
+    for key in ("out_of_kb_nil_in_sample", "out_of_kb_nil_loo"):  # pooled over the mentions
+        left = sum((getattr(r, key) or 0.0) * r.out_of_kb_mentions / 100.0 for r in results)
+        out[key] = round(100.0 * left / total, 2) if total else None
     for key in ("ed_seeds", "e2e_seeds"):
         per_seed = [list(v) for v in zip(*[getattr(r, key) for r in results])]
         if per_seed:
@@ -358,16 +404,16 @@ def summary(results: Sequence[BenchmarkResult]) -> dict:
 
 def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
           benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, params: dict | None = None,
-          features: Sequence[str] | None = None) -> tuple[RankerFit, object, float]:
+          features: Sequence[str] | None = None, nil_missing: bool = False) -> tuple[RankerFit, object, float]:
     """Models to ship, fitted the way they were validated: the ranker on every benchmark's gold spans; the
     NIL classifier on every benchmark's detected mentions as that benchmark's held-out ranker ranks them (so
     it learns from scores on unseen text); the NIL threshold that maximises the mean e2e F1 of those links.
-    ``features`` as in :func:`leave_one_out`. Returns (ranker, NIL booster, NIL threshold)."""
+    ``features`` and ``nil_missing`` as in :func:`leave_one_out`. Returns (ranker, NIL booster, NIL threshold)."""
     names = list(benchmarks)
     final = fit_ranker([s for n in names for s in spans[n]], params, features)
     held = {n: fit_ranker([s for o in names if o != n for s in spans[o]], params, features) for n in names}
     own = {n: relinked(traced[n], held[n]) for n in names}
-    rows = {n: nil_training_rows(benchmarks[n], own[n], kb_has)[:2] for n in names}
+    rows = {n: nil_training_rows(benchmarks[n], own[n], kb_has, nil_missing)[:2] for n in names}
     booster = fit_nil_model([r for n in names for r in rows[n][0]], [y for n in names for y in rows[n][1]],
                             features=_nil_inputs(features))
     nil = NilModel.from_booster(booster)
