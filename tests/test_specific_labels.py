@@ -88,3 +88,17 @@ def test_only_catch_all_labels_yield_when_configured(tiny_model_dir):
     assert bool(every[0, 1]) and bool(every[2, 1])  # every broad label: a person may become a film
     catch_all = linking._yields(names, vectors)
     assert not bool(catch_all[0, 1]) and bool(catch_all[2, 1])  # catch-alls only: it may not
+
+
+def test_the_preference_stores_the_broad_labels_rows_only(tiny_model_dir):
+    """A large label set with one broad label: one row of yields, not a labels × labels matrix."""
+    import torch
+
+    pref, _, _ = _detectors(tiny_model_dir)
+    n = 20_000
+    vectors = torch.randn(n, 32)
+    vectors[1] = vectors[0] + 0.01 * torch.randn(32)  # label 1 is close to the broad label 0
+    names = ["person"] + [f"kind {i}" for i in range(1, n)]
+    yields = pref._yields(names, vectors)
+    assert yields.allowed.shape == (1, n)
+    assert yields[0, 1] and not yields[1, 0] and not yields[2, 1]

@@ -37,6 +37,20 @@ CATCH_ALL_LABELS = ("miscellaneous", "misc", "else", "other", "entity", "thing")
 
 
 @dataclass(eq=False)
+class _Yields:
+    """Which labels a broad label may yield to, stored for the broad labels only (a few rows), not as a
+    labels × labels matrix, which would take gigabytes for a large label set."""
+
+    rows: torch.Tensor  # (C,) long: a label's row in ``allowed``; -1 when it yields to no label
+    allowed: torch.Tensor  # (B, C) bool: broad label row b may yield to label s
+
+    def __getitem__(self, key: tuple[int, int]) -> bool:
+        b, s = key
+        row = int(self.rows[b])
+        return row >= 0 and bool(self.allowed[row, s])
+
+
+@dataclass(eq=False)
 class _LabelSet:
     """A label set ready for scoring: its vectors P (blocked scoring) or a label index."""
 
@@ -45,7 +59,7 @@ class _LabelSet:
     vectors: torch.Tensor | None = None
     index: LabelIndex | None = None
     broad: torch.Tensor | None = None  # (C,) bool: the label is broad (see BROAD_LABELS)
-    yields: torch.Tensor | None = None  # (C, C) bool: label b may yield to label s; None: no preference
+    yields: _Yields | None = None  # which labels each label may yield to; None: no preference
 
 
 class LabelScoring:
@@ -116,17 +130,22 @@ class LabelScoring:
         return index
 
     # --- text side -------------------------------------------------------------------
-    def _yields(self, names: Sequence[str], vectors: torch.Tensor) -> torch.Tensor | None:
-        """(C, C) bool: broad label b may yield to specific label s (their vectors' cosine is high enough)."""
+    def _yields(self, names: Sequence[str], vectors: torch.Tensor) -> _Yields | None:
+        """Broad label b may yield to specific label s when their vectors' cosine is high enough."""
         if not self.specific_ratio:
             return None
         broad = torch.tensor([n.strip().lower() in self.broad_labels for n in names])
         if not bool(broad.any()) or bool(broad.all()):
             return None
         unit = torch.nn.functional.normalize(vectors.float(), dim=1)
-        close = unit @ unit.T >= self.specific_similarity
-        yields = broad[:, None] & ~broad[None, :] & close
-        return yields if bool(yields.any()) else None
+        idx = torch.nonzero(broad).squeeze(1)
+        allowed = (unit[idx] @ unit.T >= self.specific_similarity) & ~broad[None, :]  # (B, C)
+        keep = allowed.any(dim=1)
+        if not bool(keep.any()):
+            return None
+        rows = torch.full((len(names),), -1, dtype=torch.long)
+        rows[idx[keep]] = torch.arange(int(keep.sum()))
+        return _Yields(rows, allowed[keep])
 
     def _prefer_specific(self, vecs: torch.Tensor, best: torch.Tensor, arg: torch.Tensor, lset: _LabelSet
                          ) -> torch.Tensor:
@@ -137,11 +156,12 @@ class LabelScoring:
         """
         if not self.specific_ratio or lset.yields is None or arg.numel() == 0:
             return arg
-        allowed = lset.yields[arg]  # (N, C)
-        sel = allowed.any(dim=1)
+        rows = lset.yields.rows[arg]
+        sel = rows >= 0
         if not bool(sel.any()):
             return arg
-        logits = (vecs[sel].float() @ lset.vectors.T).masked_fill(~allowed[sel], -math.inf)
+        allowed = lset.yields.allowed[rows[sel]]  # (n, C)
+        logits = (vecs[sel].float() @ lset.vectors.T).masked_fill(~allowed, -math.inf)
         s_best, s_arg = logits.max(dim=1)
         ok = torch.sigmoid(s_best) >= self.specific_ratio * torch.sigmoid(best[sel].float())
         out = arg.clone()
