@@ -21,7 +21,6 @@ different seeds; a change is worth keeping when it moves the leave-one-out mean 
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,7 @@ from glinker.rerank.fit_e2e import (
     trace_e2e,
     tune_e2e,
 )
+from glinker.rerank.kept import KEPT_FORMAT, SpanExamples, load_kept, save_kept  # noqa: F401 (re-exported)
 from glinker.rerank.nil import MENTION_FEATURES, NilModel, fit_nil_model
 from glinker.rerank.ranker import FEATURES, FeatureReranker
 from glinker.rerank.tracing import traced_pipeline
@@ -52,7 +52,6 @@ logger = logging.getLogger(__name__)
 NOISE_PARAMS = {"bagging_fraction": 0.9, "bagging_freq": 1, "feature_fraction": 0.9}
 
 Traced = Sequence[Sequence[TracedMention]]
-KEPT_FORMAT = 2  # of the save_kept file
 
 
 @dataclass
@@ -90,17 +89,6 @@ class RankerFit:
             out.append(q)
             k += len(b)
         return out
-
-
-@dataclass
-class SpanExamples:
-    """One scored gold span as ED links it: candidate features (``None`` without candidates), QIDs,
-    ruled-out flags and the gold QID."""
-
-    features: np.ndarray | None
-    qids: tuple[str, ...]
-    ruled: np.ndarray | None
-    gold: str
 
 
 @dataclass
@@ -271,39 +259,6 @@ def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], pa
         out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, threshold), threshold,
                   _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold)))
     return out
-
-
-def _arr(a) -> list | None:
-    return None if a is None else np.asarray(a).tolist()
-
-
-def save_kept(path: str | os.PathLike[str], spans: Mapping[str, list[SpanExamples]],
-              traced: Mapping[str, Traced]) -> None:
-    """Write the kept features (JSON: plain numbers and strings, nothing executable) for later refits."""
-    data = {"format": KEPT_FORMAT, "spans": {n: [[_arr(s.features), list(s.qids), _arr(s.ruled), s.gold] for s in v]
-                      for n, v in spans.items()},
-            "traced": {n: [[[m.start, m.end, m.text, m.best, m.mention_score, m.row, _arr(m.features),
-                             list(m.qids), _arr(m.ruled)] for m in doc] for doc in docs] for n, docs in traced.items()}}
-    target = Path(path)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, target)
-
-
-def load_kept(path: str | os.PathLike[str]) -> tuple[dict[str, list[SpanExamples]], dict[str, list]]:
-    """What :func:`save_kept` wrote."""
-    def arr(v, dtype):
-        return None if v is None else np.asarray(v, dtype=dtype)
-
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if data.get("format") != KEPT_FORMAT:
-        raise ValueError(f"{path}: kept features of another format (not {KEPT_FORMAT}); delete the file and "
-                         "run the leave-one-out benchmark again to remake it")
-    spans = {n: [SpanExamples(arr(x, np.float64), tuple(q), arr(r, bool), g) for x, q, r, g in v]
-             for n, v in data["spans"].items()}
-    traced = {n: [[TracedMention(s, e, t, b, ms, row, arr(x, np.float64), tuple(q), arr(r, bool))
-                   for s, e, t, b, ms, row, x, q, r in doc] for doc in docs] for n, docs in data["traced"].items()}
-    return spans, traced
 
 
 def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *, e2e: bool = True,
