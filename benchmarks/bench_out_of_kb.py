@@ -1,7 +1,7 @@
 """Linking when the right entity is missing: a KB with gold entities deleted, then linked end to end.
 
     python benchmarks/bench_out_of_kb.py kb_dir=kb/arnold [n=1000] [seed=0] [work=runs/out_of_kb]
-        [benchmarks=[aida-conll-dev,...]] [systems=[default,...]]
+        [benchmarks=[aida-conll-dev,...]] [systems=[default,...]] [glinker.link overrides for every system]
 
 Nobody's KB holds everything, and in-KB scoring hides what a linker does when the right entity is
 missing. This copies the KB to ``work/kb`` and deletes ``n`` entities from it with ``python -m kb_build
@@ -120,7 +120,7 @@ def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     for noisy in ("glinker", "kb_build", "transformers", "faiss"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    opts = key_value_options(argv, DEFAULTS)
+    opts, extra = key_value_options(argv, DEFAULTS, passthrough=True)
     from glinker.evaluate.el import load_benchmark
     from glinker.settings import resolve_data_path
 
@@ -128,7 +128,7 @@ def main(argv: list[str]) -> None:
     docs = {n: load_benchmark(resolve_data_path(_path(n))) for n in names}
     kb_dir, deleted = pruned_kb(Path(opts["kb_dir"]), Path(opts["work"]), docs, int(opts["n"]), int(opts["seed"]))
     systems = {s: SYSTEMS[s] for s in _list(opts["systems"])}
-    results = {s: run_system(s, over, kb_dir, docs, deleted) for s, over in systems.items()}
+    results = {s: run_system(s, over + extra, kb_dir, docs, deleted) for s, over in systems.items()}
     lines = [f"Command: `python benchmarks/bench_out_of_kb.py {' '.join(argv)}` ({stamp()}); "
              f"{len(deleted)} gold entities deleted from {opts['kb_dir']}\n",
              "| system | benchmark | deleted gold mentions | detected at their span | left NIL | linked elsewhere "

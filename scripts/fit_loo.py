@@ -82,7 +82,8 @@ def main(argv: list[str]) -> None:
     _write(out / "nil.json", json.dumps({
         "threshold": threshold,
         "note": "link when nil.txt's probability that the best candidate is right reaches threshold; trained on "
-                "each benchmark's detected mentions as ranked by a ranker fitted without that benchmark"},
+                "each benchmark's detected mentions as ranked by a ranker fitted without that benchmark"
+                + ("; mentions of gold entities the KB lacks count as wrong links" if nil_missing else "")},
         indent=2) + "\n")
     print(json.dumps({"out": str(out), "nil_threshold": threshold, "scale": ranker.model_scale,
                       "bias": ranker.model_bias, "params": settings}))
