@@ -94,3 +94,28 @@ def test_unknown_target_is_a_clear_error():
         build_stage({"_target_": "no.such.Module"})
     with pytest.raises(InputError, match="cannot build"):
         build_stage({"_target_": "test_config.Custom", "nonsense": 1}, kb=None)
+
+
+def test_reranker_models_and_threshold_are_overridable(tiny_kb, tiny_detector):
+    """The README's reranker overrides compose without Hydra's '+', and each builds the reranker it names."""
+    from hydra.utils import instantiate
+
+    from glinker.kb import KnowledgeBase
+    from glinker.rerank.boosters import calibration
+
+    detector = tiny_detector
+    kb = KnowledgeBase.open(tiny_kb, expect_fingerprint=detector.fingerprint)
+    cases = {
+        (): ("nil.txt", calibration("nil.txt", ("threshold",))["threshold"]),
+        ("reranker.nil_model=nil_strict.txt",): ("nil_strict.txt",
+                                                 calibration("nil_strict.txt", ("threshold",))["threshold"]),
+        ("reranker.nil_threshold=0.7",): ("nil.txt", 0.7),
+        ("reranker.model=null", "reranker.nil_model=null", "reranker.nil_threshold=0.1"): (None, 0.1),
+    }
+    for overrides, (nil_file, threshold) in cases.items():
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose(config_name="link", overrides=list(overrides))
+        reranker = instantiate(cfg.reranker, kb=kb, detector=detector)
+        assert reranker.nil_threshold == threshold, overrides
+        assert (reranker.nil_model.path.name if reranker.nil_model else None) == nil_file, overrides
+        assert (reranker.booster is None) == ("reranker.model=null" in overrides)

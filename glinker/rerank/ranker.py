@@ -174,7 +174,10 @@ class FeatureReranker:
         (``lambdamart.json``, ``nil.json``: :func:`glinker.rerank.boosters.calibration`); by default the ones
         glinker ships. ``overrides`` replace any other argument; ``model=None``: the linear weights alone
         (then set ``nil_threshold``), ``nil_model=None``: the NIL threshold applies to the ranker's probability.
+        ``nil_threshold=None`` is the calibrated one (the Hydra config's default).
         """
+        if "nil_threshold" in overrides and overrides["nil_threshold"] is None:
+            del overrides["nil_threshold"]  # None: the threshold calibrated with the NIL model
         args: dict = {"context_windows": "shared"}
         if model:
             cal = calibration(model, ("scale", "bias", "span_nil_threshold"))
