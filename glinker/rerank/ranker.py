@@ -166,6 +166,11 @@ class FeatureReranker:
         self.coherence_chars = None if coherence_chars is None else int(coherence_chars)
         self.compatibility = Compatibility(kb) if compatibility else None
         self.names_chars = int(names_chars)
+        # the features the trees were fitted on (a subset of FEATURES), and every feature a model reads
+        self._ranker_features = self.booster.feature_name() if self.booster is not None else []
+        self._read_features = set(self._ranker_features)
+        if self.nil_model is not None:
+            self._read_features.update(n[4:] for n in self.nil_model.booster.feature_name() if n.startswith("top_"))
 
     @classmethod
     def packaged(cls, kb: KnowledgeBase, detector=None, model: str | None = DEFAULT_MODEL,
@@ -284,12 +289,7 @@ class FeatureReranker:
     def _wanted(self, names: Sequence[str]) -> bool:
         """Whether features ``names`` must be computed: a weight uses them, or a model (the ranker's trees, or
         the NIL model for the best candidate) reads them."""
-        read: set[str] = set()
-        if self.booster is not None:
-            read.update(self.booster.feature_name())
-        if self.nil_model is not None:
-            read.update(n[4:] for n in self.nil_model.booster.feature_name() if n.startswith("top_"))
-        return any(n in read or self.weights.get(n) for n in names)
+        return any(n in self._read_features or self.weights.get(n) for n in names)
 
     def _entity_sentences(self, candidates, records) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Per mention: its candidates' unit sentence embeddings (zero rows where unknown) and a known-mask.
@@ -348,8 +348,7 @@ class FeatureReranker:
 
     def _booster_probs(self, all_feats: Sequence[Sequence[Mapping[str, float]]]) -> list[list[float]]:
         """Calibrated model probabilities per candidate, one ``predict`` call for the whole batch."""
-        names = self.booster.feature_name()  # the features it was fitted on, a subset of FEATURES
-        rows = [[f[name] for name in names] for feats in all_feats for f in feats]
+        rows = [[f[name] for name in self._ranker_features] for feats in all_feats for f in feats]
         if not rows:
             return [[] for _ in all_feats]
         z = self.model_scale * self.booster.predict(np.asarray(rows, dtype=np.float64)) + self.model_bias
