@@ -20,7 +20,11 @@ their leave-one-out mean; ``loo_drop=[context_names]`` refits them without those
 figures keep the configured models), to keep a feature only when the leave-one-out mean says so;
 ``loo_nil_missing=true`` also fits the NIL classifiers on detected mentions of gold entities the KB lacks (as wrong
 links). Each benchmark's row also gives how many detected mentions sit on such gold and how many of them are left
-NIL (where NIL is right), by the packaged models and by the held-out ones.
+NIL (where NIL is right), by the packaged models and by the held-out ones. ``loo_nil_method=two_fold`` (or
+``held_out_oof``; default ``held_out``) fits each NIL classifier and threshold another way
+(:mod:`glinker.rerank.nil_fit`). ``loo_check=[wiki-fair,istex_train]`` also refits on every fitted benchmark, as
+``scripts/fit_loo.py`` would with the same options, and scores that refit beside the packaged models on those
+benchmarks, which no fit saw (their features are kept in ``loo_cache`` too); ``loo=check`` runs only that.
 """
 
 from __future__ import annotations
@@ -67,8 +71,10 @@ def _pct(v: float | None) -> str:
 
 
 def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results: dict, cache: str | None = None,
-               params: dict | None = None, drop: list[str] | None = None, nil_missing: bool = False) -> list[str]:
-    """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc)."""
+               params: dict | None = None, drop: list[str] | None = None, nil_missing: bool = False,
+               nil_method: str = "held_out", check: list[str] | None = None, loo: bool = True) -> list[str]:
+    """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc); with
+    ``check``, also the refit against the packaged models on those benchmarks (none fitted on them)."""
     from glinker.config import build_pipeline
     from glinker.evaluate.el import load_benchmark
     from glinker.rerank.fit import FIT_BENCHMARKS
@@ -89,15 +95,21 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
         if not isinstance(pipeline.reranker, FeatureReranker) or pipeline.reranker.booster is None:
             lines.append(f"\n**{system}**: nothing fitted; its leave-one-out figures are its in-sample ones.")
             continue
+        without = f", refitted without {', '.join(drop)}" if drop else ""
+        without += ", NIL also fitted on out-of-KB mentions" if nil_missing else ""
+        without += f", NIL fitted {nil_method}" if nil_method != "held_out" else ""
+        if check:
+            lines += unseen_table(pipeline, system, benches, check, all_results, cache, params, features, nil_missing,
+                                  nil_method, without)
+        if not loo:
+            continue
         try:
             results = leave_one_out(pipeline, benches, cache=cache, params=params, features=features,
-                                    nil_missing=nil_missing)
+                                    nil_missing=nil_missing, nil_method=nil_method)
         except ValueError as exc:  # a cache of another format, a reranker without a model
             raise SystemExit(str(exc)) from None
         total = summary(results)
         all_results[f"loo/{system}"] = {"benchmarks": [r.__dict__ for r in results], "summary": total}
-        without = f", refitted without {', '.join(drop)}" if drop else ""
-        without += ", NIL also fitted on out-of-KB mentions" if nil_missing else ""
         lines += [f"\n**{system}**, leave one benchmark out (all documents of each benchmark{without})\n",
                   "| benchmark | docs | ED in-sample | ED leave-one-out | e2e in-sample | e2e leave-one-out "
                   "| out-of-KB mentions | left NIL in-sample | left NIL leave-one-out |",
@@ -127,6 +139,40 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
     return lines
 
 
+def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_results: dict, cache, params, features,
+                 nil_missing: bool, nil_method: str, without: str) -> list[str]:
+    """The packaged models against a refit on every fitted benchmark, on benchmarks neither was fitted on."""
+    from glinker.evaluate.el import load_benchmark
+    from glinker.rerank.unseen import check_unseen
+    from glinker.settings import resolve_data_path
+
+    unseen = {n: load_benchmark(resolve_data_path(_path(n))) for n in check}
+    try:
+        results = check_unseen(pipeline, fitted, unseen, cache=cache, params=params, features=features,
+                               nil_missing=nil_missing, nil_method=nil_method)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    all_results[f"unseen/{system}"] = [r.__dict__ for r in results]
+
+    def mean(key):
+        vals = [getattr(r, key) for r in results if getattr(r, key) is not None]
+        return f"{sum(vals) / len(vals):.1f}" if vals else "–"
+
+    keys = ("ed_packaged", "ed_refit", "e2e_packaged", "e2e_refit", "e2e_refit_ranker_packaged_nil",
+            "out_of_kb_nil_packaged", "out_of_kb_nil_refit")
+    lines = [f"\n**{system}**, packaged models against a refit on every fitted benchmark{without} (NIL threshold "
+             f"{results[0].nil_threshold:.2f}), on benchmarks no fit saw\n",
+             "| benchmark | docs | ED packaged | ED refit | e2e packaged | e2e refit | e2e refit ranker, packaged NIL "
+             "| out-of-KB mentions | left NIL packaged | left NIL refit |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        figures = " | ".join(f"{getattr(r, k):.1f}" for k in keys[:5])
+        lines.append(f"| {r.name} | {r.documents} | {figures} | {r.out_of_kb_mentions} | "
+                     f"{_pct(r.out_of_kb_nil_packaged)} | {_pct(r.out_of_kb_nil_refit)} |")
+    lines.append("| mean | | " + " | ".join(mean(k) for k in keys[:5]) + f" | | {mean(keys[5])} | {mean(keys[6])} |")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    return lines
+
+
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     from glinker.evaluate.el_cli import run_el
@@ -135,7 +181,8 @@ def main(argv: list[str]) -> None:
     # the other arguments are Hydra overrides of the evaluate_el config (kb_dir=..., detector.threshold=...)
     opts, overrides = key_value_options(argv, {"mode": "both", "benchmarks": "", "out": "", "systems": "", "loo": "",
                                                "documents": "heldout", "loo_cache": "", "loo_params": "",
-                                               "loo_drop": "", "loo_nil_missing": "false"},
+                                               "loo_drop": "", "loo_nil_missing": "false",
+                                               "loo_nil_method": "held_out", "loo_check": ""},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
     if opts["documents"] not in ("heldout", "all"):
@@ -147,7 +194,7 @@ def main(argv: list[str]) -> None:
         systems = {keys[int(i)]: SYSTEMS[keys[int(i)]] for i in opts["systems"].strip("[]").split(",")}
     all_results: dict = {}
     lines = []
-    for mode in modes if opts["loo"] != "only" else ():
+    for mode in modes if opts["loo"] not in ("only", "check") else ():
         key = "accuracy" if mode == "ed" else "f1"
         header = "| system | " + " | ".join(names) + " | mean |"
         what = "accuracy, gold spans, in-KB" if mode == "ed" else "strong-match micro F1, in-KB"
@@ -165,11 +212,19 @@ def main(argv: list[str]) -> None:
             mean = sum(vals) / len(vals)
             lines.append(f"| {system} | " + " | ".join(f"{v:.1f}" for v in vals) + f" | {mean:.1f} |")
             print(lines[-1], file=sys.stderr, flush=True)
-    if opts["loo"] in ("true", "only"):
+    if opts["loo"] in ("true", "only", "check"):
+        from glinker.rerank.nil_fit import NIL_METHODS
+
         params = json.loads(opts["loo_params"]) if opts["loo_params"] else None
         drop = [n.strip() for n in opts["loo_drop"].strip("[]").split(",") if n.strip()]
+        check = [n.strip() for n in opts["loo_check"].strip("[]").split(",") if n.strip()]
+        if opts["loo_nil_method"] not in NIL_METHODS:
+            raise SystemExit(f"loo_nil_method={opts['loo_nil_method']}: expected one of {', '.join(NIL_METHODS)}")
+        if opts["loo"] == "check" and not check:
+            raise SystemExit("loo=check scores a refit on the loo_check=[...] benchmarks: name them")
         lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop,
-                            opts["loo_nil_missing"].lower() in ("1", "true", "yes"))
+                            opts["loo_nil_missing"].lower() in ("1", "true", "yes"), opts["loo_nil_method"], check,
+                            loo=opts["loo"] != "check")
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if opts["out"]:

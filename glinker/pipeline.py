@@ -63,6 +63,13 @@ class Pipeline:
             of a mention vote in its coherence features.
         batch_chars: Characters of such a document linked per call (plus the neighbourhood on
             either side, linked along for its votes).
+
+    Attributes:
+        observer: ``None``, or a callable told of every reranker decision that reaches a document, before
+            pronoun resolution: ``observer(docs, mentions, decisions)`` with, per segment written, its
+            document and its mentions (document offsets), and the decisions in the same order. Segments
+            linked along only for their votes are not reported. For tracing what a run decided from
+            (:func:`glinker.rerank.fit_e2e.trace_e2e`).
     """
 
     def __init__(
@@ -92,6 +99,7 @@ class Pipeline:
         self.max_candidates = int(max_candidates)
         self.coref = coref
         self.refiners = list(default_refiners(kb) if refiners is None else refiners)
+        self.observer = None
         self.whole_chars = None if whole_chars is None else int(whole_chars)
         self.neighbourhood_chars = int(neighbourhood_chars)
         self.batch_chars = int(batch_chars)
@@ -158,6 +166,8 @@ class Pipeline:
         skip = sum(len(ms) for ms in per_seg[:first])
         decisions = decisions[skip : skip + sum(len(ms) for ms in per_seg[first:last])]
         batch, per_seg = batch[first:last], per_seg[first:last]
+        if self.observer is not None:
+            self.observer([doc for doc, _, _ in batch], per_seg, list(decisions))
         if self.coref is not None:
             self._resolve_pronouns(batch, per_seg, decisions, preceding)
         qids = {d.qid for d in decisions if d.qid}

@@ -205,3 +205,33 @@ def test_pronouns_find_antecedents_in_the_previous_segment(pipeline):
     split = resolver.resolve(ms[:2], ds[:2]) + resolver.resolve(ms[2:], ds[2:], list(zip(ms[:2], ds[:2])))
     assert [d.qid for d in split] == [d.qid for d in whole]
     assert [d.qid for d in resolver.resolve(ms[2:], ds[2:])] == [None, None, None]
+
+
+def test_tracing_a_batch_with_a_long_document_matches_what_the_pipeline_links(pipeline):
+    """The fitting code's trace of a run (``trace_e2e``) gives each mention the reranker call that decided it,
+    also when a long document, linked in segments with neighbours and after the batch's whole documents, comes
+    first in the batch."""
+    import copy
+
+    from glinker.evaluate.el import GoldDocument
+    from glinker.rerank.fit_e2e import trace_e2e
+    from glinker.types import Document
+
+    small = _variant(pipeline, whole_chars=1000, neighbourhood_chars=700, batch_chars=1500)
+    long_text = "\n\n".join([filler(i) for i in range(3)] + [PARAGRAPH] + [filler(i) for i in range(3, 6)])
+    texts = [long_text, PARAGRAPH, filler(9)]
+    assert len(long_text) > small.whole_chars >= max(len(t) for t in texts[1:])
+    traced = trace_e2e(small, [GoldDocument(f"d{i}", t, []) for i, t in enumerate(texts)])
+    untuned = copy.copy(small)
+    untuned.reranker = copy.copy(small.reranker)
+    untuned.reranker.nil_threshold = 0.0
+    docs = [Document(f"d{i}", t) for i, t in enumerate(texts)]
+    untuned.link_batch(docs)
+    assert small.observer is None  # the pipeline traced was a copy
+    for doc, mentions in zip(docs, traced):
+        assert [(m.start, m.end, m.text) for m in mentions] == [(m.start, m.end, m.text) for m in doc.mentions]
+        best = [m.best for m in mentions]
+        assert [m.qid for m in doc.mentions if not m.label == "pronoun"] == \
+            [q if q is not None and not m.ruled_out else None
+             for q, m, d in zip(best, mentions, doc.mentions) if not d.label == "pronoun"]
+    assert sum(len(m) for m in traced) > 20 and len(traced[0]) > 3 * len(traced[1])

@@ -124,3 +124,33 @@ def test_leave_one_out_refits_without_the_scored_group(linked, tmp_path):
     total = summary(results)
     assert total["ed_loo"] == round(sum(r.ed_loo for r in results) / 3, 2)
     assert total["ed_noise_std"] >= 0.0 and len(total["e2e_seed_means"]) == 2
+
+
+def test_nil_fitting_methods_and_the_unseen_check(linked, tmp_path):
+    """Every way of fitting the NIL decision gives held-out figures; the check on a group no fit saw scores the
+    packaged models exactly as the pipeline does, and a refit on the other groups beside them."""
+    from glinker.evaluate.el import GoldDocument, GoldMention, evaluate_e2e, evaluate_ed
+    from glinker.rerank.leave_one_out import leave_one_out
+    from glinker.rerank.nil_fit import NIL_METHODS
+    from glinker.rerank.unseen import check_unseen
+
+    nlp, _, _ = linked
+    rows = rs.load_sentences()
+    docs = [GoldDocument(r["id"], r["text"], [GoldMention(m["start"], m["end"], m["qid"]) for m in r["mentions"]])
+            for r in rows]
+    groups = {f"group{k}": docs[k::3] for k in range(3)}
+    cache = tmp_path / "kept.json"
+    by_method = {m: leave_one_out(nlp, groups, noise_seeds=(), cache=cache, nil_method=m) for m in NIL_METHODS}
+    for method, results in by_method.items():
+        assert [r.ed_loo for r in results] == [r.ed_loo for r in by_method["held_out"]]  # the NIL fit reads no ED
+        assert all(r.e2e_loo is not None and 0.0 <= r.e2e_loo <= 100.0 for r in results), method
+    with pytest.raises(ValueError, match="NIL method"):
+        leave_one_out(nlp, groups, noise_seeds=(), cache=cache, nil_method="in_sample")
+    fitted, unseen = {k: groups[k] for k in ("group0", "group1")}, {"group2": groups["group2"]}
+    (check,) = check_unseen(nlp, fitted, unseen, cache=cache, nil_method="two_fold")
+    assert check.ed_packaged == round(evaluate_ed(nlp, groups["group2"]).metrics()["accuracy"], 2)
+    assert check.e2e_packaged == round(evaluate_e2e(nlp, groups["group2"]).metrics()["f1"], 2)
+    assert 0.0 < check.ed_refit <= 100.0 and 0.0 <= check.e2e_refit <= 100.0
+    assert 0.0 <= check.nil_threshold <= 1.0
+    with pytest.raises(ValueError, match="not unseen"):
+        check_unseen(nlp, groups, unseen, cache=cache)

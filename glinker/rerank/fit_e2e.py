@@ -98,22 +98,35 @@ class TracedMention:
 
 def trace_e2e(pipeline, docs: Sequence[GoldDocument]) -> list[list[TracedMention]]:
     """``docs`` linked end to end by ``pipeline`` (whose reranker is a :class:`FeatureReranker`) with the NIL
-    threshold at 0: every detected mention with its best candidate and NIL-model row, per document."""
+    threshold at 0: every detected mention with its best candidate and NIL-model row, per document.
+
+    Each mention is matched to the reranker call that decided it through the pipeline's ``observer``, so a
+    long document's segments, linked in batches with their neighbours and after the whole documents of a
+    batch, are traced like any other."""
     untuned = copy.copy(pipeline.reranker)
     untuned.nil_threshold = 0.0  # the threshold being refitted decides nothing: every mention with candidates is linked
     traced, tracing = traced_pipeline(pipeline, untuned)
+    written: dict[int, list] = {}
+
+    def observe(owners, mentions, decisions) -> None:
+        it = iter(decisions)
+        for doc, ms in zip(owners, mentions):
+            written.setdefault(id(doc), []).extend(next(it) for _ in ms)
+
+    traced.observer = observe
     out: list[list[TracedMention]] = []
     for s in range(0, len(docs), pipeline.batch_size):
         batch = [Document(d.id, d.text) for d in docs[s : s + pipeline.batch_size]]
         tracing.clear()
+        written.clear()
         traced.link_batch(batch)
-        log = ((row, qid, dec, feats, cands) for trace, call in zip(tracing.traces, tracing.candidate_qids)
-               for row, qid, dec, feats, cands in zip(trace.nil_rows, trace.best, trace.decisions, trace.features,
-                                                      call))
+        calls = {id(dec): (row, qid, dec, feats, cands) for trace, call in zip(tracing.traces, tracing.candidate_qids)
+                 for row, qid, dec, feats, cands in zip(trace.nil_rows, trace.best, trace.decisions, trace.features,
+                                                        call)}
         for doc in batch:
             mentions = []
-            for m in doc.mentions:
-                row, qid, dec, feats, cands = next(log)
+            for m, decided in zip(doc.mentions, written.get(id(doc), []), strict=True):
+                row, qid, dec, feats, cands = calls[id(decided)]
                 x, qids, ruled = candidate_table(feats, cands, dec)
                 mentions.append(TracedMention(m.start, m.end, m.text, qid, float(m.score), row, x, qids, ruled))
             out.append(mentions)

@@ -32,16 +32,10 @@ import numpy as np
 from glinker.evaluate.el import GoldDocument, ed_scope, kb_membership, score_e2e
 from glinker.rerank.boosters import feature_columns
 from glinker.rerank.fit import MentionExamples, fit_lambdamart, fit_logistic
-from glinker.rerank.fit_e2e import (
-    TracedMention,
-    candidate_table,
-    nil_training_rows,
-    out_of_kb_spans,
-    trace_e2e,
-    tune_e2e,
-)
+from glinker.rerank.fit_e2e import TracedMention, candidate_table, out_of_kb_spans, trace_e2e
 from glinker.rerank.kept import KEPT_FORMAT, SpanExamples, load_kept, save_kept  # noqa: F401 (re-exported)
-from glinker.rerank.nil import MENTION_FEATURES, NilModel, fit_nil_model
+from glinker.rerank.nil import MENTION_FEATURES, NilModel
+from glinker.rerank.nil_fit import fit_nil
 from glinker.rerank.ranker import FEATURES, FeatureReranker
 from glinker.rerank.tracing import traced_pipeline
 from glinker.types import Document
@@ -235,27 +229,21 @@ def fit_ranker(spans: Sequence[SpanExamples], params: dict | None = None,
     return RankerFit(booster, float(scale), float(bias), cols)
 
 
-def _nil_inputs(features: Sequence[str] | None) -> list[str] | None:
-    """The NIL classifier's inputs when the ranker reads only ``features``: the mention's own, and the
-    best candidate's of those."""
-    return None if features is None else [*MENTION_FEATURES, *(f"top_{n}" for n in features)]
-
-
-def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None,
-               features: Sequence[str] | None = None, nil_missing: bool = False):
-    """Per benchmark: (e2e F1, threshold, % of out-of-KB mentions left NIL) with NIL models and thresholds
-    fitted on the others."""
+def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None,
+               features: Sequence[str] | None = None, nil_missing: bool = False, nil_method: str = "held_out",
+               ranker_params: dict | None = None):
+    """Per benchmark: (e2e F1, threshold, % of out-of-KB mentions left NIL) with the NIL model and threshold
+    fitted on the others by ``nil_method`` (:mod:`glinker.rerank.nil_fit`). The others' rows are ranked by
+    ``rankers`` (each fitted without its own benchmark, not without the scored one: refitting those 42
+    rankers per seed moves nothing the NIL classifier reads by much, and costs minutes)."""
     own = {n: relinked(traced[n], rankers[n]) for n in names}
-    rows = {n: nil_training_rows(docs[n], own[n], kb_has, nil_missing)[:2] for n in names}
     out = {}
     for n in names:
         others = [o for o in names if o != n]
-        nil = NilModel.from_booster(fit_nil_model([r for o in others for r in rows[o][0]],
-                                                  [y for o in others for y in rows[o][1]], params,
-                                                  _nil_inputs(features)))
-        tuned = tune_e2e([d for o in others for d in docs[o]], [r for o in others for r in _records(own[o], nil)],
-                         kb_has, mention_grid=(0.0,), groups=[o for o in others for _ in docs[o]])
-        threshold = tuned["nil_threshold"]
+        booster, threshold = fit_nil(others, spans, traced, docs, kb_has,
+                                     lambda s: fit_ranker(s, ranker_params, features), relinked, _records,
+                                     params, features, nil_missing, nil_method, held=rankers)
+        nil = NilModel.from_booster(booster)
         out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, threshold), threshold,
                   _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold)))
     return out
@@ -264,7 +252,7 @@ def _e2e_folds(names, docs, traced, kb_has, rankers: Mapping[str, RankerFit], pa
 def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *, e2e: bool = True,
                   noise_seeds: Sequence[int] = (1, 2, 3), cache: str | os.PathLike[str] | None = None,
                   params: dict | None = None, features: Sequence[str] | None = None,
-                  nil_missing: bool = False) -> list[BenchmarkResult]:
+                  nil_missing: bool = False, nil_method: str = "held_out") -> list[BenchmarkResult]:
     """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
@@ -274,7 +262,8 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     candidate) read; ``None``: all. The in-sample figures use the configured models as they are.
     ``nil_missing``: the NIL classifiers also learn from detected mentions of gold entities the KB lacks, as
     wrong links (:func:`glinker.rerank.fit_e2e.nil_training_rows`). Every result also says how many of those
-    mentions the in-sample and the held-out models leave NIL.
+    mentions the in-sample and the held-out models leave NIL. ``nil_method``: how each held-out NIL model and
+    threshold are fitted (:data:`glinker.rerank.nil_fit.NIL_METHODS`).
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -321,13 +310,14 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
         left, r.out_of_kb_mentions = out_of_kb_nil(benchmarks[n], mine, kb_has, reranker.nil_model,
                                                    reranker.nil_threshold)
         r.out_of_kb_nil_in_sample = _share(left, r.out_of_kb_mentions)
-    folds = _e2e_folds(names, benchmarks, traced, kb_has, seeds[None], None, features, nil_missing)
+    folds = _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[None], None, features, nil_missing,
+                       nil_method, base)
     for n, (f1, threshold, nil_share) in folds.items():
         results[n].e2e_loo, results[n].nil_threshold, results[n].out_of_kb_nil_loo = f1, threshold, nil_share
     for s in noise_seeds:
         bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
-        for n, (f1, _, _) in _e2e_folds(names, benchmarks, traced, kb_has, seeds[s], bagged, features,
-                                        nil_missing).items():
+        for n, (f1, _, _) in _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[s], bagged, features,
+                                        nil_missing, nil_method, base | bagged).items():
             results[n].e2e_seeds.append(f1)
     for n in names:
         r = results[n]
@@ -359,19 +349,14 @@ def summary(results: Sequence[BenchmarkResult]) -> dict:
 
 def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
           benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, params: dict | None = None,
-          features: Sequence[str] | None = None, nil_missing: bool = False) -> tuple[RankerFit, object, float]:
+          features: Sequence[str] | None = None, nil_missing: bool = False,
+          nil_method: str = "held_out") -> tuple[RankerFit, object, float]:
     """Models to ship, fitted the way they were validated: the ranker on every benchmark's gold spans; the
-    NIL classifier on every benchmark's detected mentions as that benchmark's held-out ranker ranks them (so
-    it learns from scores on unseen text); the NIL threshold that maximises the mean e2e F1 of those links.
+    NIL classifier and threshold by ``nil_method`` (:mod:`glinker.rerank.nil_fit`) over every benchmark.
     ``features`` and ``nil_missing`` as in :func:`leave_one_out`. Returns (ranker, NIL booster, NIL threshold)."""
     names = list(benchmarks)
     final = fit_ranker([s for n in names for s in spans[n]], params, features)
-    held = {n: fit_ranker([s for o in names if o != n for s in spans[o]], params, features) for n in names}
-    own = {n: relinked(traced[n], held[n]) for n in names}
-    rows = {n: nil_training_rows(benchmarks[n], own[n], kb_has, nil_missing)[:2] for n in names}
-    booster = fit_nil_model([r for n in names for r in rows[n][0]], [y for n in names for y in rows[n][1]],
-                            features=_nil_inputs(features))
-    nil = NilModel.from_booster(booster)
-    tuned = tune_e2e([d for n in names for d in benchmarks[n]], [r for n in names for r in _records(own[n], nil)],
-                     kb_has, mention_grid=(0.0,), groups=[n for n in names for _ in benchmarks[n]])
-    return final, booster, float(tuned["nil_threshold"])
+    booster, threshold = fit_nil(names, spans, traced, benchmarks, kb_has,
+                                 lambda s: fit_ranker(s, params, features), relinked, _records,
+                                 features=features, nil_missing=nil_missing, method=nil_method)
+    return final, booster, threshold

@@ -1,0 +1,96 @@
+"""How the NIL classifier and its threshold are fitted from kept features, for a set of benchmarks.
+
+The classifier learns, from detected mentions, whether the ranker's best candidate is right. Its rows must
+look like the ranker's scores on text the ranker did not see, and its threshold must be chosen on
+probabilities the classifier did not fit, or both are too confident on new text. The ways compared
+(``method``):
+
+- ``held_out``: each benchmark's mentions ranked by a ranker fitted without that benchmark; the threshold
+  tuned on the classifier's own training rows (in-sample).
+- ``held_out_oof``: the same rows; the threshold tuned on out-of-fold probabilities: each benchmark's
+  mentions scored by a classifier fitted without that benchmark.
+- ``two_fold``: every benchmark's documents split in two folds; each fold's mentions ranked by a ranker
+  fitted on the other fold's gold spans (the same benchmarks, other documents: in-domain scores, as the
+  packaged models were fitted); the threshold tuned out of fold (each fold scored by a classifier fitted on
+  the other).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from glinker.evaluate.el import GoldDocument, ed_scope
+from glinker.rerank.fit_e2e import nil_training_rows, tune_e2e
+from glinker.rerank.nil import MENTION_FEATURES, NilModel, fit_nil_model
+
+NIL_METHODS = ("held_out", "held_out_oof", "two_fold")
+
+
+def nil_inputs(features: Sequence[str] | None) -> list[str] | None:
+    """The NIL classifier's inputs when the ranker reads only ``features``: the mention's own, and the
+    best candidate's of those."""
+    return None if features is None else [*MENTION_FEATURES, *(f"top_{n}" for n in features)]
+
+
+def span_owners(docs: Sequence[GoldDocument], kb_has) -> list[int]:
+    """Per kept gold span (in :func:`glinker.rerank.leave_one_out.collect_spans` order), its document's index."""
+    return [i for i, d in enumerate(docs) for _ in ed_scope(d, kb_has)[0]]
+
+
+def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str, list],
+            docs: Mapping[str, Sequence[GoldDocument]], kb_has, fit_ranker: Callable, relinked: Callable,
+            records: Callable, params: dict | None = None, features: Sequence[str] | None = None,
+            nil_missing: bool = False, method: str = "held_out",
+            held: Mapping[str, object] | None = None) -> tuple[object, float]:
+    """The NIL classifier (LightGBM booster) and threshold fitted on benchmarks ``names`` by ``method``.
+
+    ``fit_ranker(spans)`` fits a ranker on gold spans, ``relinked(traced, ranker)`` re-ranks traced mentions
+    with it and ``records(traced, nil)`` gives :func:`tune_e2e`'s records (passed in: they live with the
+    leave-one-out code that calls this). ``params``: LightGBM settings for the classifier (bagging seeds).
+    ``held``: rankers already fitted without each benchmark, used instead of fitting them again.
+    """
+    if method not in NIL_METHODS:
+        raise ValueError(f"NIL method {method!r}: expected one of {', '.join(NIL_METHODS)}")
+    inputs = nil_inputs(features)
+
+    def fit(parts: Sequence[tuple]) -> NilModel:
+        booster = fit_nil_model([r for rows, _ in parts for r in rows], [y for _, ys in parts for y in ys], params,
+                                inputs)
+        return NilModel.from_booster(booster)
+
+    if method == "two_fold":
+        # units: (benchmark, fold) with their documents, ranked by a ranker fitted on the other fold
+        units, ranked = [], {}
+        for n in names:
+            for k in (0, 1):
+                units.append((n, k))
+                ranked[(n, k)] = [doc for i, doc in enumerate(traced[n]) if i % 2 == k]
+        rankers = {k: fit_ranker([s for n in names for s, o in zip(spans[n], span_owners(docs[n], kb_has))
+                                  if o % 2 != k]) for k in (0, 1)}
+        unit_docs = {u: [d for i, d in enumerate(docs[u[0]]) if i % 2 == u[1]] for u in units}
+        own = {u: relinked(ranked[u], rankers[u[1]]) for u in units}
+        rows = {u: nil_training_rows(unit_docs[u], own[u], kb_has, nil_missing)[:2] for u in units}
+        folds = {k: [u for u in units if u[1] == k] for k in (0, 1)}
+        oof = {k: fit([rows[u] for u in folds[1 - k]]) for k in (0, 1)}
+        threshold = _tune(units, unit_docs, {u: records(own[u], oof[u[1]]) for u in units}, kb_has,
+                          [u[0] for u in units])
+        return fit([rows[u] for u in units]).booster, threshold
+    if held is None:
+        held = {n: fit_ranker([s for o in names if o != n for s in spans[o]]) for n in names}
+    own = {n: relinked(traced[n], held[n]) for n in names}
+    rows = {n: nil_training_rows(docs[n], own[n], kb_has, nil_missing)[:2] for n in names}
+    nil = fit([rows[n] for n in names])
+    if method == "held_out":
+        scored = {n: records(own[n], nil) for n in names}
+    else:
+        scored = {n: records(own[n], fit([rows[o] for o in names if o != n])) for n in names}
+    return nil.booster, _tune(names, docs, scored, kb_has, list(names))
+
+
+def _tune(units: Sequence, docs: Mapping, scored: Mapping, kb_has, groups: Sequence[str]) -> float:
+    """The NIL threshold for the best mean per-benchmark e2e F1 over the units' scored records."""
+    all_docs = [d for u in units for d in docs[u]]
+    all_records = [r for u in units for r in scored[u]]
+    doc_groups = [g for u, g in zip(units, groups) for _ in docs[u]]
+    return float(tune_e2e(all_docs, all_records, kb_has, mention_grid=(0.0,), groups=doc_groups)["nil_threshold"])
+
