@@ -25,6 +25,8 @@ NIL (where NIL is right), by the packaged models and by the held-out ones. ``loo
 (:mod:`glinker.rerank.nil_fit`). ``loo_check=[wiki-fair,istex_train]`` also refits on every fitted benchmark, as
 ``scripts/fit_loo.py`` would with the same options, and scores that refit beside the packaged models on those
 benchmarks, which no fit saw (their features are kept in ``loo_cache`` too); ``loo=check`` runs only that.
+``loo_balance=0.5`` weighs a benchmark of N gold spans like N^0.5 spans in every ranker fit (1: every benchmark
+alike; 0, the default: every span alike).
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def _pct(v: float | None) -> str:
 
 def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results: dict, cache: str | None = None,
                params: dict | None = None, drop: list[str] | None = None, nil_missing: bool = False,
-               nil_method: str = "held_out", check: list[str] | None = None, loo: bool = True) -> list[str]:
+               nil_method: str = "held_out", check: list[str] | None = None, loo: bool = True,
+               balance: float = 0.0) -> list[str]:
     """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc); with
     ``check``, also the refit against the packaged models on those benchmarks (none fitted on them)."""
     from glinker.config import build_pipeline
@@ -98,14 +101,15 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
         without = f", refitted without {', '.join(drop)}" if drop else ""
         without += ", NIL also fitted on out-of-KB mentions" if nil_missing else ""
         without += f", NIL fitted {nil_method}" if nil_method != "held_out" else ""
+        without += f", benchmarks weighted N^-{balance:g}" if balance else ""
         if check:
             lines += unseen_table(pipeline, system, benches, check, all_results, cache, params, features, nil_missing,
-                                  nil_method, without)
+                                  nil_method, without, balance)
         if not loo:
             continue
         try:
             results = leave_one_out(pipeline, benches, cache=cache, params=params, features=features,
-                                    nil_missing=nil_missing, nil_method=nil_method)
+                                    nil_missing=nil_missing, nil_method=nil_method, balance=balance)
         except ValueError as exc:  # a cache of another format, a reranker without a model
             raise SystemExit(str(exc)) from None
         total = summary(results)
@@ -140,7 +144,7 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
 
 
 def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_results: dict, cache, params, features,
-                 nil_missing: bool, nil_method: str, without: str) -> list[str]:
+                 nil_missing: bool, nil_method: str, without: str, balance: float = 0.0) -> list[str]:
     """The packaged models against a refit on every fitted benchmark, on benchmarks neither was fitted on."""
     from glinker.evaluate.el import load_benchmark
     from glinker.rerank.unseen import check_unseen
@@ -149,7 +153,7 @@ def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_resu
     unseen = {n: load_benchmark(resolve_data_path(_path(n))) for n in check}
     try:
         results = check_unseen(pipeline, fitted, unseen, cache=cache, params=params, features=features,
-                               nil_missing=nil_missing, nil_method=nil_method)
+                               nil_missing=nil_missing, nil_method=nil_method, balance=balance)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     all_results[f"unseen/{system}"] = [r.__dict__ for r in results]
@@ -182,7 +186,7 @@ def main(argv: list[str]) -> None:
     opts, overrides = key_value_options(argv, {"mode": "both", "benchmarks": "", "out": "", "systems": "", "loo": "",
                                                "documents": "heldout", "loo_cache": "", "loo_params": "",
                                                "loo_drop": "", "loo_nil_missing": "false",
-                                               "loo_nil_method": "held_out", "loo_check": ""},
+                                               "loo_nil_method": "held_out", "loo_check": "", "loo_balance": "0"},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
     if opts["documents"] not in ("heldout", "all"):
@@ -224,7 +228,7 @@ def main(argv: list[str]) -> None:
             raise SystemExit("loo=check scores a refit on the loo_check=[...] benchmarks: name them")
         lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop,
                             opts["loo_nil_missing"].lower() in ("1", "true", "yes"), opts["loo_nil_method"], check,
-                            loo=opts["loo"] != "check")
+                            loo=opts["loo"] != "check", balance=float(opts["loo_balance"]))
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if opts["out"]:

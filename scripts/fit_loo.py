@@ -2,7 +2,8 @@
 
     python benchmarks/bench_el.py kb_dir=kb/arnold loo=only systems=[3] loo_cache=runs/loo_kept.json
     python scripts/fit_loo.py kb_dir=kb/arnold cache=runs/loo_kept.json [params={"num_leaves":3}] \
-        [drop=[context_names]] [nil_missing=true] [out=glinker/resources/reranker]
+        [drop=[context_names]] [nil_missing=true] [nil_method=held_out|held_out_oof|two_fold] [balance=0.5] \
+        [out=glinker/resources/reranker]
 
 Reads the features ``bench_el.py loo_cache=`` kept (every gold span and detected mention of the fitted
 benchmarks, linked by the configured pipeline) and fits, with :func:`glinker.rerank.leave_one_out.refit`:
@@ -11,7 +12,9 @@ mentions as ranked by the ranker fitted without that benchmark, and the NIL thre
 e2e F1 over those links. Writes ``lambdamart.txt`` / ``lambdamart.json`` (calibration; the span NIL
 threshold is kept from the file it replaces) and ``nil.txt`` / ``nil.json`` into ``out``, each atomically.
 ``drop``: features the models leave out (as ``bench_el.py loo_drop=`` validated them); ``nil_missing``: the NIL
-classifier also learns from detected mentions of gold entities the KB lacks (``bench_el.py loo_nil_missing=``).
+classifier also learns from detected mentions of gold entities the KB lacks (``bench_el.py loo_nil_missing=``);
+``nil_method``: how the NIL classifier's rows are ranked and its threshold chosen (:mod:`glinker.rerank.nil_fit`;
+``bench_el.py loo_nil_method=``); ``balance``: benchmarks weighted in the ranker fits (``bench_el.py loo_balance=``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import key_value_options  # noqa: E402  (benchmarks/common.py)
 
 DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "drop": "", "nil_missing": "false",
-            "out": "glinker/resources/reranker"}
+            "nil_method": "held_out", "balance": "0", "out": "glinker/resources/reranker"}
 
 
 def _write(path: Path, text: str) -> None:
@@ -65,7 +68,12 @@ def main(argv: list[str]) -> None:
     kb = KnowledgeBase.open(opts["kb_dir"])
     kb_has = kb_membership(kb, [d for docs in benchmarks.values() for d in docs])
     nil_missing = opts["nil_missing"].lower() in ("1", "true", "yes")
-    ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features, nil_missing)
+    from glinker.rerank.nil_fit import NIL_METHODS
+
+    if opts["nil_method"] not in NIL_METHODS:
+        raise SystemExit(f"nil_method={opts['nil_method']}: expected one of {', '.join(NIL_METHODS)}")
+    ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features, nil_missing,
+                                           opts["nil_method"], float(opts["balance"]))
     out = Path(opts["out"])
     calibration = out / "lambdamart.json"
     old = json.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
@@ -81,8 +89,8 @@ def main(argv: list[str]) -> None:
     _write(out / "nil.txt", nil_booster.model_to_string())
     _write(out / "nil.json", json.dumps({
         "threshold": threshold,
-        "note": "link when nil.txt's probability that the best candidate is right reaches threshold; trained on "
-                "each benchmark's detected mentions as ranked by a ranker fitted without that benchmark"
+        "note": "link when nil.txt's probability that the best candidate is right reaches threshold; fitted "
+                f"by scripts/fit_loo.py nil_method={opts['nil_method']} (glinker/rerank/nil_fit.py)"
                 + ("; mentions of gold entities the KB lacks count as wrong links" if nil_missing else "")},
         indent=2) + "\n")
     print(json.dumps({"out": str(out), "nil_threshold": threshold, "scale": ranker.model_scale,

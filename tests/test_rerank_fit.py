@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from glinker.rerank.fit import MentionExamples, decide, fit_logistic, fit_reranker, inkb_scores
 
@@ -297,3 +298,27 @@ def test_out_of_kb_mentions_teach_and_measure_the_nil_decision():
 
     assert out_of_kb_nil([doc], [mentions], kb_has, Judge(), threshold=0.6) == (1, 1)  # 0.5 < 0.6: NIL
     assert out_of_kb_nil([doc], [mentions], kb_has, Judge(), threshold=0.4) == (0, 1)  # linked to Q5
+
+
+def test_benchmark_weights_give_each_benchmark_the_chosen_say():
+    """balance 0 weighs every span alike, 1 every benchmark alike, 0.5 in between; a weighted fit differs."""
+    from glinker.rerank.leave_one_out import SpanExamples, benchmark_weights, fit_ranker
+    from glinker.rerank.ranker import FEATURES
+
+    rng = np.random.default_rng(0)
+
+    def span(gold_first: bool) -> SpanExamples:
+        x = rng.normal(size=(3, len(FEATURES)))
+        x[0 if gold_first else 1, FEATURES.index("prior")] += 3.0  # "big" links the popular one, "small" not
+        return SpanExamples(x, ("Q1", "Q2", "Q3"), np.zeros(3, dtype=bool), "Q1")
+
+    spans = {"big": [span(True) for _ in range(80)], "small": [span(False) for _ in range(20)]}
+    assert benchmark_weights(spans, 0.0) is None
+    for balance, ratio in ((1.0, 1.0), (0.5, 2.0)):
+        w = benchmark_weights(spans, balance)
+        say = {n: sum(w(id(s)) for s in v) for n, v in spans.items()}
+        assert say["big"] / say["small"] == pytest.approx(ratio)
+    flat = [s for v in spans.values() for s in v]
+    plain, even = fit_ranker(flat), fit_ranker(flat, weight=benchmark_weights(spans, 1.0))
+    x = np.vstack([s.features for s in spans["small"]])
+    assert not np.allclose(plain.booster.predict(x), even.booster.predict(x))

@@ -107,18 +107,20 @@ LAMBDAMART_PARAMS = {"objective": "lambdarank", "num_leaves": 7, "learning_rate"
                      "n_jobs": 1, "verbose": -1}
 
 
-def fit_lambdamart(rows: Sequence[MentionExamples], features: Sequence[str] = FEATURES, params: dict | None = None):
+def fit_lambdamart(rows: Sequence[MentionExamples], features: Sequence[str] = FEATURES, params: dict | None = None,
+                   weights: Sequence[float] | None = None):
     """Gradient-boosted trees ranking each mention's candidates (LightGBM LambdaMART); returns the booster.
 
     Trees see what a linear score cannot: a high prior matters less once the string does not
-    match, coherence only when the context is ambiguous.
+    match, coherence only when the context is ambiguous. ``weights``: one per mention (``None``: equal).
     """
     import lightgbm
 
     x = np.vstack([ex.features for ex in rows])
     y = np.concatenate([ex.labels for ex in rows])
     model = lightgbm.LGBMRanker(**(LAMBDAMART_PARAMS | (params or {})))
-    model.fit(x, y, group=[len(ex.labels) for ex in rows], feature_name=list(features))
+    w = None if weights is None else np.concatenate([np.full(len(ex.labels), float(v)) for ex, v in zip(rows, weights)])
+    model.fit(x, y, group=[len(ex.labels) for ex in rows], feature_name=list(features), sample_weight=w)
     return model.booster_
 
 

@@ -212,26 +212,41 @@ def _share(left: int, total: int) -> float | None:
 
 
 def fit_ranker(spans: Sequence[SpanExamples], params: dict | None = None,
-               features: Sequence[str] | None = None) -> RankerFit:
+               features: Sequence[str] | None = None, weight=None) -> RankerFit:
     """LambdaMART trees on the gold spans whose gold entity is among the candidates, and their calibration.
 
-    ``features``: the names of :data:`FEATURES` the trees read (``None``: all).
+    ``features``: the names of :data:`FEATURES` the trees read (``None``: all). ``weight``: ``id(span) ->
+    weight`` (:func:`benchmark_weights`), scaled to a mean of 1 over the spans fitted; ``None``: equal.
     """
     chosen = list(FEATURES) if features is None else [n for n in FEATURES if n in set(features)]
     cols = [FEATURES.index(n) for n in chosen]
+    kept = [s for s in spans if s.features is not None and s.gold in s.qids]
     rows = [MentionExamples(s.features[:, cols], np.array([float(q == s.gold) for q in s.qids]), s.gold,
-                            list(s.qids))
-            for s in spans if s.features is not None and s.gold in s.qids]
-    booster = fit_lambdamart(rows, chosen, params)
+                            list(s.qids)) for s in kept]
+    weights = None
+    if weight is not None:
+        weights = np.array([weight(id(s)) for s in kept], dtype=np.float64)
+        weights /= weights.mean()
+    booster = fit_lambdamart(rows, chosen, params, weights)
     x = np.vstack([r.features for r in rows])
     y = np.concatenate([r.labels for r in rows])
     (scale,), bias = fit_logistic(booster.predict(x)[:, None], y, l2=0.0)
     return RankerFit(booster, float(scale), float(bias), cols)
 
 
+def benchmark_weights(spans: Mapping[str, Sequence[SpanExamples]], balance: float):
+    """``id(span) -> weight`` that gives a benchmark of N gold spans the say of N^(1 - balance) spans: 0 weighs
+    every span alike (the largest benchmark's annotation habits decide most), 1 every benchmark alike (its
+    few spans count many times). ``None`` for 0."""
+    if not balance:
+        return None
+    by_id = {id(s): float(len(v)) ** -float(balance) for v in spans.values() for s in v}
+    return by_id.__getitem__
+
+
 def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None,
                features: Sequence[str] | None = None, nil_missing: bool = False, nil_method: str = "held_out",
-               ranker_params: dict | None = None):
+               ranker_params: dict | None = None, weight=None):
     """Per benchmark: (e2e F1, threshold, % of out-of-KB mentions left NIL) with the NIL model and threshold
     fitted on the others by ``nil_method`` (:mod:`glinker.rerank.nil_fit`). The others' rows are ranked by
     ``rankers`` (each fitted without its own benchmark, not without the scored one: refitting those 42
@@ -241,7 +256,7 @@ def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerF
     for n in names:
         others = [o for o in names if o != n]
         booster, threshold = fit_nil(others, spans, traced, docs, kb_has,
-                                     lambda s: fit_ranker(s, ranker_params, features), relinked, _records,
+                                     lambda s: fit_ranker(s, ranker_params, features, weight), relinked, _records,
                                      params, features, nil_missing, nil_method, held=rankers)
         nil = NilModel.from_booster(booster)
         out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, threshold), threshold,
@@ -252,7 +267,8 @@ def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerF
 def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *, e2e: bool = True,
                   noise_seeds: Sequence[int] = (1, 2, 3), cache: str | os.PathLike[str] | None = None,
                   params: dict | None = None, features: Sequence[str] | None = None,
-                  nil_missing: bool = False, nil_method: str = "held_out") -> list[BenchmarkResult]:
+                  nil_missing: bool = False, nil_method: str = "held_out", balance: float = 0.0
+                  ) -> list[BenchmarkResult]:
     """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
@@ -263,7 +279,8 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     ``nil_missing``: the NIL classifiers also learn from detected mentions of gold entities the KB lacks, as
     wrong links (:func:`glinker.rerank.fit_e2e.nil_training_rows`). Every result also says how many of those
     mentions the in-sample and the held-out models leave NIL. ``nil_method``: how each held-out NIL model and
-    threshold are fitted (:data:`glinker.rerank.nil_fit.NIL_METHODS`).
+    threshold are fitted (:data:`glinker.rerank.nil_fit.NIL_METHODS`). ``balance``: how far the rankers weigh
+    each benchmark alike rather than each gold span (:func:`benchmark_weights`).
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -288,9 +305,11 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
         save_kept(cache, spans, traced)
     configured = RankerFit.configured(reranker)
     base = params or {}
+    weight = benchmark_weights({n: spans[n] for n in names}, balance)
 
     def rankers(extra: dict) -> dict[str, RankerFit]:
-        return {n: fit_ranker([s for o in names if o != n for s in spans[o]], base | extra, features) for n in names}
+        return {n: fit_ranker([s for o in names if o != n for s in spans[o]], base | extra, features, weight)
+                for n in names}
 
     seeds = {None: rankers({}), **{s: rankers(NOISE_PARAMS | {"seed": s}) for s in noise_seeds}}
     results = {n: BenchmarkResult(n, len(benchmarks[n])) for n in names}
@@ -311,13 +330,13 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
                                                    reranker.nil_threshold)
         r.out_of_kb_nil_in_sample = _share(left, r.out_of_kb_mentions)
     folds = _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[None], None, features, nil_missing,
-                       nil_method, base)
+                       nil_method, base, weight)
     for n, (f1, threshold, nil_share) in folds.items():
         results[n].e2e_loo, results[n].nil_threshold, results[n].out_of_kb_nil_loo = f1, threshold, nil_share
     for s in noise_seeds:
         bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
         for n, (f1, _, _) in _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[s], bagged, features,
-                                        nil_missing, nil_method, base | bagged).items():
+                                        nil_missing, nil_method, base | bagged, weight).items():
             results[n].e2e_seeds.append(f1)
     for n in names:
         r = results[n]
@@ -350,13 +369,15 @@ def summary(results: Sequence[BenchmarkResult]) -> dict:
 def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
           benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, params: dict | None = None,
           features: Sequence[str] | None = None, nil_missing: bool = False,
-          nil_method: str = "held_out") -> tuple[RankerFit, object, float]:
+          nil_method: str = "held_out", balance: float = 0.0) -> tuple[RankerFit, object, float]:
     """Models to ship, fitted the way they were validated: the ranker on every benchmark's gold spans; the
     NIL classifier and threshold by ``nil_method`` (:mod:`glinker.rerank.nil_fit`) over every benchmark.
-    ``features`` and ``nil_missing`` as in :func:`leave_one_out`. Returns (ranker, NIL booster, NIL threshold)."""
+    ``features``, ``nil_missing`` and ``balance`` as in :func:`leave_one_out`. Returns (ranker, NIL booster, NIL
+    threshold)."""
     names = list(benchmarks)
-    final = fit_ranker([s for n in names for s in spans[n]], params, features)
+    weight = benchmark_weights({n: spans[n] for n in names}, balance)
+    final = fit_ranker([s for n in names for s in spans[n]], params, features, weight)
     booster, threshold = fit_nil(names, spans, traced, benchmarks, kb_has,
-                                 lambda s: fit_ranker(s, params, features), relinked, _records,
+                                 lambda s: fit_ranker(s, params, features, weight), relinked, _records,
                                  features=features, nil_missing=nil_missing, method=nil_method)
     return final, booster, threshold
