@@ -235,3 +235,40 @@ def test_tracing_a_batch_with_a_long_document_matches_what_the_pipeline_links(pi
             [q if q is not None and not m.ruled_out else None
              for q, m, d in zip(best, mentions, doc.mentions) if not d.label == "pronoun"]
     assert sum(len(m) for m in traced) > 20 and len(traced[0]) > 3 * len(traced[1])
+
+
+def test_a_ranker_that_does_not_read_context_sim_never_encodes_context_windows(pipeline, tmp_path):
+    """Models fitted without ``context_sim`` spare the label-tower pass over context windows; the coherence
+    first pass then goes without it too, traced or not, so a trace has the coherence the pipeline uses."""
+    import numpy as np
+
+    from glinker.rerank.feature_names import FEATURES
+    from glinker.rerank.fit import MentionExamples, fit_lambdamart
+    from glinker.rerank.nil import fit_nil_model, nil_feature_names
+
+    rng = np.random.default_rng(0)
+    kept = [n for n in FEATURES if n not in ("context_sim", "context_names")]
+    rows = [MentionExamples(rng.normal(size=(4, len(kept))), np.array([1.0, 0, 0, 0]), "Q1", ["Q1", "Q2", "Q3", "Q4"])
+            for _ in range(60)]
+    fit_lambdamart(rows, kept).save_model(str(tmp_path / "ranker.txt"))
+    names = [n for n in nil_feature_names() if n not in ("top_context_sim", "top_context_names")]
+    x = rng.normal(size=(200, len(nil_feature_names())))
+    fit_nil_model(x, (x[:, 0] > 0).astype(float), features=names).save_model(str(tmp_path / "nil.txt"))
+    reranker = FeatureReranker(pipeline.kb, detector=pipeline.detector, model=str(tmp_path / "ranker.txt"),
+                               nil_model=str(tmp_path / "nil.txt"))
+    assert "context_sim" not in reranker._first_pass and reranker._first_pass  # the other weights stay
+    encoded = []
+    original = reranker._context_sims
+    reranker._context_sims = lambda *a: encoded.append(1) or original(*a)
+    linked = _variant(pipeline)
+    linked.reranker = reranker
+    doc = linked.link_text(PARAGRAPH)
+    assert doc.mentions and not encoded  # linking never encoded a context window
+    mentions = pipeline.detector.detect([PARAGRAPH], pipeline.labels)[0]
+    cands = pipeline.retriever.retrieve(mentions, [PARAGRAPH] * len(mentions))
+    plain = reranker.featurize(mentions, cands, [PARAGRAPH] * len(mentions))
+    traced = reranker.trace(mentions, cands, [PARAGRAPH] * len(mentions)).features
+    assert encoded  # a trace computes every feature
+    for a, b in zip(plain, traced):
+        assert [f["coherence"] for f in a] == [f["coherence"] for f in b]
+        assert all(f["context_sim"] == 0.0 for f in a)

@@ -14,3 +14,6 @@ FEATURES = ("dense", "dense_gap", "dense_rank", "label_match", "alias_match", "p
             "type_gap", "demonym", "coherence", "coherence_max", "context_names")
 # Features computed from the other mentions' first-pass rankings (glinker.rerank.coherence).
 DOCUMENT_FEATURES = ("coherence", "coherence_max")
+# Features that cost an encoder pass or a KB scan per batch; computed only when a model reads them (or, without a
+# ranker model, a linear weight does). The others come with the candidates almost free.
+COSTLY_FEATURES = ("context_sim", "type_score", "type_gap", "context_names")

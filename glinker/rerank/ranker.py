@@ -22,7 +22,7 @@ from glinker.rerank.defaults import (
     DEFAULT_NIL_THRESHOLD,
     DEFAULT_WEIGHTS,
 )
-from glinker.rerank.feature_names import DOCUMENT_FEATURES, FEATURES
+from glinker.rerank.feature_names import COSTLY_FEATURES, DOCUMENT_FEATURES, FEATURES
 from glinker.rerank.features import candidate_features, shared_window, type_scores
 from glinker.rerank.nil import NilModel, mention_row
 from glinker.retrieval.candidates import NameEncoder
@@ -171,6 +171,10 @@ class FeatureReranker:
         self._read_features = set(self._ranker_features)
         if self.nil_model is not None:
             self._read_features.update(n[4:] for n in self.nil_model.booster.feature_name() if n.startswith("top_"))
+        # With a ranker model the linear weights score only coherence's first pass: a costly feature no model
+        # reads is not computed, and that pass goes without it (also when every feature is traced, so a trace
+        # has the coherence the pipeline computes).
+        self._first_pass = {n: w for n, w in self.weights.items() if n not in COSTLY_FEATURES or self._wanted((n,))}
 
     @classmethod
     def packaged(cls, kb: KnowledgeBase, detector=None, model: str | None = DEFAULT_MODEL,
@@ -268,7 +272,9 @@ class FeatureReranker:
         (or a ranker model, which reads them all)."""
         records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
         ents = self._entity_sentences(candidates, records)
-        sims = self._context_sims(mentions, candidates, contexts, ents)
+        sims: list[list[float] | None] = [None] * len(mentions)
+        if all_features or self._wanted(("context_sim",)):  # the label tower over context windows: costly
+            sims = self._context_sims(mentions, candidates, contexts, ents)
         names = self._name_sims(mentions, candidates, ents)
         types: list[list[float | None] | None] = [None] * len(mentions)
         if hasattr(self.detector, "label_vectors") and (all_features or self._wanted(("type_score", "type_gap"))):
@@ -283,13 +289,13 @@ class FeatureReranker:
                 for f, v in zip(row, scores):
                     f["context_names"] = v
         if all_features or self._wanted(DOCUMENT_FEATURES):
-            add_coherence(mentions, contexts, ents, feats, self.weights, voters, self.coherence_chars)
+            add_coherence(mentions, contexts, ents, feats, self._first_pass, voters, self.coherence_chars)
         return feats
 
     def _wanted(self, names: Sequence[str]) -> bool:
-        """Whether features ``names`` must be computed: a weight uses them, or a model (the ranker's trees, or
-        the NIL model for the best candidate) reads them."""
-        return any(n in self._read_features or self.weights.get(n) for n in names)
+        """Whether features ``names`` must be computed: a model (the ranker's trees, or the NIL model for the
+        best candidate) reads them, or, without a ranker model, a linear weight uses them."""
+        return any(n in self._read_features or (self.booster is None and self.weights.get(n)) for n in names)
 
     def _entity_sentences(self, candidates, records) -> list[tuple[np.ndarray, np.ndarray] | None]:
         """Per mention: its candidates' unit sentence embeddings (zero rows where unknown) and a known-mask.
