@@ -26,7 +26,8 @@ NIL (where NIL is right), by the packaged models and by the held-out ones. ``loo
 ``scripts/fit_loo.py`` would with the same options, and scores that refit beside the packaged models on those
 benchmarks, which no fit saw (their features are kept in ``loo_cache`` too); ``loo=check`` runs only that.
 ``loo_balance=0.5`` weighs a benchmark of N gold spans like N^0.5 spans in every ranker fit (1: every benchmark
-alike; 0, the default: every span alike).
+alike; 0, the default: every span alike). ``loo_nil_objective=with_nil`` chooses each NIL threshold for the F1 that
+counts a link on gold the KB lacks as wrong (default ``in_kb``: such links left out, as the tables score).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _pct(v: float | None) -> str:
 def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results: dict, cache: str | None = None,
                params: dict | None = None, drop: list[str] | None = None, nil_missing: bool = False,
                nil_method: str = "held_out", check: list[str] | None = None, loo: bool = True,
-               balance: float = 0.0) -> list[str]:
+               balance: float = 0.0, nil_objective: str = "in_kb") -> list[str]:
     """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc); with
     ``check``, also the refit against the packaged models on those benchmarks (none fitted on them)."""
     from glinker.config import build_pipeline
@@ -102,14 +103,17 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
         without += ", NIL also fitted on out-of-KB mentions" if nil_missing else ""
         without += f", NIL fitted {nil_method}" if nil_method != "held_out" else ""
         without += f", benchmarks weighted N^-{balance:g}" if balance else ""
+        without += ", NIL threshold for the F1 that counts links on out-of-KB gold as wrong" \
+            if nil_objective == "with_nil" else ""
         if check:
             lines += unseen_table(pipeline, system, benches, check, all_results, cache, params, features, nil_missing,
-                                  nil_method, without, balance)
+                                  nil_method, without, balance, nil_objective)
         if not loo:
             continue
         try:
             results = leave_one_out(pipeline, benches, cache=cache, params=params, features=features,
-                                    nil_missing=nil_missing, nil_method=nil_method, balance=balance)
+                                    nil_missing=nil_missing, nil_method=nil_method, balance=balance,
+                                    nil_objective=nil_objective)
         except ValueError as exc:  # a cache of another format, a reranker without a model
             raise SystemExit(str(exc)) from None
         total = summary(results)
@@ -144,7 +148,8 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
 
 
 def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_results: dict, cache, params, features,
-                 nil_missing: bool, nil_method: str, without: str, balance: float = 0.0) -> list[str]:
+                 nil_missing: bool, nil_method: str, without: str, balance: float = 0.0,
+                 nil_objective: str = "in_kb") -> list[str]:
     """The packaged models against a refit on every fitted benchmark, on benchmarks neither was fitted on."""
     from glinker.evaluate.el import load_benchmark
     from glinker.rerank.unseen import check_unseen
@@ -153,7 +158,8 @@ def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_resu
     unseen = {n: load_benchmark(resolve_data_path(_path(n))) for n in check}
     try:
         results = check_unseen(pipeline, fitted, unseen, cache=cache, params=params, features=features,
-                               nil_missing=nil_missing, nil_method=nil_method, balance=balance)
+                               nil_missing=nil_missing, nil_method=nil_method, balance=balance,
+                               nil_objective=nil_objective)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     all_results[f"unseen/{system}"] = [r.__dict__ for r in results]
@@ -186,7 +192,8 @@ def main(argv: list[str]) -> None:
     opts, overrides = key_value_options(argv, {"mode": "both", "benchmarks": "", "out": "", "systems": "", "loo": "",
                                                "documents": "heldout", "loo_cache": "", "loo_params": "",
                                                "loo_drop": "", "loo_nil_missing": "false",
-                                               "loo_nil_method": "held_out", "loo_check": "", "loo_balance": "0"},
+                                               "loo_nil_method": "held_out", "loo_check": "", "loo_balance": "0",
+                                               "loo_nil_objective": "in_kb"},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
     if opts["documents"] not in ("heldout", "all"):
@@ -217,18 +224,22 @@ def main(argv: list[str]) -> None:
             lines.append(f"| {system} | " + " | ".join(f"{v:.1f}" for v in vals) + f" | {mean:.1f} |")
             print(lines[-1], file=sys.stderr, flush=True)
     if opts["loo"] in ("true", "only", "check"):
-        from glinker.rerank.nil_fit import NIL_METHODS
+        from glinker.rerank.nil_fit import NIL_METHODS, NIL_OBJECTIVES
 
         params = json.loads(opts["loo_params"]) if opts["loo_params"] else None
         drop = [n.strip() for n in opts["loo_drop"].strip("[]").split(",") if n.strip()]
         check = [n.strip() for n in opts["loo_check"].strip("[]").split(",") if n.strip()]
+        if opts["loo_nil_objective"] not in NIL_OBJECTIVES:
+            raise SystemExit(f"loo_nil_objective={opts['loo_nil_objective']}: expected one of "
+                             f"{', '.join(NIL_OBJECTIVES)}")
         if opts["loo_nil_method"] not in NIL_METHODS:
             raise SystemExit(f"loo_nil_method={opts['loo_nil_method']}: expected one of {', '.join(NIL_METHODS)}")
         if opts["loo"] == "check" and not check:
             raise SystemExit("loo=check scores a refit on the loo_check=[...] benchmarks: name them")
         lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop,
                             opts["loo_nil_missing"].lower() in ("1", "true", "yes"), opts["loo_nil_method"], check,
-                            loo=opts["loo"] != "check", balance=float(opts["loo_balance"]))
+                            loo=opts["loo"] != "check", balance=float(opts["loo_balance"]),
+                            nil_objective=opts["loo_nil_objective"])
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if opts["out"]:

@@ -3,7 +3,7 @@
     python benchmarks/bench_el.py kb_dir=kb/arnold loo=only systems=[3] loo_cache=runs/loo_kept.json
     python scripts/fit_loo.py kb_dir=kb/arnold cache=runs/loo_kept.json [params={"num_leaves":3}] \
         [drop=[context_names]] [nil_missing=true] [nil_method=held_out|held_out_oof|two_fold] [balance=0.5] \
-        [out=glinker/resources/reranker]
+        [nil_objective=with_nil] [out=glinker/resources/reranker]
 
 Reads the features ``bench_el.py loo_cache=`` kept (every gold span and detected mention of the fitted
 benchmarks, linked by the configured pipeline) and fits, with :func:`glinker.rerank.leave_one_out.refit`:
@@ -14,7 +14,9 @@ threshold is kept from the file it replaces) and ``nil.txt`` / ``nil.json`` into
 ``drop``: features the models leave out (as ``bench_el.py loo_drop=`` validated them); ``nil_missing``: the NIL
 classifier also learns from detected mentions of gold entities the KB lacks (``bench_el.py loo_nil_missing=``);
 ``nil_method``: how the NIL classifier's rows are ranked and its threshold chosen (:mod:`glinker.rerank.nil_fit`;
-``bench_el.py loo_nil_method=``); ``balance``: benchmarks weighted in the ranker fits (``bench_el.py loo_balance=``).
+``bench_el.py loo_nil_method=``); ``balance``: benchmarks weighted in the ranker fits (``bench_el.py
+loo_balance=``); ``nil_objective=with_nil``: the NIL threshold for the F1 that counts links on gold the KB lacks
+as wrong (``bench_el.py loo_nil_objective=``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import key_value_options  # noqa: E402  (benchmarks/common.py)
 
 DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "drop": "", "nil_missing": "false",
-            "nil_method": "held_out", "balance": "0", "out": "glinker/resources/reranker"}
+            "nil_method": "held_out", "balance": "0", "nil_objective": "in_kb", "out": "glinker/resources/reranker"}
 
 
 def _write(path: Path, text: str) -> None:
@@ -68,12 +70,14 @@ def main(argv: list[str]) -> None:
     kb = KnowledgeBase.open(opts["kb_dir"])
     kb_has = kb_membership(kb, [d for docs in benchmarks.values() for d in docs])
     nil_missing = opts["nil_missing"].lower() in ("1", "true", "yes")
-    from glinker.rerank.nil_fit import NIL_METHODS
+    from glinker.rerank.nil_fit import NIL_METHODS, NIL_OBJECTIVES
 
+    if opts["nil_objective"] not in NIL_OBJECTIVES:
+        raise SystemExit(f"nil_objective={opts['nil_objective']}: expected one of {', '.join(NIL_OBJECTIVES)}")
     if opts["nil_method"] not in NIL_METHODS:
         raise SystemExit(f"nil_method={opts['nil_method']}: expected one of {', '.join(NIL_METHODS)}")
     ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features, nil_missing,
-                                           opts["nil_method"], float(opts["balance"]))
+                                           opts["nil_method"], float(opts["balance"]), opts["nil_objective"])
     out = Path(opts["out"])
     calibration = out / "lambdamart.json"
     old = json.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}

@@ -154,3 +154,8 @@ def test_nil_fitting_methods_and_the_unseen_check(linked, tmp_path):
     assert 0.0 <= check.nil_threshold <= 1.0
     with pytest.raises(ValueError, match="not unseen"):
         check_unseen(nlp, groups, unseen, cache=cache)
+    (strict,) = check_unseen(nlp, fitted, unseen, cache=cache, nil_method="two_fold", nil_objective="with_nil")
+    assert (strict.ed_packaged, strict.ed_refit) == (check.ed_packaged, check.ed_refit)  # the NIL fit reads no ED
+    assert 0.0 <= strict.nil_threshold <= 1.0
+    with pytest.raises(ValueError, match="NIL objective"):
+        check_unseen(nlp, fitted, unseen, cache=cache, nil_objective="recall")

@@ -55,6 +55,20 @@ def test_tune_e2e_picks_the_threshold_that_drops_confident_looking_noise():
     assert res["e2e"]["f1"] < 100.0
 
 
+def test_tune_e2e_with_nil_gold_counts_links_on_entities_the_kb_lacks_as_wrong():
+    from glinker.evaluate.el import GoldDocument, GoldMention
+    from glinker.rerank.fit_e2e import tune_e2e
+
+    # per doc: a right link at 0.8, and a mention of an entity the KB lacks (Q404) linked elsewhere at 0.5
+    docs = [GoldDocument(str(i), "x" * 100, [GoldMention(0, 5, "Q1"), GoldMention(10, 15, "Q404")]) for i in range(4)]
+    linked = [[(0, 5, "Q1", 0.8, 0.9), (10, 15, "Q7", 0.5, 0.9)] for _ in docs]
+    kb_has = {"Q1", "Q7"}.__contains__
+    in_kb = tune_e2e(docs, linked, kb_has, mention_grid=(0.0,))
+    with_nil = tune_e2e(docs, linked, kb_has, mention_grid=(0.0,), in_kb=False)
+    assert in_kb["nil_threshold"] <= 0.5 and in_kb["e2e"]["f1"] == 100.0  # the wrong link is not scored
+    assert 0.5 < with_nil["nil_threshold"] <= 0.8 and with_nil["e2e"]["f1"] == 100.0  # dropping it is right
+
+
 def test_listwise_fit_ranks_by_the_feature_that_separates_within_mentions():
     from glinker.rerank.fit import fit_listwise
 

@@ -32,13 +32,15 @@ def link_for_tuning(pipeline, docs: Sequence[GoldDocument]) -> list[list[tuple[i
 
 def tune_e2e(docs: Sequence[GoldDocument], linked, kb_has,
              link_grid: Sequence[float] = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2)),
-             mention_grid: Sequence[float] = (0.0, 0.4, 0.5, 0.6, 0.7), groups: Sequence[str] | None = None) -> dict:
+             mention_grid: Sequence[float] = (0.0, 0.4, 0.5, 0.6, 0.7), groups: Sequence[str] | None = None,
+             in_kb: bool = True) -> dict:
     """The NIL threshold (and a mention-score floor) that maximise end-to-end strong-match F1 on ``docs``.
 
     Gold spans the detector never finds and non-entity detections both count here, which the
     gold-mention fit cannot see. ``groups`` (one benchmark name per document) maximises the mean
     of the per-benchmark F1s instead of the pooled F1: the figure the benchmark tables report,
-    where the largest benchmark does not decide alone.
+    where the largest benchmark does not decide alone. ``in_kb=False``: a link on a gold mention whose entity
+    the KB lacks (or NIL gold) counts as wrong, where the in-KB F1 leaves it out.
     """
     from glinker.evaluate.el import score_e2e
 
@@ -48,7 +50,7 @@ def tune_e2e(docs: Sequence[GoldDocument], linked, kb_has,
     for t in link_grid:
         for u in mention_grid:
             preds = [[(s, e, q) for s, e, q, p, ms in doc if q is not None and p >= t and ms >= u] for doc in linked]
-            per = {g: score_e2e([docs[i] for i in idx], [preds[i] for i in idx], kb_has).metrics()
+            per = {g: score_e2e([docs[i] for i in idx], [preds[i] for i in idx], kb_has, in_kb=in_kb).metrics()
                    for g, idx in members.items()}
             f1 = float(np.mean([r["f1"] for r in per.values()]))
             key = (f1, -t, -u)

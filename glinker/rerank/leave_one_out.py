@@ -246,7 +246,7 @@ def benchmark_weights(spans: Mapping[str, Sequence[SpanExamples]], balance: floa
 
 def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None,
                features: Sequence[str] | None = None, nil_missing: bool = False, nil_method: str = "held_out",
-               ranker_params: dict | None = None, weight=None):
+               ranker_params: dict | None = None, weight=None, nil_objective: str = "in_kb"):
     """Per benchmark: (e2e F1, threshold, % of out-of-KB mentions left NIL) with the NIL model and threshold
     fitted on the others by ``nil_method`` (:mod:`glinker.rerank.nil_fit`). The others' rows are ranked by
     ``rankers`` (each fitted without its own benchmark, not without the scored one: refitting those 42
@@ -257,7 +257,8 @@ def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerF
         others = [o for o in names if o != n]
         booster, threshold = fit_nil(others, spans, traced, docs, kb_has,
                                      lambda s: fit_ranker(s, ranker_params, features, weight), relinked, _records,
-                                     params, features, nil_missing, nil_method, held=rankers)
+                                     params, features, nil_missing, nil_method, held=rankers,
+                                     objective=nil_objective)
         nil = NilModel.from_booster(booster)
         out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, threshold), threshold,
                   _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold)))
@@ -267,8 +268,8 @@ def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerF
 def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *, e2e: bool = True,
                   noise_seeds: Sequence[int] = (1, 2, 3), cache: str | os.PathLike[str] | None = None,
                   params: dict | None = None, features: Sequence[str] | None = None,
-                  nil_missing: bool = False, nil_method: str = "held_out", balance: float = 0.0
-                  ) -> list[BenchmarkResult]:
+                  nil_missing: bool = False, nil_method: str = "held_out", balance: float = 0.0,
+                  nil_objective: str = "in_kb") -> list[BenchmarkResult]:
     """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
@@ -280,7 +281,8 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     wrong links (:func:`glinker.rerank.fit_e2e.nil_training_rows`). Every result also says how many of those
     mentions the in-sample and the held-out models leave NIL. ``nil_method``: how each held-out NIL model and
     threshold are fitted (:data:`glinker.rerank.nil_fit.NIL_METHODS`). ``balance``: how far the rankers weigh
-    each benchmark alike rather than each gold span (:func:`benchmark_weights`).
+    each benchmark alike rather than each gold span (:func:`benchmark_weights`). ``nil_objective``: the F1 each
+    NIL threshold maximises (:data:`glinker.rerank.nil_fit.NIL_OBJECTIVES`).
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -330,13 +332,13 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
                                                    reranker.nil_threshold)
         r.out_of_kb_nil_in_sample = _share(left, r.out_of_kb_mentions)
     folds = _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[None], None, features, nil_missing,
-                       nil_method, base, weight)
+                       nil_method, base, weight, nil_objective)
     for n, (f1, threshold, nil_share) in folds.items():
         results[n].e2e_loo, results[n].nil_threshold, results[n].out_of_kb_nil_loo = f1, threshold, nil_share
     for s in noise_seeds:
         bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
         for n, (f1, _, _) in _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[s], bagged, features,
-                                        nil_missing, nil_method, base | bagged, weight).items():
+                                        nil_missing, nil_method, base | bagged, weight, nil_objective).items():
             results[n].e2e_seeds.append(f1)
     for n in names:
         r = results[n]
@@ -369,15 +371,17 @@ def summary(results: Sequence[BenchmarkResult]) -> dict:
 def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
           benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, params: dict | None = None,
           features: Sequence[str] | None = None, nil_missing: bool = False,
-          nil_method: str = "held_out", balance: float = 0.0) -> tuple[RankerFit, object, float]:
+          nil_method: str = "held_out", balance: float = 0.0, nil_objective: str = "in_kb"
+          ) -> tuple[RankerFit, object, float]:
     """Models to ship, fitted the way they were validated: the ranker on every benchmark's gold spans; the
     NIL classifier and threshold by ``nil_method`` (:mod:`glinker.rerank.nil_fit`) over every benchmark.
-    ``features``, ``nil_missing`` and ``balance`` as in :func:`leave_one_out`. Returns (ranker, NIL booster, NIL
-    threshold)."""
+    ``features``, ``nil_missing``, ``balance`` and ``nil_objective`` as in :func:`leave_one_out`. Returns
+    (ranker, NIL booster, NIL threshold)."""
     names = list(benchmarks)
     weight = benchmark_weights({n: spans[n] for n in names}, balance)
     final = fit_ranker([s for n in names for s in spans[n]], params, features, weight)
     booster, threshold = fit_nil(names, spans, traced, benchmarks, kb_has,
                                  lambda s: fit_ranker(s, params, features, weight), relinked, _records,
-                                 features=features, nil_missing=nil_missing, method=nil_method)
+                                 features=features, nil_missing=nil_missing, method=nil_method,
+                                 objective=nil_objective)
     return final, booster, threshold

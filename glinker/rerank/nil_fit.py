@@ -24,6 +24,7 @@ from glinker.rerank.fit_e2e import nil_training_rows, tune_e2e
 from glinker.rerank.nil import MENTION_FEATURES, NilModel, fit_nil_model
 
 NIL_METHODS = ("held_out", "held_out_oof", "two_fold")
+NIL_OBJECTIVES = ("in_kb", "with_nil")
 
 
 def nil_inputs(features: Sequence[str] | None) -> list[str] | None:
@@ -41,14 +42,19 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
             docs: Mapping[str, Sequence[GoldDocument]], kb_has, fit_ranker: Callable, relinked: Callable,
             records: Callable, params: dict | None = None, features: Sequence[str] | None = None,
             nil_missing: bool = False, method: str = "held_out",
-            held: Mapping[str, object] | None = None) -> tuple[object, float]:
+            held: Mapping[str, object] | None = None, objective: str = "in_kb") -> tuple[object, float]:
     """The NIL classifier (LightGBM booster) and threshold fitted on benchmarks ``names`` by ``method``.
 
     ``fit_ranker(spans)`` fits a ranker on gold spans, ``relinked(traced, ranker)`` re-ranks traced mentions
     with it and ``records(traced, nil)`` gives :func:`tune_e2e`'s records (passed in: they live with the
     leave-one-out code that calls this). ``params``: LightGBM settings for the classifier (bagging seeds).
     ``held``: rankers already fitted without each benchmark, used instead of fitting them again.
+    ``objective``: the F1 the threshold maximises: ``in_kb`` (links on gold the KB lacks left out, as the
+    benchmark tables score) or ``with_nil`` (such links count as wrong: what a user sees).
     """
+    if objective not in NIL_OBJECTIVES:
+        raise ValueError(f"NIL objective {objective!r}: expected one of {', '.join(NIL_OBJECTIVES)}")
+    in_kb = objective == "in_kb"
     if method not in NIL_METHODS:
         raise ValueError(f"NIL method {method!r}: expected one of {', '.join(NIL_METHODS)}")
     inputs = nil_inputs(features)
@@ -73,7 +79,7 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
         folds = {k: [u for u in units if u[1] == k] for k in (0, 1)}
         oof = {k: fit([rows[u] for u in folds[1 - k]]) for k in (0, 1)}
         threshold = _tune(units, unit_docs, {u: records(own[u], oof[u[1]]) for u in units}, kb_has,
-                          [u[0] for u in units])
+                          [u[0] for u in units], in_kb)
         return fit([rows[u] for u in units]).booster, threshold
     if held is None:
         held = {n: fit_ranker([s for o in names if o != n for s in spans[o]]) for n in names}
@@ -84,13 +90,14 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
         scored = {n: records(own[n], nil) for n in names}
     else:
         scored = {n: records(own[n], fit([rows[o] for o in names if o != n])) for n in names}
-    return nil.booster, _tune(names, docs, scored, kb_has, list(names))
+    return nil.booster, _tune(names, docs, scored, kb_has, list(names), in_kb)
 
 
-def _tune(units: Sequence, docs: Mapping, scored: Mapping, kb_has, groups: Sequence[str]) -> float:
+def _tune(units: Sequence, docs: Mapping, scored: Mapping, kb_has, groups: Sequence[str], in_kb: bool = True) -> float:
     """The NIL threshold for the best mean per-benchmark e2e F1 over the units' scored records."""
     all_docs = [d for u in units for d in docs[u]]
     all_records = [r for u in units for r in scored[u]]
     doc_groups = [g for u, g in zip(units, groups) for _ in docs[u]]
-    return float(tune_e2e(all_docs, all_records, kb_has, mention_grid=(0.0,), groups=doc_groups)["nil_threshold"])
+    return float(tune_e2e(all_docs, all_records, kb_has, mention_grid=(0.0,), groups=doc_groups,
+                          in_kb=in_kb)["nil_threshold"])
 
