@@ -94,7 +94,8 @@ def main(argv: list[str]) -> None:
     _write(out / "nil.json", json.dumps({
         "threshold": threshold,
         "note": "link when nil.txt's probability that the best candidate is right reaches threshold; fitted "
-                f"by scripts/fit_loo.py nil_method={opts['nil_method']} (glinker/rerank/nil_fit.py)"
+                f"by scripts/fit_loo.py nil_method={opts['nil_method']} nil_objective={opts['nil_objective']} "
+                "(glinker/rerank/nil_fit.py)"
                 + ("; mentions of gold entities the KB lacks count as wrong links" if nil_missing else "")},
         indent=2) + "\n")
     print(json.dumps({"out": str(out), "nil_threshold": threshold, "scale": ranker.model_scale,

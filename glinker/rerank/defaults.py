@@ -4,37 +4,36 @@
 (glinker/conf/reranker/feature.yaml), and through it :func:`glinker.load`, name that
 constructor, so a refit changes this file and the model files in glinker/resources/reranker, nothing else.
 
-How they were fitted:
+How they were fitted (every choice below by leave-one-benchmark-out validation, :mod:`glinker.rerank.leave_one_out`,
+and checked on benchmarks no fit saw, :mod:`glinker.rerank.unseen`; BENCHMARKS.md):
 
-- The ranker: gradient-boosted trees (LightGBM LambdaMART, ``lambdamart.txt``) learned on 70 % of the documents
-  of the shared dev benchmarks (aida-conll-dev, oke-2016-train, msnbc, spotlight, oke-2015-train, derczynski,
-  news-fair) with the default model, alias ∪ name ∪ demonym candidates and the arnold KB; the linear weights
-  (listwise fit) drive the first pass of the coherence features::
-
-    python scripts/fit_reranker.py kb_dir=kb/arnold e2e=true detector.threshold=0.3 ranker=lambdamart \
-      write=runs/feature.yaml model_out=glinker/resources/reranker/lambdamart.txt
-
-  (add ``cache=FILE`` to keep the collected candidate features; ``ranker=linear``: weights only; add
-  ``reranker.model=null`` when the feature list changed since the packaged model was fitted). Held-out
-  disambiguation accuracy (gold spans, best candidate, no NIL): trees 88.9, linear 85.7.
+- The ranker: gradient-boosted trees (LightGBM LambdaMART, ``lambdamart.txt``) learned on every document of the
+  shared dev benchmarks aida-conll-dev, oke-2016-train, msnbc, spotlight, oke-2015-train, derczynski and news-fair
+  (default model, alias ∪ name ∪ demonym candidates, arnold KB), without the span·entity embedding features
+  (``dense``, ``dense_gap``, ``dense_rank``) and ``context_names``, which leave-one-out did not keep.
 - The NIL decision: a LightGBM classifier (``nil.txt``, :class:`glinker.rerank.nil.NilModel`) judges whether the
   best candidate is a right link from the ranker's probabilities, that candidate's features and the mention's
-  own; cross-fitted on detected mentions of the same 70 % (two folds, each scored by a ranker fitted on the
-  other); its threshold tuned for the mean of the per-benchmark end-to-end F1s on the other 30 %::
+  own. Its rows are every benchmark's detected mentions, split in two folds of documents, each fold ranked by a
+  ranker fitted on the other (scores as on new documents of known kinds); detected mentions of gold entities the
+  KB lacks count as wrong links; its threshold is the one with the best mean per-benchmark end-to-end F1 over
+  probabilities out of fold (:mod:`glinker.rerank.nil_fit`, ``two_fold``), where a link on a gold mention whose
+  entity the KB lacks counts as wrong (``with_nil``). Both from the kept features of a leave-one-out run::
 
-    python scripts/fit_reranker.py kb_dir=kb/arnold e2e=true detector.threshold=0.3 ranker=lambdamart \
-      nil_model=true refit_ranker=false nil_out=glinker/resources/reranker/nil.txt write=runs/feature.yaml
+    python benchmarks/bench_el.py kb_dir=kb/arnold loo=only systems=[3] loo_cache=runs/loo_kept.json
+    python scripts/fit_loo.py cache=runs/loo_kept.json drop=[context_names,dense,dense_gap,dense_rank] \
+      nil_missing=true nil_method=two_fold nil_objective=with_nil out=glinker/resources/reranker
 
-  Held-out end to end, NIL model at 0.4: mean per-benchmark F1 58.13 (pooled P 83.99 / R 70.36 / F1 76.57);
-  the ranker's own probability at 0.1 instead: 57.49 (pooled F1 75.36). A refit reproduces the model to within
-  float noise and the held-out mean to within ~0.8 points.
+- ``nil_strict.txt``, the conservative option: ``nil_method=held_out`` and the in-KB objective (rows ranked by
+  rankers fitted without their benchmark, which makes it reject more).
+- The linear weights below (a listwise fit, ``scripts/fit_reranker.py``) score the coherence features' first
+  pass, and every candidate with ``reranker.model=null``.
 """
 
 from __future__ import annotations
 
 # Learned with scripts/fit_reranker.py on 70 % of the shared dev benchmarks' documents (default
 # model, alias ∪ name ∪ demonym candidates, arnold KB; listwise fit, NIL threshold tuned end to end on
-# the other 30 %).
+# the other 30 %). With the packaged trees they only drive coherence's first pass.
 DEFAULT_WEIGHTS: dict[str, float] = {
     "dense": 0.0705,
     "dense_gap": 0.0705,
