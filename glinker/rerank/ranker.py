@@ -268,8 +268,8 @@ class FeatureReranker:
         voters: Sequence[Sequence[int]] | None = None, all_features: bool = False,
     ) -> list[list[dict[str, float]]]:
         """Feature dicts of every candidate of every mention (batched KB reads and context encoding);
-        ``voters`` as in :meth:`rerank`. The features no weight uses stay 0 unless ``all_features``
-        (or a ranker model, which reads them all)."""
+        ``voters`` as in :meth:`rerank`. The costly features (:data:`COSTLY_FEATURES`) that no model reads
+        (nor, without a ranker model, a weight) stay 0 unless ``all_features``."""
         records = self.kb.store.get_many(c.qid for cands in candidates for c in cands)
         ents = self._entity_sentences(candidates, records)
         sims: list[list[float] | None] = [None] * len(mentions)
