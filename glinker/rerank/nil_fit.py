@@ -66,15 +66,12 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
 
     if method == "two_fold":
         # units: (benchmark, fold) with their documents, ranked by a ranker fitted on the other fold
-        units, ranked = [], {}
-        for n in names:
-            for k in (0, 1):
-                units.append((n, k))
-                ranked[(n, k)] = [doc for i, doc in enumerate(traced[n]) if i % 2 == k]
-        rankers = {k: fit_ranker([s for n in names for s, o in zip(spans[n], span_owners(docs[n], kb_has))
-                                  if o % 2 != k]) for k in (0, 1)}
-        unit_docs = {u: [d for i, d in enumerate(docs[u[0]]) if i % 2 == u[1]] for u in units}
-        own = {u: relinked(ranked[u], rankers[u[1]]) for u in units}
+        units = [(n, k) for n in names for k in (0, 1)]
+        owners = {n: span_owners(docs[n], kb_has) for n in names}
+        rankers = {k: fit_ranker([s for n in names for s, o in zip(spans[n], owners[n]) if o % 2 != k])
+                   for k in (0, 1)}
+        unit_docs = {(n, k): docs[n][k::2] for n, k in units}
+        own = {(n, k): relinked(traced[n][k::2], rankers[k]) for n, k in units}
         rows = {u: nil_training_rows(unit_docs[u], own[u], kb_has, nil_missing)[:2] for u in units}
         folds = {k: [u for u in units if u[1] == k] for k in (0, 1)}
         oof = {k: fit([rows[u] for u in folds[1 - k]]) for k in (0, 1)}

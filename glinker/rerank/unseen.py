@@ -19,6 +19,7 @@ from glinker.rerank.fit_e2e import trace_e2e
 from glinker.rerank.kept import load_kept, save_kept
 from glinker.rerank.leave_one_out import (
     RankerFit,
+    _share,
     collect_spans,
     e2e_f1,
     ed_accuracy,
@@ -96,7 +97,6 @@ def check_unseen(pipeline, fitted: Mapping[str, Sequence[GoldDocument]], unseen:
             e2e_f1(docs, mine, kb_has, reranker.nil_model, reranker.nil_threshold),
             e2e_f1(docs, theirs, kb_has, nil, threshold),
             e2e_f1(docs, theirs, kb_has, reranker.nil_model, reranker.nil_threshold), total,
-            round(100.0 * left_p / total, 2) if total else None, round(100.0 * left_r / total, 2) if total else None,
-            threshold))
+            _share(left_p, total), _share(left_r, total), threshold))
         logger.info("%s: %s", n, out[-1])
     return out
