@@ -10,7 +10,7 @@ import pytest
 
 from glinker.kb import KnowledgeBase
 from glinker.kb.manifest import NAME_INDEX_FILE
-from glinker.rerank.features import string_similarity, token_overlap
+from glinker.rerank.features import name_forms, string_features, string_similarity, token_overlap
 from glinker.rerank.ranker import FeatureReranker
 from glinker.retrieval.candidates import AliasRetriever, NameRetriever, UnionRetriever
 from glinker.types import Mention
@@ -96,6 +96,20 @@ def test_string_features():
     assert token_overlap("", ["x"]) == 0.0
 
 
+@pytest.mark.parametrize("mention, label, aliases", [
+    ("boston", "Boston", ("Beantown", "City of Boston")),
+    ("yeltsin", "Boris Yeltsin", ()),
+    ("boris johnson", "Boris Yeltsin", ("Boris Nikolayevich Yeltsin",)),
+    ("beantown", "Boston", ("Beantown",)),
+    ("", "Boston", ()),
+])
+def test_memoised_string_features_equal_the_direct_ones(mention, label, aliases):
+    names = name_forms(label, aliases)[0]
+    for _ in range(2):  # computed, then from the memo
+        assert string_features(mention, label, aliases) == (
+            names[0] == mention, mention in names, string_similarity(mention, names), token_overlap(mention, names))
+
+
 def test_name_retriever_searches_each_string_once_and_remembers_it(built, tiny_detector):
     kb = KnowledgeBase.open(built)
     mentions = [Mention(0, 6, "Boston", "location", 0.9), Mention(10, 17, "Celtics", "organization", 0.9),
@@ -113,17 +127,17 @@ def test_name_retriever_searches_each_string_once_and_remembers_it(built, tiny_d
 
 def test_string_features_from_memoised_name_forms():
     from glinker.kb.normalize import normalize_alias
-    from glinker.rerank.features import candidate_features, name_forms
+    from glinker.rerank.features import candidate_features
     from glinker.types import Candidate, EntityRecord
 
     recs = {"Q1": EntityRecord("Q1", "Boris Yeltsin", aliases=("Yeltsin", "B. N. Yeltsin")),
             "Q2": EntityRecord("Q2", "Boston", aliases=("Beantown",))}
     cands = [Candidate("Q1", 0.0), Candidate("Q2", 0.0), Candidate("Q3", 0.0)]  # Q3: no record
     m = Mention(0, 7, "Yeltsin", "person", 0.9)
-    before = name_forms.cache_info()
+    before = string_features.cache_info()
     feats = candidate_features(m, cands, recs)
     again = candidate_features(m, cands, recs)
-    assert feats == again and name_forms.cache_info().hits >= before.hits + 2
+    assert feats == again and string_features.cache_info().hits >= before.hits + 2  # the second call's two records
     for c, f in zip(cands, feats):
         rec = recs.get(c.qid)
         names = [normalize_alias(n) for n in (rec.label, *rec.aliases)] if rec else []

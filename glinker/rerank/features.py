@@ -55,6 +55,17 @@ def name_forms(label: str, aliases: tuple[str, ...]) -> tuple[tuple[str, ...], t
     return names, tuple(frozenset(_trigrams(n)) for n in names), tuple(frozenset(n.split()) for n in names)
 
 
+# memoised per (mention string, entity names): a collection repeats its names ("Germany", "Clinton") with
+# the same candidates, and these four values are a pure function of the two
+@lru_cache(maxsize=1 << 17)
+def string_features(norm: str, label: str, aliases: tuple[str, ...]) -> tuple[bool, bool, float, float]:
+    """(label match, name match, trigram Jaccard, token overlap) of a normalised mention against an entity's
+    label and aliases: :func:`string_similarity` and :func:`token_overlap` over :func:`name_forms`."""
+    names, name_grams, name_tokens = name_forms(label, aliases)
+    return (bool(names) and names[0] == norm, norm in names,
+            _best_jaccard(_trigrams(norm), name_grams), _best_overlap(norm.split(), name_tokens))
+
+
 def _rank_features(values: Sequence[float | None]) -> tuple[list[float], list[float], list[float]]:
     """(value-or-top, value - top, 1/(1+rank)) per candidate; unknown values get (top, 0, 0)."""
     known = [v for v in values if v is not None]
@@ -93,13 +104,12 @@ def candidate_features(
     types, type_gap, _ = _rank_features(type_scores if type_scores is not None else [None] * len(cands))
     pops = [records[c.qid].popularity if c.qid in records else 0.0 for c in cands]
     total = sum(pops)
-    grams, tokens = _trigrams(norm), norm.split()
     feats = []
     for i, c in enumerate(cands):
         rec = records.get(c.qid)
-        names, name_grams, name_tokens = name_forms(rec.label, tuple(rec.aliases)) if rec is not None else ((), (), ())
-        label_match = bool(names) and names[0] == norm
-        alias_match = c.alias_match or norm in names
+        label_match, in_names, string_sim, overlap = (string_features(norm, rec.label, tuple(rec.aliases))
+                                                      if rec is not None else (False, False, 0.0, 0.0))
+        alias_match = c.alias_match or in_names
         feats.append({
             "dense": dense[i],
             "dense_gap": dense_gap[i],
@@ -112,8 +122,8 @@ def candidate_features(
             "name_sim": name_v[i] if name_sims[i] is not None else 0.0,
             "name_gap": name_gap[i],
             "name_rank": name_rank[i],
-            "string_sim": _best_jaccard(grams, name_grams),
-            "token_overlap": _best_overlap(tokens, name_tokens),
+            "string_sim": string_sim,
+            "token_overlap": overlap,
             "type_score": types[i] if type_scores is not None and type_scores[i] is not None else 0.0,
             "type_gap": type_gap[i],
             "demonym": float("demonym" in c.sources),
