@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -18,6 +19,17 @@ def _isolated_cache(tmp_path_factory):
     if "GLINKER_CACHE_DIR" not in os.environ:
         os.environ["GLINKER_CACHE_DIR"] = str(tmp_path_factory.mktemp("glinker-cache"))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _root_log_handlers():
+    """Root-logger handlers a test installs (an in-process ``main()`` calls ``logging.basicConfig`` on the test's
+    captured stderr) are removed after it: later tests' server threads would log to that closed stream."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in [h for h in root.handlers if h not in before]:
+        root.removeHandler(handler)
 
 
 @pytest.fixture(scope="session")

@@ -184,6 +184,10 @@ def test_one_log_line_per_request_with_latency(url):
     try:
         post(url, "/link", json={"text": "Arnold moved to Graz."})
         httpx.get(f"{url}/entity/Q2685")
+        # the line is written once the response is sent, so the client may read it first
+        deadline = time.monotonic() + 5.0
+        while len(lines) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
     finally:
         log.removeHandler(handler)
         log.setLevel(old)
