@@ -1,7 +1,7 @@
 """Linking when the right entity is missing: a KB with gold entities deleted, then linked end to end.
 
     python benchmarks/bench_out_of_kb.py kb_dir=kb/arnold [n=1000] [seed=0] [work=runs/out_of_kb]
-        [benchmarks=[aida-conll-dev,...]] [systems=[default,...]] [glinker.link overrides for every system]
+        [benchmarks=[aida-conll-dev,...]] [systems=[default,...]] [wrong=FILE] [glinker.link overrides for every system]
 
 Nobody's KB holds everything, and in-KB scoring hides what a linker does when the right entity is
 missing. This copies the KB to ``work/kb`` and deletes ``n`` entities from it with ``python -m kb_build
@@ -14,6 +14,8 @@ each system and reports, per benchmark:
 - the in-KB strong-match F1 over the entities still in the KB, to show what the NIL decision costs there.
 
 Prints a Markdown table on stderr and a JSON line on stdout. The pruned KB is reused when it is there.
+``wrong=FILE`` writes every deleted-gold mention linked elsewhere as a JSONL line (system, benchmark, text,
+detector label, gold QID, linked QID, its label and description, link score), to read what they link to.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ SYSTEMS = {
     "dense span·entity top-1": ["experiment=dense_baseline"],
 }
 DEFAULTS = {"kb_dir": "kb/arnold", "n": "1000", "seed": "0", "work": "runs/out_of_kb",
-            "benchmarks": "[" + ",".join(BENCHMARKS) + "]", "systems": "[default]"}
+            "benchmarks": "[" + ",".join(BENCHMARKS) + "]", "systems": "[default]", "wrong": ""}
 
 
 def _path(name: str) -> str:
@@ -81,8 +83,10 @@ def pruned_kb(kb_dir: Path, work: Path, docs: dict, n: int, seed: int) -> tuple[
     return target, set(deleted)
 
 
-def run_system(name: str, overrides: list[str], kb_dir: Path, docs: dict, deleted: set[str]) -> dict:
-    """Link every benchmark with one system over the pruned KB; the per-benchmark figures."""
+def run_system(name: str, overrides: list[str], kb_dir: Path, docs: dict, deleted: set[str],
+               wrong: list[dict] | None = None) -> dict:
+    """Link every benchmark with one system over the pruned KB; the per-benchmark figures. Deleted-gold
+    mentions linked elsewhere are appended to ``wrong`` when it is given."""
     from hydra import compose, initialize_config_dir
 
     from glinker.config import CONF_DIR, build_pipeline
@@ -98,6 +102,7 @@ def run_system(name: str, overrides: list[str], kb_dir: Path, docs: dict, delete
         for s in range(0, len(batch), pipeline.batch_size):
             pipeline.link_batch(batch[s : s + pipeline.batch_size])
         preds = [[(m.start, m.end, m.qid) for m in d.mentions] for d in batch]
+        linked = {(d.id, m.start, m.end): m for d in batch for m in d.mentions if m.qid}
         has = kb_membership(pipeline.kb, gold_docs)
         inkb = score_e2e(gold_docs, preds, has).metrics()
         gone = {"gold": 0, "detected": 0, "left_nil": 0, "linked": 0}
@@ -110,6 +115,11 @@ def run_system(name: str, overrides: list[str], kb_dir: Path, docs: dict, delete
                 if (m.start, m.end) in at:
                     gone["detected"] += 1
                     gone["left_nil" if at[(m.start, m.end)] is None else "linked"] += 1
+                    got = linked.get((g.id, m.start, m.end))
+                    if wrong is not None and got is not None:
+                        wrong.append({"system": name, "benchmark": bench, "text": got.text, "label": got.label,
+                                      "gold": m.qid, "qid": got.qid, "entity_label": got.entity_label,
+                                      "description": got.description, "link_score": round(got.link_score, 4)})
         gone["left_nil_pct"] = round(100 * gone["left_nil"] / max(1, gone["detected"]), 1)
         out[bench] = {"in_kb_f1": inkb["f1"], "deleted": gone}
         logging.info("%s / %s: deleted gold %s, in-KB F1 %.1f", name, bench, gone, inkb["f1"])
@@ -128,7 +138,13 @@ def main(argv: list[str]) -> None:
     docs = {n: load_benchmark(resolve_data_path(_path(n))) for n in names}
     kb_dir, deleted = pruned_kb(Path(opts["kb_dir"]), Path(opts["work"]), docs, int(opts["n"]), int(opts["seed"]))
     systems = {s: SYSTEMS[s] for s in _list(opts["systems"])}
-    results = {s: run_system(s, over + extra, kb_dir, docs, deleted) for s, over in systems.items()}
+    wrong: list[dict] | None = [] if opts["wrong"] else None
+    results = {s: run_system(s, over + extra, kb_dir, docs, deleted, wrong) for s, over in systems.items()}
+    if wrong is not None:  # written whole, then renamed: a failed run leaves no half file
+        target = Path(opts["wrong"])
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text("".join(json.dumps(w, ensure_ascii=False) + "\n" for w in wrong), encoding="utf-8")
+        tmp.replace(target)
     lines = [f"Command: `python benchmarks/bench_out_of_kb.py {' '.join(argv)}` ({stamp()}); "
              f"{len(deleted)} gold entities deleted from {opts['kb_dir']}\n",
              "| system | benchmark | deleted gold mentions | detected at their span | left NIL | linked elsewhere "
