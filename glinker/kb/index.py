@@ -17,7 +17,8 @@ from glinker.kb.integrity import damaged, faiss_detail, rebuild_advice
 # Exact (flat) search takes FAISS's BLAS path only for batches above ``distance_compute_blas_threshold`` queries;
 # below it each query is a sequential scan. faiss-cpu 1.15's wheel sets the threshold so high that batches of a
 # few hundred queries -- the name index's distinct mention strings of a batch of documents -- scanned at 3 ms a
-# query against 61k vectors where the BLAS path takes 0.4 ms (benchmarks: "Linking speed: the name index").
+# query against 61k vectors where the BLAS path takes 0.4 ms (docs/benchmark-history.md, "Linking speed: the name
+# index's exact search").
 # 20 is FAISS's documented default; the scores are the same inner products, summed in another order.
 faiss.cvar.distance_compute_blas_threshold = min(int(faiss.cvar.distance_compute_blas_threshold), 20)
 
