@@ -42,7 +42,7 @@ from hydra import compose, initialize_config_dir
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
+from common import el_benchmark_path, key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
 from glinker.config import CONF_DIR  # noqa: E402
 
@@ -64,9 +64,6 @@ SYSTEMS = {
     "glinker default, no compatibility rules": ["+reranker.compatibility=false"],
 }
 
-
-def _path(name: str) -> str:
-    return f"el/opentapioca/{name}.ttl" if name.startswith("istex") else f"el/elevant/{name}.benchmark.jsonl"
 
 
 def _pct(v: float | None) -> str:
@@ -90,7 +87,7 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
     if unknown:
         raise SystemExit(f"loo_drop={unknown}: not reranker features; known: {', '.join(FEATURES)}")
     features = [n for n in FEATURES if n not in set(drop)] if drop else None
-    benches = {n: load_benchmark(resolve_data_path(_path(n))) for n in FIT_BENCHMARKS}
+    benches = {n: load_benchmark(resolve_data_path(el_benchmark_path(n))) for n in FIT_BENCHMARKS}
     lines = []
     for system, sys_over in systems.items():
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -155,7 +152,7 @@ def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_resu
     from glinker.rerank.unseen import check_unseen
     from glinker.settings import resolve_data_path
 
-    unseen = {n: load_benchmark(resolve_data_path(_path(n))) for n in check}
+    unseen = {n: load_benchmark(resolve_data_path(el_benchmark_path(n))) for n in check}
     try:
         results = check_unseen(pipeline, fitted, unseen, cache=cache, params=params, features=features,
                                nil_missing=nil_missing, nil_method=nil_method, balance=balance,
@@ -214,12 +211,13 @@ def main(argv: list[str]) -> None:
         for system, sys_over in systems.items():
             with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
                 heldout = FIT_BENCHMARKS if opts["documents"] == "heldout" else ()
-                run = [f"mode={mode}", f"benchmark=[{','.join(_path(n) for n in names)}]",
+                run = [f"mode={mode}", f"benchmark=[{','.join(el_benchmark_path(n) for n in names)}]",
                        f"heldout_only=[{','.join(heldout)}]"]
                 cfg = compose(config_name="evaluate_el", overrides=overrides + sys_over + run)
             out = run_el(cfg)
             all_results[f"{mode}/{system}"] = out
-            vals = [out["results"][Path(_path(n)).name.replace(".benchmark.jsonl", "")].get(key, 0.0) for n in names]
+            vals = [out["results"][Path(el_benchmark_path(n)).name.replace(".benchmark.jsonl", "")].get(key, 0.0)
+                    for n in names]
             mean = sum(vals) / len(vals)
             lines.append(f"| {system} | " + " | ".join(f"{v:.1f}" for v in vals) + f" | {mean:.1f} |")
             print(lines[-1], file=sys.stderr, flush=True)
@@ -234,11 +232,16 @@ def main(argv: list[str]) -> None:
                              f"{', '.join(NIL_OBJECTIVES)}")
         if opts["loo_nil_method"] not in NIL_METHODS:
             raise SystemExit(f"loo_nil_method={opts['loo_nil_method']}: expected one of {', '.join(NIL_METHODS)}")
+        try:
+            balance = float(opts["loo_balance"])
+        except ValueError:
+            raise SystemExit(f"loo_balance={opts['loo_balance']}: expected a number from 0 (every gold span "
+                             "alike) to 1 (every benchmark alike)") from None
         if opts["loo"] == "check" and not check:
             raise SystemExit("loo=check scores a refit on the loo_check=[...] benchmarks: name them")
         lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop,
                             opts["loo_nil_missing"].lower() in ("1", "true", "yes"), opts["loo_nil_method"], check,
-                            loo=opts["loo"] != "check", balance=float(opts["loo_balance"]),
+                            loo=opts["loo"] != "check", balance=balance,
                             nil_objective=opts["loo_nil_objective"])
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)

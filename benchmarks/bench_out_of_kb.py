@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import key_value_options, stamp  # noqa: E402
+from common import el_benchmark_path, key_value_options, stamp  # noqa: E402
 
 BENCHMARKS = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "wiki-fair-no-coref", "oke-2015-train",
               "derczynski", "news-fair-no-coref", "istex_train"]
@@ -45,9 +45,6 @@ SYSTEMS = {
 DEFAULTS = {"kb_dir": "kb/arnold", "n": "1000", "seed": "0", "work": "runs/out_of_kb",
             "benchmarks": "[" + ",".join(BENCHMARKS) + "]", "systems": "[default]", "wrong": ""}
 
-
-def _path(name: str) -> str:
-    return f"el/opentapioca/{name}.ttl" if name.startswith("istex") else f"el/elevant/{name}.benchmark.jsonl"
 
 
 def _list(value: str) -> list[str]:
@@ -135,10 +132,12 @@ def main(argv: list[str]) -> None:
     from glinker.settings import resolve_data_path
 
     names = _list(opts["benchmarks"])
-    docs = {n: load_benchmark(resolve_data_path(_path(n))) for n in names}
+    docs = {n: load_benchmark(resolve_data_path(el_benchmark_path(n))) for n in names}
     kb_dir, deleted = pruned_kb(Path(opts["kb_dir"]), Path(opts["work"]), docs, int(opts["n"]), int(opts["seed"]))
     systems = {s: SYSTEMS[s] for s in _list(opts["systems"])}
     wrong: list[dict] | None = [] if opts["wrong"] else None
+    if wrong is not None:  # its folder made before the linking, not found missing after it
+        Path(opts["wrong"]).parent.mkdir(parents=True, exist_ok=True)
     results = {s: run_system(s, over + extra, kb_dir, docs, deleted, wrong) for s, over in systems.items()}
     if wrong is not None:  # written whole, then renamed: a failed run leaves no half file
         target = Path(opts["wrong"])

@@ -1,5 +1,5 @@
-"""What the benchmark scripts share: ``key=value`` options (no Hydra: they take few, flat options) and the
-machine/date stamp printed next to recorded figures.
+"""What the benchmark scripts share: ``key=value`` options (no Hydra: they take few, flat options), the
+machine/date stamp printed next to recorded figures, and where a shared entity-linking benchmark lives.
 
 Run as ``python benchmarks/NAME.py``, a script has ``benchmarks/`` first on ``sys.path`` and imports this module as
 ``common``.
@@ -48,3 +48,9 @@ def stamp() -> str:
     except metadata.PackageNotFoundError:
         pass
     return ", ".join(parts)
+
+
+def el_benchmark_path(name: str) -> str:
+    """A shared entity-linking benchmark's file under the data folder, by name: ``istex*`` are OpenTapioca's
+    NIF/Turtle sets, the others ELEVANT JSONL (``aida-conll-dev`` -> ``el/elevant/aida-conll-dev.benchmark.jsonl``)."""
+    return f"el/opentapioca/{name}.ttl" if name.startswith("istex") else f"el/elevant/{name}.benchmark.jsonl"

@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
+from common import el_benchmark_path, key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
 UNSEEN = ("wiki-fair", "istex_train", "wiki-fair-no-coref")
 
@@ -42,11 +42,7 @@ def span_texts(names, kb_dir: str) -> dict[str, list[str]]:
     from glinker.evaluate.el import ed_scope, kb_membership, load_benchmark
     from glinker.kb import KnowledgeBase
     from glinker.settings import resolve_data_path
-
-    def path(name: str) -> str:
-        return f"el/opentapioca/{name}.ttl" if name.startswith("istex") else f"el/elevant/{name}.benchmark.jsonl"
-
-    docs = {n: load_benchmark(resolve_data_path(path(n))) for n in names}
+    docs = {n: load_benchmark(resolve_data_path(el_benchmark_path(n))) for n in names}
     kb_has = kb_membership(KnowledgeBase.open(kb_dir), [d for ds in docs.values() for d in ds])
     return {n: [d.text[m.start:m.end] for d in ds for m in ed_scope(d, kb_has)[0]] for n, ds in docs.items()}
 

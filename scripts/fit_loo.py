@@ -76,8 +76,13 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"nil_objective={opts['nil_objective']}: expected one of {', '.join(NIL_OBJECTIVES)}")
     if opts["nil_method"] not in NIL_METHODS:
         raise SystemExit(f"nil_method={opts['nil_method']}: expected one of {', '.join(NIL_METHODS)}")
+    try:
+        balance = float(opts["balance"])
+    except ValueError:
+        raise SystemExit(f"balance={opts['balance']}: expected a number from 0 (every gold span alike) to 1 "
+                         "(every benchmark alike)") from None
     ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features, nil_missing,
-                                           opts["nil_method"], float(opts["balance"]), opts["nil_objective"])
+                                           opts["nil_method"], balance, opts["nil_objective"])
     out = Path(opts["out"])
     calibration = out / "lambdamart.json"
     old = json.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
