@@ -28,6 +28,10 @@ benchmarks, which no fit saw (their features are kept in ``loo_cache`` too); ``l
 ``loo_balance=0.5`` weighs a benchmark of N gold spans like N^0.5 spans in every ranker fit (1: every benchmark
 alike; 0, the default: every span alike). ``loo_nil_objective=with_nil`` chooses each NIL threshold for the F1 that
 counts a link on gold the KB lacks as wrong (default ``in_kb``: such links left out, as the tables score).
+``loo_deleted_eval=FILE`` (QIDs, one a line, such as ``bench_out_of_kb.py``'s ``deleted.txt``) also scores each
+benchmark's detected mentions of those entities as if the KB lacked them (:mod:`glinker.rerank.deletion`): the
+share left NIL by the packaged and the held-out models. ``loo_nil_deleted=0.3`` teaches the NIL classifiers with
+that share of the other gold entities deleted the same way (their mentions as wrong links).
 """
 
 from __future__ import annotations
@@ -73,7 +77,8 @@ def _pct(v: float | None) -> str:
 def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results: dict, cache: str | None = None,
                params: dict | None = None, drop: list[str] | None = None, nil_missing: bool = False,
                nil_method: str = "held_out", check: list[str] | None = None, loo: bool = True,
-               balance: float = 0.0, nil_objective: str = "in_kb") -> list[str]:
+               balance: float = 0.0, nil_objective: str = "in_kb", nil_deleted: float = 0.0,
+               deleted_eval: set[str] | None = None) -> list[str]:
     """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc); with
     ``check``, also the refit against the packaged models on those benchmarks (none fitted on them)."""
     from glinker.config import build_pipeline
@@ -102,15 +107,16 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
         without += f", benchmarks weighted N^-{balance:g}" if balance else ""
         without += ", NIL threshold for the F1 that counts links on out-of-KB gold as wrong" \
             if nil_objective == "with_nil" else ""
+        without += f", NIL also taught by {nil_deleted:g} of the gold entities deleted" if nil_deleted else ""
         if check:
             lines += unseen_table(pipeline, system, benches, check, all_results, cache, params, features, nil_missing,
-                                  nil_method, without, balance, nil_objective)
+                                  nil_method, without, balance, nil_objective, nil_deleted, deleted_eval)
         if not loo:
             continue
         try:
             results = leave_one_out(pipeline, benches, cache=cache, params=params, features=features,
                                     nil_missing=nil_missing, nil_method=nil_method, balance=balance,
-                                    nil_objective=nil_objective)
+                                    nil_objective=nil_objective, nil_deleted=nil_deleted, deleted_eval=deleted_eval)
         except ValueError as exc:  # a cache of another format, a reranker without a model
             raise SystemExit(str(exc)) from None
         total = summary(results)
@@ -126,6 +132,13 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
                      f"{total['e2e_in_sample']:.1f} | {total['e2e_loo']:.1f} | "
                      f"{sum(r.out_of_kb_mentions for r in results)} | {_pct(total['out_of_kb_nil_in_sample'])} | "
                      f"{_pct(total['out_of_kb_nil_loo'])} |")
+        if deleted_eval:
+            lines += [f"\nMentions of {len(deleted_eval)} deleted gold entities (simulated on the kept features), "
+                      "left NIL\n", "| benchmark | mentions | in-sample | leave-one-out |", "|---|---|---|---|"]
+            lines += [f"| {r.name} | {r.deleted_mentions} | {_pct(r.deleted_nil_in_sample)} | "
+                      f"{_pct(r.deleted_nil_loo)} |" for r in results]
+            lines.append(f"| pooled | {sum(r.deleted_mentions for r in results)} | "
+                         f"{_pct(total['deleted_nil_in_sample'])} | {_pct(total['deleted_nil_loo'])} |")
         lines += ["\nWhere the leave-one-out ED errors come from (gold spans): no candidates, gold not among the "
                   "candidates, gold ranked below another (of which: gold found as the country of a nationality word)\n",
                   "| benchmark | spans | right | no candidates | gold not a candidate | ranked below "
@@ -140,13 +153,15 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
                      f"ED {total['ed_noise_std']:.2f} "
                      f"(seed means {total['ed_seed_means']}), e2e {total['e2e_noise_std']:.2f} "
                      f"(seed means {total['e2e_seed_means']}).")
-        print("\n".join(lines[-2 * len(results) - 9:]), file=sys.stderr, flush=True)
+        print("\n".join(lines[-2 * len(results) - 9 - (len(results) + 4 if deleted_eval else 0):]), file=sys.stderr,
+              flush=True)
     return lines
 
 
 def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_results: dict, cache, params, features,
                  nil_missing: bool, nil_method: str, without: str, balance: float = 0.0,
-                 nil_objective: str = "in_kb") -> list[str]:
+                 nil_objective: str = "in_kb", nil_deleted: float = 0.0,
+                 deleted_eval: set[str] | None = None) -> list[str]:
     """The packaged models against a refit on every fitted benchmark, on benchmarks neither was fitted on."""
     from glinker.evaluate.el import load_benchmark
     from glinker.rerank.unseen import check_unseen
@@ -156,7 +171,7 @@ def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_resu
     try:
         results = check_unseen(pipeline, fitted, unseen, cache=cache, params=params, features=features,
                                nil_missing=nil_missing, nil_method=nil_method, balance=balance,
-                               nil_objective=nil_objective)
+                               nil_objective=nil_objective, nil_deleted=nil_deleted, deleted_exclude=deleted_eval)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     all_results[f"unseen/{system}"] = [r.__dict__ for r in results]
@@ -190,7 +205,8 @@ def main(argv: list[str]) -> None:
                                                "documents": "heldout", "loo_cache": "", "loo_params": "",
                                                "loo_drop": "", "loo_nil_missing": "false",
                                                "loo_nil_method": "held_out", "loo_check": "", "loo_balance": "0",
-                                               "loo_nil_objective": "in_kb"},
+                                               "loo_nil_objective": "in_kb", "loo_nil_deleted": "0",
+                                               "loo_deleted_eval": ""},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
     if opts["documents"] not in ("heldout", "all"):
@@ -237,12 +253,27 @@ def main(argv: list[str]) -> None:
         except ValueError:
             raise SystemExit(f"loo_balance={opts['loo_balance']}: expected a number from 0 (every gold span "
                              "alike) to 1 (every benchmark alike)") from None
+        try:
+            nil_deleted = float(opts["loo_nil_deleted"])
+        except ValueError:
+            nil_deleted = -1.0
+        if not 0.0 <= nil_deleted <= 1.0:
+            raise SystemExit(f"loo_nil_deleted={opts['loo_nil_deleted']}: expected the share of gold entities, "
+                             "from 0 to 1")
+        deleted_eval = None
+        if opts["loo_deleted_eval"]:
+            listed = Path(opts["loo_deleted_eval"])
+            if not listed.is_file():
+                raise SystemExit(f"loo_deleted_eval={listed}: not found; give a file of QIDs, one a line (such as "
+                                 "the deleted.txt benchmarks/bench_out_of_kb.py writes)")
+            deleted_eval = set(listed.read_text(encoding="utf-8").split())
         if opts["loo"] == "check" and not check:
             raise SystemExit("loo=check scores a refit on the loo_check=[...] benchmarks: name them")
         lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop,
                             opts["loo_nil_missing"].lower() in ("1", "true", "yes"), opts["loo_nil_method"], check,
                             loo=opts["loo"] != "check", balance=balance,
-                            nil_objective=opts["loo_nil_objective"])
+                            nil_objective=opts["loo_nil_objective"], nil_deleted=nil_deleted,
+                            deleted_eval=deleted_eval)
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if opts["out"]:

@@ -3,7 +3,8 @@
     python benchmarks/bench_el.py kb_dir=kb/arnold loo=only systems=[3] loo_cache=runs/loo_kept.json
     python scripts/fit_loo.py kb_dir=kb/arnold cache=runs/loo_kept.json [params={"num_leaves":3}] \
         [drop=[context_names]] [nil_missing=true] [nil_method=held_out|held_out_oof|two_fold] [balance=0.5] \
-        [nil_objective=with_nil] [out=glinker/resources/reranker]
+        [nil_objective=with_nil] [nil_deleted=0.3 [nil_deleted_exclude=runs/out_of_kb/deleted.txt]]
+        [out=glinker/resources/reranker]
 
 Reads the features ``bench_el.py loo_cache=`` kept (every gold span and detected mention of the fitted
 benchmarks, linked by the configured pipeline) and fits, with :func:`glinker.rerank.leave_one_out.refit`:
@@ -16,7 +17,10 @@ classifier also learns from detected mentions of gold entities the KB lacks (``b
 ``nil_method``: how the NIL classifier's rows are ranked and its threshold chosen (:mod:`glinker.rerank.nil_fit`;
 ``bench_el.py loo_nil_method=``); ``balance``: benchmarks weighted in the ranker fits (``bench_el.py
 loo_balance=``); ``nil_objective=with_nil``: the NIL threshold for the F1 that counts links on gold the KB lacks
-as wrong (``bench_el.py loo_nil_objective=``).
+as wrong (``bench_el.py loo_nil_objective=``); ``nil_deleted``: the share of the gold entities whose mentions also
+teach the NIL classifier as if the KB lacked them (``bench_el.py loo_nil_deleted=``), leaving out the QIDs listed in
+``nil_deleted_exclude`` (a set a benchmark deletes, so that its figure is measured on entities the fit never saw
+deleted).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import key_value_options  # noqa: E402  (benchmarks/common.py)
 
 DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "drop": "", "nil_missing": "false",
-            "nil_method": "held_out", "balance": "0", "nil_objective": "in_kb", "out": "glinker/resources/reranker"}
+            "nil_method": "held_out", "balance": "0", "nil_objective": "in_kb", "nil_deleted": "0",
+            "nil_deleted_exclude": "", "out": "glinker/resources/reranker"}
 
 
 def _write(path: Path, text: str) -> None:
@@ -81,8 +86,20 @@ def main(argv: list[str]) -> None:
     except ValueError:
         raise SystemExit(f"balance={opts['balance']}: expected a number from 0 (every gold span alike) to 1 "
                          "(every benchmark alike)") from None
+    try:
+        nil_deleted = float(opts["nil_deleted"])
+    except ValueError:
+        nil_deleted = -1.0
+    if not 0.0 <= nil_deleted <= 1.0:
+        raise SystemExit(f"nil_deleted={opts['nil_deleted']}: expected the share of gold entities, from 0 to 1")
+    exclude = set()
+    if opts["nil_deleted_exclude"]:
+        listed = Path(opts["nil_deleted_exclude"])
+        if not listed.is_file():
+            raise SystemExit(f"nil_deleted_exclude={listed}: not found; give a file of QIDs, one a line")
+        exclude = set(listed.read_text(encoding="utf-8").split())
     ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features, nil_missing,
-                                           opts["nil_method"], balance, opts["nil_objective"])
+                                           opts["nil_method"], balance, opts["nil_objective"], nil_deleted, exclude)
     out = Path(opts["out"])
     calibration = out / "lambdamart.json"
     old = json.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
@@ -101,7 +118,10 @@ def main(argv: list[str]) -> None:
         "note": "link when nil.txt's probability that the best candidate is right reaches threshold; fitted "
                 f"by scripts/fit_loo.py nil_method={opts['nil_method']} nil_objective={opts['nil_objective']} "
                 "(glinker/rerank/nil_fit.py)"
-                + ("; mentions of gold entities the KB lacks count as wrong links" if nil_missing else "")},
+                + ("; mentions of gold entities the KB lacks count as wrong links" if nil_missing else "")
+                + (f"; also taught by the mentions of {nil_deleted:g} of the gold entities as if the KB lacked them "
+                   f"(nil_deleted={nil_deleted:g}{', excluding ' + str(len(exclude)) + ' listed' if exclude else ''})"
+                   if nil_deleted else "")},
         indent=2) + "\n")
     print(json.dumps({"out": str(out), "nil_threshold": threshold, "scale": ranker.model_scale,
                       "bias": ranker.model_bias, "params": settings}))

@@ -159,3 +159,33 @@ def test_nil_fitting_methods_and_the_unseen_check(linked, tmp_path):
     assert 0.0 <= strict.nil_threshold <= 1.0
     with pytest.raises(ValueError, match="NIL objective"):
         check_unseen(nlp, fitted, unseen, cache=cache, nil_objective="recall")
+
+
+def test_deleted_entities_are_scored_and_taught_leave_one_out(linked, tmp_path):
+    """Simulated deletions (glinker.rerank.deletion): the mentions of a scored set of gold entities get a
+    left-NIL share from the packaged and the held-out models, and teaching the NIL classifiers with other
+    deleted entities changes the NIL decision but not the ranker."""
+    from glinker.evaluate.el import GoldDocument, GoldMention, kb_membership
+    from glinker.rerank.deletion import gold_entities
+    from glinker.rerank.leave_one_out import leave_one_out, summary, training_deletions
+
+    nlp, _, _ = linked
+    rows = rs.load_sentences()
+    docs = [GoldDocument(r["id"], r["text"], [GoldMention(m["start"], m["end"], m["qid"]) for m in r["mentions"]])
+            for r in rows]
+    groups = {f"group{k}": docs[k::3] for k in range(3)}
+    kb_has = kb_membership(nlp.kb, docs)
+    every = gold_entities(docs, kb_has)
+    scored = set(every[::3])
+    taught = training_deletions(groups, kb_has, 1.0, scored)
+    assert taught == set(every) - scored
+    cache = tmp_path / "kept.json"
+    plain = leave_one_out(nlp, groups, noise_seeds=(), cache=cache, nil_method="two_fold", deleted_eval=scored)
+    deleted = leave_one_out(nlp, groups, noise_seeds=(), cache=cache, nil_method="two_fold", deleted_eval=scored,
+                            nil_deleted=1.0)
+    assert [r.ed_loo for r in deleted] == [r.ed_loo for r in plain]  # the ranker is not refitted differently
+    assert sum(r.deleted_mentions for r in plain) > 0
+    for r in plain + deleted:
+        assert r.deleted_nil_in_sample is not None and 0.0 <= r.deleted_nil_loo <= 100.0
+    assert [r.deleted_nil_in_sample for r in deleted] == [r.deleted_nil_in_sample for r in plain]
+    assert summary(deleted)["deleted_nil_loo"] >= summary(plain)["deleted_nil_loo"]

@@ -31,6 +31,7 @@ import numpy as np
 
 from glinker.evaluate.el import GoldDocument, ed_scope, kb_membership, score_e2e
 from glinker.rerank.boosters import feature_columns
+from glinker.rerank.deletion import deleted_mentions, deletion_sample, gold_entities
 from glinker.rerank.fit import MentionExamples, fit_lambdamart, fit_logistic
 from glinker.rerank.fit_e2e import TracedMention, candidate_table, out_of_kb_spans, trace_e2e
 from glinker.rerank.kept import KEPT_FORMAT, SpanExamples, load_kept, save_kept  # noqa: F401 (re-exported)
@@ -102,6 +103,9 @@ class BenchmarkResult:
     out_of_kb_mentions: int = 0  # detected mentions at the span of a gold entity the KB lacks
     out_of_kb_nil_in_sample: float | None = None  # % of them left NIL
     out_of_kb_nil_loo: float | None = None
+    deleted_mentions: int = 0  # detected mentions of a gold entity of the simulated deletions (deleted_eval)
+    deleted_nil_in_sample: float | None = None  # % of them left NIL once the entity is gone
+    deleted_nil_loo: float | None = None
 
 
 def collect_spans(pipeline, docs: Sequence[GoldDocument]) -> list[SpanExamples]:
@@ -207,6 +211,16 @@ def out_of_kb_nil(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: Nil
     return left, total
 
 
+def deleted_nil(docs: Sequence[GoldDocument], traced: Traced, kb_has, fit: RankerFit, nil: NilModel,
+                threshold: float, deleted: set[str]) -> tuple[int, int]:
+    """(left NIL, all) among the traced mentions at exactly the span of a gold entity in ``deleted``, linked as if
+    the KB lacked it (:mod:`glinker.rerank.deletion`) by ``fit`` and kept by ``nil`` at ``threshold``."""
+    gone = relinked([deleted_mentions(d, ms, deleted, kb_has) for d, ms in zip(docs, traced)], fit)
+    flat = [p for doc in _records(gone, nil) for *_, p, _ in doc]
+    best = [m.best for doc in gone for m in doc]
+    return sum(1 for q, p in zip(best, flat) if q is None or p < threshold), len(flat)
+
+
 def _share(left: int, total: int) -> float | None:
     return round(100.0 * left / total, 2) if total else None
 
@@ -246,7 +260,8 @@ def benchmark_weights(spans: Mapping[str, Sequence[SpanExamples]], balance: floa
 
 def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None,
                features: Sequence[str] | None = None, nil_missing: bool = False, nil_method: str = "held_out",
-               ranker_params: dict | None = None, weight=None, nil_objective: str = "in_kb"):
+               ranker_params: dict | None = None, weight=None, nil_objective: str = "in_kb",
+               deleted: set[str] | None = None, deleted_eval: set[str] | None = None):
     """Per benchmark: (e2e F1, threshold, % of out-of-KB mentions left NIL) with the NIL model and threshold
     fitted on the others by ``nil_method`` (:mod:`glinker.rerank.nil_fit`). The others' rows are ranked by
     ``rankers`` (each fitted without its own benchmark, not without the scored one: refitting those 42
@@ -258,10 +273,12 @@ def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerF
         booster, threshold = fit_nil(others, spans, traced, docs, kb_has,
                                      lambda s: fit_ranker(s, ranker_params, features, weight), relinked, _records,
                                      params, features, nil_missing, nil_method, held=rankers,
-                                     objective=nil_objective)
+                                     objective=nil_objective, deleted=deleted)
         nil = NilModel.from_booster(booster)
+        gone = (deleted_nil(docs[n], traced[n], kb_has, rankers[n], nil, threshold, deleted_eval)
+                if deleted_eval else None)
         out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, threshold), threshold,
-                  _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold)))
+                  _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold)), gone)
     return out
 
 
@@ -269,7 +286,8 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
                   noise_seeds: Sequence[int] = (1, 2, 3), cache: str | os.PathLike[str] | None = None,
                   params: dict | None = None, features: Sequence[str] | None = None,
                   nil_missing: bool = False, nil_method: str = "held_out", balance: float = 0.0,
-                  nil_objective: str = "in_kb") -> list[BenchmarkResult]:
+                  nil_objective: str = "in_kb", nil_deleted: float = 0.0,
+                  deleted_eval: set[str] | None = None) -> list[BenchmarkResult]:
     """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
@@ -282,7 +300,10 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     mentions the in-sample and the held-out models leave NIL. ``nil_method``: how each held-out NIL model and
     threshold are fitted (:data:`glinker.rerank.nil_fit.NIL_METHODS`). ``balance``: how far the rankers weigh
     each benchmark alike rather than each gold span (:func:`benchmark_weights`). ``nil_objective``: the F1 each
-    NIL threshold maximises (:data:`glinker.rerank.nil_fit.NIL_OBJECTIVES`).
+    NIL threshold maximises (:data:`glinker.rerank.nil_fit.NIL_OBJECTIVES`). ``deleted_eval``: entities whose
+    detected mentions are also scored as if the KB lacked them (:mod:`glinker.rerank.deletion`): the share left
+    NIL by the packaged and the held-out models. ``nil_deleted``: the share of the other gold entities (not in
+    ``deleted_eval``) whose mentions also teach the NIL classifiers that way (:func:`training_deletions`).
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -331,14 +352,21 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
         left, r.out_of_kb_mentions = out_of_kb_nil(benchmarks[n], mine, kb_has, reranker.nil_model,
                                                    reranker.nil_threshold)
         r.out_of_kb_nil_in_sample = _share(left, r.out_of_kb_mentions)
+    deleted = training_deletions(benchmarks, kb_has, nil_deleted, deleted_eval)
+    if deleted_eval:
+        for n in names:
+            left, results[n].deleted_mentions = deleted_nil(benchmarks[n], traced[n], kb_has, configured,
+                                                            reranker.nil_model, reranker.nil_threshold, deleted_eval)
+            results[n].deleted_nil_in_sample = _share(left, results[n].deleted_mentions)
     folds = _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[None], None, features, nil_missing,
-                       nil_method, base, weight, nil_objective)
-    for n, (f1, threshold, nil_share) in folds.items():
+                       nil_method, base, weight, nil_objective, deleted, deleted_eval)
+    for n, (f1, threshold, nil_share, gone) in folds.items():
         results[n].e2e_loo, results[n].nil_threshold, results[n].out_of_kb_nil_loo = f1, threshold, nil_share
+        results[n].deleted_nil_loo = _share(*gone) if gone else None
     for s in noise_seeds:
         bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
-        for n, (f1, _, _) in _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[s], bagged, features,
-                                        nil_missing, nil_method, base | bagged, weight, nil_objective).items():
+        for n, (f1, *_) in _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[s], bagged, features,
+                                      nil_missing, nil_method, base | bagged, weight, nil_objective, deleted).items():
             results[n].e2e_seeds.append(f1)
     for n in names:
         r = results[n]
@@ -355,10 +383,12 @@ def summary(results: Sequence[BenchmarkResult]) -> dict:
         return round(float(np.mean(vals)), 2) if vals else None
 
     out = {k: mean([getattr(r, k) for r in results]) for k in ("ed_in_sample", "ed_loo", "e2e_in_sample", "e2e_loo")}
-    total = sum(r.out_of_kb_mentions for r in results)
-    for key in ("out_of_kb_nil_in_sample", "out_of_kb_nil_loo"):  # pooled over the mentions
-        left = sum((getattr(r, key) or 0.0) * r.out_of_kb_mentions / 100.0 for r in results)
-        out[key] = round(100.0 * left / total, 2) if total else None
+    for count, keys in (("out_of_kb_mentions", ("out_of_kb_nil_in_sample", "out_of_kb_nil_loo")),
+                        ("deleted_mentions", ("deleted_nil_in_sample", "deleted_nil_loo"))):
+        total = sum(getattr(r, count) for r in results)
+        for key in keys:  # pooled over the mentions
+            left = sum((getattr(r, key) or 0.0) * getattr(r, count) / 100.0 for r in results)
+            out[key] = round(100.0 * left / total, 2) if total else None
     for key in ("ed_seeds", "e2e_seeds"):
         per_seed = [list(v) for v in zip(*[getattr(r, key) for r in results])]
         if per_seed:
@@ -368,14 +398,25 @@ def summary(results: Sequence[BenchmarkResult]) -> dict:
     return out
 
 
+def training_deletions(benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, share: float,
+                       exclude: set[str] | None = None, seed: int = 1) -> set[str] | None:
+    """The entities whose mentions teach the NIL classifier as if the KB lacked them: a seeded ``share`` of the
+    benchmarks' gold entities in the KB, leaving out ``exclude`` (the ones kept for scoring). ``None`` for 0."""
+    if not share:
+        return None
+    return deletion_sample(gold_entities([d for docs in benchmarks.values() for d in docs], kb_has), share, seed,
+                           exclude or ())
+
+
 def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
           benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, params: dict | None = None,
           features: Sequence[str] | None = None, nil_missing: bool = False,
-          nil_method: str = "held_out", balance: float = 0.0, nil_objective: str = "in_kb"
-          ) -> tuple[RankerFit, object, float]:
+          nil_method: str = "held_out", balance: float = 0.0, nil_objective: str = "in_kb",
+          nil_deleted: float = 0.0, deleted_exclude: set[str] | None = None) -> tuple[RankerFit, object, float]:
     """Models to ship, fitted the way they were validated: the ranker on every benchmark's gold spans; the
     NIL classifier and threshold by ``nil_method`` (:mod:`glinker.rerank.nil_fit`) over every benchmark.
-    ``features``, ``nil_missing``, ``balance`` and ``nil_objective`` as in :func:`leave_one_out`. Returns
+    ``features``, ``nil_missing``, ``balance``, ``nil_objective`` and ``nil_deleted`` as in :func:`leave_one_out`;
+    ``deleted_exclude``: entities left out of ``nil_deleted``'s sample (a set a benchmark deletes). Returns
     (ranker, NIL booster, NIL threshold)."""
     names = list(benchmarks)
     weight = benchmark_weights({n: spans[n] for n in names}, balance)
@@ -383,5 +424,6 @@ def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
     booster, threshold = fit_nil(names, spans, traced, benchmarks, kb_has,
                                  lambda s: fit_ranker(s, params, features, weight), relinked, _records,
                                  features=features, nil_missing=nil_missing, method=nil_method,
-                                 objective=nil_objective)
+                                 objective=nil_objective,
+                                 deleted=training_deletions(benchmarks, kb_has, nil_deleted, deleted_exclude))
     return final, booster, threshold

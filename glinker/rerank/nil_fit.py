@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from glinker.evaluate.el import GoldDocument, ed_scope
+from glinker.rerank.deletion import deleted_mentions
 from glinker.rerank.fit_e2e import nil_training_rows, tune_e2e
 from glinker.rerank.nil import MENTION_FEATURES, NilModel, fit_nil_model
 
@@ -42,7 +43,8 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
             docs: Mapping[str, Sequence[GoldDocument]], kb_has, fit_ranker: Callable, relinked: Callable,
             records: Callable, params: dict | None = None, features: Sequence[str] | None = None,
             nil_missing: bool = False, method: str = "held_out",
-            held: Mapping[str, object] | None = None, objective: str = "in_kb") -> tuple[object, float]:
+            held: Mapping[str, object] | None = None, objective: str = "in_kb",
+            deleted: set[str] | None = None) -> tuple[object, float]:
     """The NIL classifier (LightGBM booster) and threshold fitted on benchmarks ``names`` by ``method``.
 
     ``fit_ranker(spans)`` fits a ranker on gold spans, ``relinked(traced, ranker)`` re-ranks traced mentions
@@ -51,6 +53,10 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
     ``held``: rankers already fitted without each benchmark, used instead of fitting them again.
     ``objective``: the F1 the threshold maximises: ``in_kb`` (links on gold the KB lacks left out, as the
     benchmark tables score) or ``with_nil`` (such links count as wrong: what a user sees).
+    ``deleted``: entities whose mentions also teach the classifier as if the KB lacked them
+    (:mod:`glinker.rerank.deletion`): each detected mention of one, with that entity among its candidates, gives
+    one more row, its candidates without the entity, labelled a wrong link. The threshold is chosen on the
+    mentions as they are.
     """
     if objective not in NIL_OBJECTIVES:
         raise ValueError(f"NIL objective {objective!r}: expected one of {', '.join(NIL_OBJECTIVES)}")
@@ -72,7 +78,9 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
                    for k in (0, 1)}
         unit_docs = {(n, k): docs[n][k::2] for n, k in units}
         own = {(n, k): relinked(traced[n][k::2], rankers[k]) for n, k in units}
-        rows = {u: nil_training_rows(unit_docs[u], own[u], kb_has, nil_missing)[:2] for u in units}
+        rows = {u: _with_deleted(nil_training_rows(unit_docs[u], own[u], kb_has, nil_missing)[:2],
+                                 unit_docs[u], traced[u[0]][u[1]::2], rankers[u[1]], relinked, kb_has, deleted)
+                for u in units}
         folds = {k: [u for u in units if u[1] == k] for k in (0, 1)}
         oof = {k: fit([rows[u] for u in folds[1 - k]]) for k in (0, 1)}
         threshold = _tune(units, unit_docs, {u: records(own[u], oof[u[1]]) for u in units}, kb_has,
@@ -81,13 +89,27 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
     if held is None:
         held = {n: fit_ranker([s for o in names if o != n for s in spans[o]]) for n in names}
     own = {n: relinked(traced[n], held[n]) for n in names}
-    rows = {n: nil_training_rows(docs[n], own[n], kb_has, nil_missing)[:2] for n in names}
+    rows = {n: _with_deleted(nil_training_rows(docs[n], own[n], kb_has, nil_missing)[:2], docs[n], traced[n],
+                             held[n], relinked, kb_has, deleted) for n in names}
     nil = fit([rows[n] for n in names])
     if method == "held_out":
         scored = {n: records(own[n], nil) for n in names}
     else:
         scored = {n: records(own[n], fit([rows[o] for o in names if o != n])) for n in names}
     return nil.booster, _tune(names, docs, scored, kb_has, list(names), in_kb)
+
+
+def _with_deleted(rows: tuple[list, list], docs: Sequence[GoldDocument], traced: Sequence, ranker, relinked: Callable,
+                  kb_has, deleted: set[str] | None) -> tuple[list, list]:
+    """``rows`` (rows, labels) and, for ``deleted`` entities, the rows of their mentions without them (wrong links)."""
+    if not deleted:
+        return rows
+    from glinker.resolution.coref import is_pronoun
+
+    gone = relinked([deleted_mentions(d, ms, deleted, kb_has, changed_only=True) for d, ms in zip(docs, traced)],
+                    ranker)
+    extra = [m.row for doc in gone for m in doc if m.row is not None and not m.ruled_out and not is_pronoun(m.text)]
+    return rows[0] + extra, rows[1] + [0.0] * len(extra)
 
 
 def _tune(units: Sequence, docs: Mapping, scored: Mapping, kb_has, groups: Sequence[str], in_kb: bool = True) -> float:
