@@ -119,9 +119,10 @@ def main(argv: list[str]) -> None:
                 f"by scripts/fit_loo.py nil_method={opts['nil_method']} nil_objective={opts['nil_objective']} "
                 "(glinker/rerank/nil_fit.py)"
                 + ("; mentions of gold entities the KB lacks count as wrong links" if nil_missing else "")
-                + (f"; also taught by the mentions of {nil_deleted:g} of the gold entities as if the KB lacked them "
-                   f"(nil_deleted={nil_deleted:g}{', excluding ' + str(len(exclude)) + ' listed' if exclude else ''})"
-                   if nil_deleted else "")},
+                + (f"; also taught by the mentions of a share {nil_deleted:g} of the gold entities as if the KB lacked "
+                   f"them, each a wrong link (nil_deleted={nil_deleted:g}"
+                   + (f", leaving out the {len(exclude)} in {opts['nil_deleted_exclude']}, which "
+                      "benchmarks/bench_out_of_kb.py deletes" if exclude else "") + ")" if nil_deleted else "")},
         indent=2) + "\n")
     print(json.dumps({"out": str(out), "nil_threshold": threshold, "scale": ranker.model_scale,
                       "bias": ranker.model_bias, "params": settings}))

@@ -12,7 +12,8 @@ remaining candidates' features that are relative to the others (the name and typ
 popularity share) are recomputed over what remains, and the ranker's choice and the NIL classifier's row follow
 from the table (:func:`glinker.rerank.leave_one_out.relinked`). What it leaves as it was: the coherence features,
 which other mentions' first-pass choices give (with one entity gone they would move a little), and the
-candidate list itself (a real deletion can let one more candidate into the retriever's top k).
+candidate list itself: a real deletion lets one more entity into the retrievers' top k, a weak candidate left
+out here, and the mention's candidate count is kept as it was.
 
 Used twice: as training rows of the NIL classifier (a mention of a deleted entity, labelled a wrong link), and
 to measure, leave one benchmark out, how many mentions of a held-out sample of deleted entities stay NIL.
@@ -29,7 +30,6 @@ import numpy as np
 from glinker.evaluate.el import GoldDocument
 from glinker.rerank.feature_names import FEATURES
 from glinker.rerank.fit_e2e import TracedMention
-from glinker.rerank.nil import MENTION_FEATURES
 
 _COL = {name: i for i, name in enumerate(FEATURES)}
 # (value, gap, rank, unknown value is the top) column groups recomputed over the remaining candidates: the
@@ -37,7 +37,6 @@ _COL = {name: i for i, name in enumerate(FEATURES)}
 # unknown dense score the top; the type score has no rank column.
 _RANKED = (("name_sim", "name_gap", "name_rank", False), ("type_score", "type_gap", None, False),
            ("dense", "dense_gap", "dense_rank", True))
-_N_CANDIDATES = MENTION_FEATURES.index("n_candidates")
 
 
 def without(mention: TracedMention, gone: Iterable[str]) -> TracedMention:
@@ -57,12 +56,10 @@ def without(mention: TracedMention, gone: Iterable[str]) -> TracedMention:
     total = float(mention.features[keep, prior].sum())
     # shares of the popularity of what remains; without popularity every candidate gets the same share
     x[:, prior] = x[:, prior] / total if total > 0 else 1.0 / len(keep)
-    row = None
-    if mention.row is not None:
-        row = list(mention.row)
-        row[_N_CANDIDATES] = float(len(keep))
-    return replace(mention, features=x, qids=tuple(mention.qids[i] for i in keep), ruled=mention.ruled[keep],
-                   row=row)
+    # The row's candidate count stays: the retrievers fill their top k again from the entities that remain (the
+    # name retriever returns 32 for nearly every mention), so a count one short would mark a simulated row, a
+    # signature the classifier could learn in place of what a deletion looks like.
+    return replace(mention, features=x, qids=tuple(mention.qids[i] for i in keep), ruled=mention.ruled[keep])
 
 
 def _rerank(x: np.ndarray, value: int, gap: int, rank: int | None, unknown_top: bool) -> None:
