@@ -32,6 +32,9 @@ counts a link on gold the KB lacks as wrong (default ``in_kb``: such links left 
 benchmark's detected mentions of those entities as if the KB lacked them (:mod:`glinker.rerank.deletion`): the
 share left NIL by the packaged and the held-out models. ``loo_nil_deleted=0.3`` teaches the NIL classifiers with
 that share of the other gold entities deleted the same way (their mentions as wrong links).
+``loo_deleted_cache=FILE``: the kept features of the same benchmarks linked over a KB without
+``loo_deleted_eval``'s entities (``bench_el.py kb_dir=runs/out_of_kb/kb loo=only loo_cache=FILE`` over the KB
+``bench_out_of_kb.py`` prunes): the share of those mentions left NIL there, linked for real rather than simulated.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
                params: dict | None = None, drop: list[str] | None = None, nil_missing: bool = False,
                nil_method: str = "held_out", check: list[str] | None = None, loo: bool = True,
                balance: float = 0.0, nil_objective: str = "in_kb", nil_deleted: float = 0.0,
-               deleted_eval: set[str] | None = None) -> list[str]:
+               deleted_eval: set[str] | None = None, deleted_cache: str | None = None) -> list[str]:
     """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc); with
     ``check``, also the refit against the packaged models on those benchmarks (none fitted on them)."""
     from glinker.config import build_pipeline
@@ -93,6 +96,14 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
         raise SystemExit(f"loo_drop={unknown}: not reranker features; known: {', '.join(FEATURES)}")
     features = [n for n in FEATURES if n not in set(drop)] if drop else None
     benches = {n: load_benchmark(resolve_data_path(el_benchmark_path(n))) for n in FIT_BENCHMARKS}
+    deleted_traced = None
+    if deleted_cache:
+        from glinker.rerank.kept import load_kept
+
+        try:
+            deleted_traced = load_kept(deleted_cache)[1]
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"loo_deleted_cache={deleted_cache}: {exc}") from None
     lines = []
     for system, sys_over in systems.items():
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -116,7 +127,8 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
         try:
             results = leave_one_out(pipeline, benches, cache=cache, params=params, features=features,
                                     nil_missing=nil_missing, nil_method=nil_method, balance=balance,
-                                    nil_objective=nil_objective, nil_deleted=nil_deleted, deleted_eval=deleted_eval)
+                                    nil_objective=nil_objective, nil_deleted=nil_deleted, deleted_eval=deleted_eval,
+                                    deleted_traced=deleted_traced)
         except ValueError as exc:  # a cache of another format, a reranker without a model
             raise SystemExit(str(exc)) from None
         total = summary(results)
@@ -139,6 +151,13 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
                       f"{_pct(r.deleted_nil_loo)} |" for r in results]
             lines.append(f"| pooled | {sum(r.deleted_mentions for r in results)} | "
                          f"{_pct(total['deleted_nil_in_sample'])} | {_pct(total['deleted_nil_loo'])} |")
+            if deleted_traced:
+                lines += ["\nThe same entities' mentions linked over a KB without them (loo_deleted_cache), left NIL\n",
+                          "| benchmark | mentions | in-sample | leave-one-out |", "|---|---|---|---|"]
+                lines += [f"| {r.name} | {r.deleted_kb_mentions} | {_pct(r.deleted_kb_nil_in_sample)} | "
+                          f"{_pct(r.deleted_kb_nil_loo)} |" for r in results]
+                lines.append(f"| pooled | {sum(r.deleted_kb_mentions for r in results)} | "
+                             f"{_pct(total['deleted_kb_nil_in_sample'])} | {_pct(total['deleted_kb_nil_loo'])} |")
         lines += ["\nWhere the leave-one-out ED errors come from (gold spans): no candidates, gold not among the "
                   "candidates, gold ranked below another (of which: gold found as the country of a nationality word)\n",
                   "| benchmark | spans | right | no candidates | gold not a candidate | ranked below "
@@ -153,8 +172,9 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
                      f"ED {total['ed_noise_std']:.2f} "
                      f"(seed means {total['ed_seed_means']}), e2e {total['e2e_noise_std']:.2f} "
                      f"(seed means {total['e2e_seed_means']}).")
-        print("\n".join(lines[-2 * len(results) - 9 - (len(results) + 4 if deleted_eval else 0):]), file=sys.stderr,
-              flush=True)
+        shown = 2 * len(results) + 9 + (len(results) + 4 if deleted_eval else 0) + (
+            len(results) + 4 if deleted_traced else 0)
+        print("\n".join(lines[-shown:]), file=sys.stderr, flush=True)
     return lines
 
 
@@ -206,7 +226,7 @@ def main(argv: list[str]) -> None:
                                                "loo_drop": "", "loo_nil_missing": "false",
                                                "loo_nil_method": "held_out", "loo_check": "", "loo_balance": "0",
                                                "loo_nil_objective": "in_kb", "loo_nil_deleted": "0",
-                                               "loo_deleted_eval": ""},
+                                               "loo_deleted_eval": "", "loo_deleted_cache": ""},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
     if opts["documents"] not in ("heldout", "all"):
@@ -267,13 +287,16 @@ def main(argv: list[str]) -> None:
                 raise SystemExit(f"loo_deleted_eval={listed}: not found; give a file of QIDs, one a line (such as "
                                  "the deleted.txt benchmarks/bench_out_of_kb.py writes)")
             deleted_eval = set(listed.read_text(encoding="utf-8").split())
+        if opts["loo_deleted_cache"] and not deleted_eval:
+            raise SystemExit("loo_deleted_cache= scores the mentions of the entities loo_deleted_eval=FILE lists; "
+                             "give that file too")
         if opts["loo"] == "check" and not check:
             raise SystemExit("loo=check scores a refit on the loo_check=[...] benchmarks: name them")
         lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop,
                             opts["loo_nil_missing"].lower() in ("1", "true", "yes"), opts["loo_nil_method"], check,
                             loo=opts["loo"] != "check", balance=balance,
                             nil_objective=opts["loo_nil_objective"], nil_deleted=nil_deleted,
-                            deleted_eval=deleted_eval)
+                            deleted_eval=deleted_eval, deleted_cache=opts["loo_deleted_cache"] or None)
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if opts["out"]:

@@ -189,3 +189,17 @@ def test_deleted_entities_are_scored_and_taught_leave_one_out(linked, tmp_path):
         assert r.deleted_nil_in_sample is not None and 0.0 <= r.deleted_nil_loo <= 100.0
     assert [r.deleted_nil_in_sample for r in deleted] == [r.deleted_nil_in_sample for r in plain]
     assert summary(deleted)["deleted_nil_loo"] >= summary(plain)["deleted_nil_loo"]
+    # mentions traced over a KB without the entities: here the kept ones, over the KB with them, stand in; the
+    # same mentions are counted, and the models fitted without each group score them
+    from glinker.rerank.kept import load_kept
+
+    traced = load_kept(cache)[1]
+    over = leave_one_out(nlp, groups, noise_seeds=(), cache=cache, nil_method="two_fold", deleted_eval=scored,
+                         deleted_traced=traced)
+    assert [r.deleted_kb_mentions for r in over] == [r.deleted_mentions for r in plain]
+    assert all(r.deleted_kb_nil_loo is not None for r in over if r.deleted_kb_mentions)
+    with pytest.raises(ValueError, match="deleted_eval"):
+        leave_one_out(nlp, groups, noise_seeds=(), cache=cache, deleted_traced=traced)
+    with pytest.raises(ValueError, match="miscount"):
+        leave_one_out(nlp, groups, noise_seeds=(), cache=cache, deleted_eval=scored,
+                      deleted_traced={n: v[:-1] for n, v in traced.items()})

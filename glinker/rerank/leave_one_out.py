@@ -24,20 +24,33 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from glinker.evaluate.el import GoldDocument, ed_scope, kb_membership, score_e2e
-from glinker.rerank.boosters import feature_columns
-from glinker.rerank.deletion import deleted_mentions, deletion_sample, gold_entities
-from glinker.rerank.fit import MentionExamples, fit_lambdamart, fit_logistic
-from glinker.rerank.fit_e2e import TracedMention, candidate_table, out_of_kb_spans, trace_e2e
+from glinker.evaluate.el import GoldDocument, ed_scope, kb_membership
+from glinker.rerank.deletion import deletion_sample, gold_entities
+from glinker.rerank.fit_e2e import candidate_table, trace_e2e
 from glinker.rerank.kept import KEPT_FORMAT, SpanExamples, load_kept, save_kept  # noqa: F401 (re-exported)
-from glinker.rerank.nil import MENTION_FEATURES, NilModel
+from glinker.rerank.nil import NilModel
 from glinker.rerank.nil_fit import fit_nil
-from glinker.rerank.ranker import FEATURES, FeatureReranker
+from glinker.rerank.ranker import FeatureReranker
+from glinker.rerank.rescoring import (  # noqa: F401 (re-exported: the unseen check and scripts read them here)
+    RankerFit,
+    Traced,
+    _records,
+    _share,
+    benchmark_weights,
+    deleted_nil,
+    e2e_f1,
+    ed_accuracy,
+    ed_errors,
+    fit_ranker,
+    linked_without_nil,
+    out_of_kb_nil,
+    relinked,
+)
 from glinker.rerank.tracing import traced_pipeline
 from glinker.types import Document
 
@@ -45,45 +58,6 @@ logger = logging.getLogger(__name__)
 
 # Bagging for the noise refits: each seed sees a different 90 % of rows and features.
 NOISE_PARAMS = {"bagging_fraction": 0.9, "bagging_freq": 1, "feature_fraction": 0.9}
-
-Traced = Sequence[Sequence[TracedMention]]
-
-
-@dataclass
-class RankerFit:
-    """A ranker: LambdaMART trees and the calibration of their score into a link probability."""
-
-    booster: object
-    model_scale: float
-    model_bias: float
-    columns: list[int] | None = None  # of FEATURES, the ones the trees read (None: all)
-
-    @classmethod
-    def configured(cls, reranker: FeatureReranker) -> RankerFit:
-        """The reranker's own model."""
-        return cls(reranker.booster, reranker.model_scale, reranker.model_bias,
-                   feature_columns(reranker.booster, FEATURES))
-
-    def probs(self, blocks: Sequence[np.ndarray | None], ruled: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
-        """Link probabilities of every candidate block (one predict call); ruled-out candidates get 0."""
-        rows = [b for b in blocks if b is not None]
-        if not rows:
-            return [None] * len(blocks)
-        x = np.vstack(rows)
-        if self.columns is not None:
-            x = x[:, self.columns]
-        z = self.model_scale * self.booster.predict(x) + self.model_bias
-        p = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
-        out, k = [], 0
-        for b, r in zip(blocks, ruled):
-            if b is None:
-                out.append(None)
-                continue
-            q = p[k : k + len(b)].copy()
-            q[r] = 0.0
-            out.append(q)
-            k += len(b)
-        return out
 
 
 @dataclass
@@ -106,6 +80,9 @@ class BenchmarkResult:
     deleted_mentions: int = 0  # detected mentions of a gold entity of the simulated deletions (deleted_eval)
     deleted_nil_in_sample: float | None = None  # % of them left NIL once the entity is gone
     deleted_nil_loo: float | None = None
+    deleted_kb_mentions: int = 0  # the same mentions as linked over a KB without those entities (deleted_traced)
+    deleted_kb_nil_in_sample: float | None = None
+    deleted_kb_nil_loo: float | None = None
 
 
 def collect_spans(pipeline, docs: Sequence[GoldDocument]) -> list[SpanExamples]:
@@ -128,140 +105,11 @@ def collect_spans(pipeline, docs: Sequence[GoldDocument]) -> list[SpanExamples]:
     return out
 
 
-def ed_accuracy(spans: Sequence[SpanExamples], fit: RankerFit) -> float:
-    """ED accuracy (%) with ``fit``: the best candidate is the gold entity (no candidates: wrong)."""
-    probs = fit.probs([s.features for s in spans], [s.ruled for s in spans])
-    right = sum(1 for s, p in zip(spans, probs) if p is not None and s.qids[int(np.argmax(p))] == s.gold)
-    return round(100.0 * right / max(len(spans), 1), 2)
-
-
-def ed_errors(spans: Sequence[SpanExamples], fit: RankerFit) -> dict[str, int]:
-    """Where ED's errors with ``fit`` come from: spans without candidates, gold not among the candidates,
-    gold there but ranked below another; and of the last, how many golds were found as the country of a
-    nationality word ("Japanese" -> Japan: a convention some benchmarks annotate and others do not)."""
-    demonym = FEATURES.index("demonym")
-    probs = fit.probs([s.features for s in spans], [s.ruled for s in spans])
-    out = {"right": 0, "no_candidates": 0, "gold_not_candidate": 0, "ranked_below": 0, "ranked_below_demonym": 0}
-    for s, p in zip(spans, probs):
-        if p is None:
-            out["no_candidates"] += 1
-        elif s.gold not in s.qids:
-            out["gold_not_candidate"] += 1
-        elif s.qids[int(np.argmax(p))] == s.gold:
-            out["right"] += 1
-        else:
-            out["ranked_below"] += 1
-            out["ranked_below_demonym"] += int(s.features[s.qids.index(s.gold), demonym] > 0)
-    return out
-
-
-def relinked(traced: Traced, fit: RankerFit) -> list[list[TracedMention]]:
-    """The traced mentions as ``fit`` ranks them: best candidate, ruled-out flag and NIL-model row."""
-    flat = [m for doc in traced for m in doc]
-    probs = iter(fit.probs([m.features for m in flat], [m.ruled for m in flat]))
-    keep = len(MENTION_FEATURES)
-    out = []
-    for doc in traced:
-        mentions = []
-        for m in doc:
-            p = next(probs)
-            if p is None:
-                mentions.append(m)
-                continue
-            order = np.argsort(-p, kind="stable")
-            top = int(order[0])
-            gap = float(p[top] - p[order[1]]) if len(p) > 1 else float(p[top])
-            row = [float(p[top]), gap, *m.row[2:keep], *(float(v) for v in m.features[top])]
-            mentions.append(replace(m, best=m.qids[top], row=row))
-        out.append(mentions)
-    return out
-
-
-def _nil_probs(traced: Traced, nil: NilModel) -> list[list[float]]:
-    """The NIL classifier's link probability per mention; 0 without candidates or with all ruled out."""
-    rows = [m.row for doc in traced for m in doc if m.row is not None and not m.ruled_out]
-    it = iter(nil.predict(rows).tolist() if rows else [])
-    return [[next(it) if m.row is not None and not m.ruled_out else 0.0 for m in doc] for doc in traced]
-
-
-def _records(traced: Traced, nil: NilModel) -> list[list[tuple]]:
-    """``tune_e2e``'s (start, end, qid, link score, mention score) records."""
-    return [[(m.start, m.end, m.best, p, m.mention_score) for m, p in zip(doc, ps)]
-            for doc, ps in zip(traced, _nil_probs(traced, nil))]
-
-
-def e2e_f1(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, threshold: float) -> float:
-    """Strong-match in-KB F1 (%) of the traced links kept by ``nil`` at ``threshold``."""
-    preds = [[(s, e, q) for s, e, q, p, _ in doc if q is not None and p >= threshold]
-             for doc in _records(traced, nil)]
-    return round(float(score_e2e(docs, preds, kb_has).metrics()["f1"]), 2)
-
-
-def out_of_kb_nil(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, threshold: float
-                  ) -> tuple[int, int]:
-    """(left NIL, all) among the traced mentions at exactly the span of a gold entity the KB lacks, where NIL
-    is right."""
-    left = total = 0
-    for doc, recs in zip(docs, _records(traced, nil)):
-        missing = out_of_kb_spans(doc, kb_has)
-        for s, e, q, p, _ in recs:
-            if (s, e) in missing:
-                total += 1
-                left += q is None or p < threshold
-    return left, total
-
-
-def deleted_nil(docs: Sequence[GoldDocument], traced: Traced, kb_has, fit: RankerFit, nil: NilModel,
-                threshold: float, deleted: set[str]) -> tuple[int, int]:
-    """(left NIL, all) among the traced mentions at exactly the span of a gold entity in ``deleted``, linked as if
-    the KB lacked it (:mod:`glinker.rerank.deletion`) by ``fit`` and kept by ``nil`` at ``threshold``."""
-    gone = relinked([deleted_mentions(d, ms, deleted, kb_has) for d, ms in zip(docs, traced)], fit)
-    flat = [p for doc in _records(gone, nil) for *_, p, _ in doc]
-    best = [m.best for doc in gone for m in doc]
-    return sum(1 for q, p in zip(best, flat) if q is None or p < threshold), len(flat)
-
-
-def _share(left: int, total: int) -> float | None:
-    return round(100.0 * left / total, 2) if total else None
-
-
-def fit_ranker(spans: Sequence[SpanExamples], params: dict | None = None,
-               features: Sequence[str] | None = None, weight=None) -> RankerFit:
-    """LambdaMART trees on the gold spans whose gold entity is among the candidates, and their calibration.
-
-    ``features``: the names of :data:`FEATURES` the trees read (``None``: all). ``weight``: ``id(span) ->
-    weight`` (:func:`benchmark_weights`), scaled to a mean of 1 over the spans fitted; ``None``: equal.
-    """
-    chosen = list(FEATURES) if features is None else [n for n in FEATURES if n in set(features)]
-    cols = [FEATURES.index(n) for n in chosen]
-    kept = [s for s in spans if s.features is not None and s.gold in s.qids]
-    rows = [MentionExamples(s.features[:, cols], np.array([float(q == s.gold) for q in s.qids]), s.gold,
-                            list(s.qids)) for s in kept]
-    weights = None
-    if weight is not None:
-        weights = np.array([weight(id(s)) for s in kept], dtype=np.float64)
-        weights /= weights.mean()
-    booster = fit_lambdamart(rows, chosen, params, weights)
-    x = np.vstack([r.features for r in rows])
-    y = np.concatenate([r.labels for r in rows])
-    (scale,), bias = fit_logistic(booster.predict(x)[:, None], y, l2=0.0)
-    return RankerFit(booster, float(scale), float(bias), cols)
-
-
-def benchmark_weights(spans: Mapping[str, Sequence[SpanExamples]], balance: float):
-    """``id(span) -> weight`` that gives a benchmark of N gold spans the say of N^(1 - balance) spans: 0 weighs
-    every span alike (the largest benchmark's annotation habits decide most), 1 every benchmark alike (its
-    few spans count many times). ``None`` for 0."""
-    if not balance:
-        return None
-    by_id = {id(s): float(len(v)) ** -float(balance) for v in spans.values() for s in v}
-    return by_id.__getitem__
-
-
 def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None,
                features: Sequence[str] | None = None, nil_missing: bool = False, nil_method: str = "held_out",
                ranker_params: dict | None = None, weight=None, nil_objective: str = "in_kb",
-               deleted: set[str] | None = None, deleted_eval: set[str] | None = None):
+               deleted: set[str] | None = None, deleted_eval: set[str] | None = None,
+               deleted_traced: Mapping[str, Traced] | None = None):
     """Per benchmark: (e2e F1, threshold, % of out-of-KB mentions left NIL) with the NIL model and threshold
     fitted on the others by ``nil_method`` (:mod:`glinker.rerank.nil_fit`). The others' rows are ranked by
     ``rankers`` (each fitted without its own benchmark, not without the scored one: refitting those 42
@@ -277,8 +125,10 @@ def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerF
         nil = NilModel.from_booster(booster)
         gone = (deleted_nil(docs[n], traced[n], kb_has, rankers[n], nil, threshold, deleted_eval)
                 if deleted_eval else None)
+        real = (linked_without_nil(docs[n], deleted_traced[n], rankers[n], nil, threshold, deleted_eval)
+                if deleted_eval and deleted_traced else None)
         out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, threshold), threshold,
-                  _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold)), gone)
+                  _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold)), gone, real)
     return out
 
 
@@ -287,7 +137,8 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
                   params: dict | None = None, features: Sequence[str] | None = None,
                   nil_missing: bool = False, nil_method: str = "held_out", balance: float = 0.0,
                   nil_objective: str = "in_kb", nil_deleted: float = 0.0,
-                  deleted_eval: set[str] | None = None) -> list[BenchmarkResult]:
+                  deleted_eval: set[str] | None = None,
+                  deleted_traced: Mapping[str, Traced] | None = None) -> list[BenchmarkResult]:
     """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
@@ -304,6 +155,9 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     detected mentions are also scored as if the KB lacked them (:mod:`glinker.rerank.deletion`): the share left
     NIL by the packaged and the held-out models. ``nil_deleted``: the share of the other gold entities (not in
     ``deleted_eval``) whose mentions also teach the NIL classifiers that way (:func:`training_deletions`).
+    ``deleted_traced``: per benchmark, its mentions traced over a KB without ``deleted_eval``'s entities (the
+    kept features of a run over such a KB: ``benchmarks/bench_out_of_kb.py``'s): the share of their mentions
+    left NIL there, by the packaged and the held-out models, with no simulation.
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -312,6 +166,14 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     names = list(benchmarks)
     if len(names) < 2:
         raise ValueError("leave-one-out validation needs at least two benchmarks")
+    if deleted_traced is not None:
+        if not deleted_eval:
+            raise ValueError("mentions traced over a KB without deleted entities are scored with the set of those "
+                             "entities (deleted_eval); none was given")
+        wrong = [n for n in names if len(deleted_traced.get(n, ())) != len(benchmarks[n])]
+        if wrong:
+            raise ValueError(f"the mentions traced over the KB without deleted entities lack or miscount the "
+                             f"documents of {wrong}; make them again over the benchmarks scored here")
     kb_has = kb_membership(pipeline.kb, [d for docs in benchmarks.values() for d in docs])
     cached = cache is not None and Path(cache).is_file()
     spans, traced = load_kept(cache) if cached else ({}, {})
@@ -358,11 +220,17 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
             left, results[n].deleted_mentions = deleted_nil(benchmarks[n], traced[n], kb_has, configured,
                                                             reranker.nil_model, reranker.nil_threshold, deleted_eval)
             results[n].deleted_nil_in_sample = _share(left, results[n].deleted_mentions)
+            if deleted_traced:
+                left, results[n].deleted_kb_mentions = linked_without_nil(
+                    benchmarks[n], deleted_traced[n], configured, reranker.nil_model, reranker.nil_threshold,
+                    deleted_eval)
+                results[n].deleted_kb_nil_in_sample = _share(left, results[n].deleted_kb_mentions)
     folds = _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[None], None, features, nil_missing,
-                       nil_method, base, weight, nil_objective, deleted, deleted_eval)
-    for n, (f1, threshold, nil_share, gone) in folds.items():
+                       nil_method, base, weight, nil_objective, deleted, deleted_eval, deleted_traced)
+    for n, (f1, threshold, nil_share, gone, real) in folds.items():
         results[n].e2e_loo, results[n].nil_threshold, results[n].out_of_kb_nil_loo = f1, threshold, nil_share
         results[n].deleted_nil_loo = _share(*gone) if gone else None
+        results[n].deleted_kb_nil_loo = _share(*real) if real else None
     for s in noise_seeds:
         bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
         for n, (f1, *_) in _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[s], bagged, features,
@@ -384,7 +252,8 @@ def summary(results: Sequence[BenchmarkResult]) -> dict:
 
     out = {k: mean([getattr(r, k) for r in results]) for k in ("ed_in_sample", "ed_loo", "e2e_in_sample", "e2e_loo")}
     for count, keys in (("out_of_kb_mentions", ("out_of_kb_nil_in_sample", "out_of_kb_nil_loo")),
-                        ("deleted_mentions", ("deleted_nil_in_sample", "deleted_nil_loo"))):
+                        ("deleted_mentions", ("deleted_nil_in_sample", "deleted_nil_loo")),
+                        ("deleted_kb_mentions", ("deleted_kb_nil_in_sample", "deleted_kb_nil_loo"))):
         total = sum(getattr(r, count) for r in results)
         for key in keys:  # pooled over the mentions
             left = sum((getattr(r, key) or 0.0) * getattr(r, count) / 100.0 for r in results)
