@@ -15,13 +15,19 @@ and checked on benchmarks no fit saw, :mod:`glinker.rerank.unseen`; BENCHMARKS.m
   best candidate is a right link from the ranker's probabilities, that candidate's features and the mention's
   own. Its rows are every benchmark's detected mentions, split in two folds of documents, each fold ranked by a
   ranker fitted on the other (scores as on new documents of known kinds); detected mentions of gold entities the
-  KB lacks count as wrong links; its threshold is the one with the best mean per-benchmark end-to-end F1 over
-  probabilities out of fold (:mod:`glinker.rerank.nil_fit`, ``two_fold``), where a link on a gold mention whose
-  entity the KB lacks counts as wrong (``with_nil``). Both from the kept features of a leave-one-out run::
+  KB lacks count as wrong links, and so do the mentions of every other gold entity once more, with that entity
+  deleted from their candidates (:mod:`glinker.rerank.deletion`: what a mention looks like when a KB lacks a
+  well-known entity whose namesakes it holds; the 1,000 entities ``benchmarks/bench_out_of_kb.py`` deletes are
+  left out, so its figure is measured on deletions the fit never saw); its threshold is the one with the best
+  mean per-benchmark end-to-end F1 over probabilities out of fold (:mod:`glinker.rerank.nil_fit`, ``two_fold``),
+  where a link on a gold mention whose entity the KB lacks counts as wrong (``with_nil``). Both from the kept
+  features of a leave-one-out run::
 
     python benchmarks/bench_el.py kb_dir=kb/arnold loo=only systems=[3] loo_cache=runs/loo_kept.json
+    python benchmarks/bench_out_of_kb.py kb_dir=kb/arnold   # writes runs/out_of_kb/deleted.txt
     python scripts/fit_loo.py cache=runs/loo_kept.json drop=[context_names,dense,dense_gap,dense_rank] \
-      nil_missing=true nil_method=two_fold nil_objective=with_nil out=glinker/resources/reranker
+      nil_missing=true nil_method=two_fold nil_objective=with_nil nil_deleted=1.0 \
+      nil_deleted_exclude=runs/out_of_kb/deleted.txt out=glinker/resources/reranker
 
 - ``nil_strict.txt``, the conservative option: ``nil_method=held_out`` and the in-KB objective (rows ranked by
   rankers fitted without their benchmark, which makes it reject more).
