@@ -107,8 +107,6 @@ def test_reranker_models_and_threshold_are_overridable(tiny_kb, tiny_detector):
     kb = KnowledgeBase.open(tiny_kb, expect_fingerprint=detector.fingerprint)
     cases = {
         (): ("nil.txt", calibration("nil.txt", ("threshold",))["threshold"]),
-        ("reranker.nil_model=nil_strict.txt",): ("nil_strict.txt",
-                                                 calibration("nil_strict.txt", ("threshold",))["threshold"]),
         ("reranker.nil_threshold=0.7",): ("nil.txt", 0.7),
         ("reranker.model=null", "reranker.nil_model=null", "reranker.nil_threshold=0.1"): (None, 0.1),
     }

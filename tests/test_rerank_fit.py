@@ -162,9 +162,7 @@ def test_packaged_models_read_the_features_and_carry_their_calibration(tmp_path)
     assert booster.num_trees() > 0 and set(booster.feature_name()) <= set(FEATURES)
     nil = NilModel(DEFAULT_NIL_MODEL)  # raises unless it reads only features of nil_feature_names()
     assert nil.booster.num_trees() > 0 and set(nil.booster.feature_name()) <= set(nil_feature_names())
-    strict = NilModel("nil_strict.txt")  # the conservative alternative, fitted without context_names
-    assert "top_context_names" not in strict.booster.feature_name()
-    assert 0 < calibration("nil_strict.txt", ("threshold",))["threshold"] < 1
+    assert "top_context_names" not in nil.booster.feature_name()  # fitted without context_names
     cal = calibration(DEFAULT_MODEL, ("scale", "bias", "span_nil_threshold"))
     assert cal["scale"] > 0 and 0 < cal["span_nil_threshold"] < 1
     assert 0 < calibration(DEFAULT_NIL_MODEL, ("threshold",))["threshold"] < 1

@@ -29,8 +29,8 @@ and checked on benchmarks no fit saw, :mod:`glinker.rerank.unseen`; BENCHMARKS.m
       nil_missing=true nil_method=two_fold nil_objective=with_nil nil_deleted=1.0 \
       nil_deleted_exclude=runs/out_of_kb/deleted.txt out=glinker/resources/reranker
 
-- ``nil_strict.txt``, the conservative option: ``nil_method=held_out`` and the in-KB objective (rows ranked by
-  rankers fitted without their benchmark, which makes it reject more).
+- The conservative option is the same NIL model at a higher threshold (``reranker.nil_threshold=0.5``): more
+  mentions of entities the KB lacks left NIL, fewer links overall (BENCHMARKS.md).
 - The linear weights below (a listwise fit, ``scripts/fit_reranker.py``) score the coherence features' first
   pass, and every candidate with ``reranker.model=null``.
 """
