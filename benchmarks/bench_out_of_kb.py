@@ -1,7 +1,8 @@
 """Linking when the right entity is missing: a KB with gold entities deleted, then linked end to end.
 
     python benchmarks/bench_out_of_kb.py kb_dir=kb/arnold [n=1000] [seed=0] [work=runs/out_of_kb]
-        [benchmarks=[aida-conll-dev,...]] [systems=[default,...]] [wrong=FILE] [glinker.link overrides for every system]
+        [benchmarks=[aida-conll-dev,...]] [systems=[default,...]] [wrong=FILE] [scored=FILE]
+        [glinker.link overrides for every system]
 
 Nobody's KB holds everything, and in-KB scoring hides what a linker does when the right entity is
 missing. This copies the KB to ``work/kb`` and deletes ``n`` entities from it with ``python -m kb_build
@@ -16,6 +17,9 @@ each system and reports, per benchmark:
 Prints a Markdown table on stderr and a JSON line on stdout. The pruned KB is reused when it is there.
 ``wrong=FILE`` writes every deleted-gold mention linked elsewhere as a JSONL line (system, benchmark, text,
 detector label, gold QID, linked QID, its label and description, link score), to read what they link to.
+``scored=FILE`` (QIDs, one a line) counts only the deleted entities listed there (all stay deleted): the part of the
+list a fit left out of its deletion teaching (``scripts/fit_loo.py nil_deleted_exclude=FILE``), where the figure is
+on deletions the fit never saw.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ SYSTEMS = {
     "dense span·entity top-1": ["experiment=dense_baseline"],
 }
 DEFAULTS = {"kb_dir": "kb/arnold", "n": "1000", "seed": "0", "work": "runs/out_of_kb",
-            "benchmarks": "[" + ",".join(BENCHMARKS) + "]", "systems": "[default]", "wrong": ""}
+            "benchmarks": "[" + ",".join(BENCHMARKS) + "]", "systems": "[default]", "wrong": "",
+            "scored": ""}
 
 
 
@@ -134,6 +139,15 @@ def main(argv: list[str]) -> None:
     names = _list(opts["benchmarks"])
     docs = {n: load_benchmark(resolve_data_path(el_benchmark_path(n))) for n in names}
     kb_dir, deleted = pruned_kb(Path(opts["kb_dir"]), Path(opts["work"]), docs, int(opts["n"]), int(opts["seed"]))
+    if opts["scored"]:
+        listed = Path(opts["scored"])
+        if not listed.is_file():
+            raise SystemExit(f"scored={listed}: not found; give a file of QIDs, one a line")
+        chosen = set(listed.read_text(encoding="utf-8").split())
+        if not chosen <= deleted:
+            raise SystemExit(f"scored={listed}: {len(chosen - deleted)} of its QIDs are not among the deleted entities "
+                             f"({Path(opts['work']) / 'deleted.txt'})")
+        deleted = chosen
     systems = {s: SYSTEMS[s] for s in _list(opts["systems"])}
     wrong: list[dict] | None = [] if opts["wrong"] else None
     if wrong is not None:  # its folder made before the linking, not found missing after it
@@ -145,7 +159,8 @@ def main(argv: list[str]) -> None:
         tmp.write_text("".join(json.dumps(w, ensure_ascii=False) + "\n" for w in wrong), encoding="utf-8")
         tmp.replace(target)
     lines = [f"Command: `python benchmarks/bench_out_of_kb.py {' '.join(argv)}` ({stamp()}); "
-             f"{len(deleted)} gold entities deleted from {opts['kb_dir']}\n",
+             f"{opts['n']} gold entities deleted from {opts['kb_dir']}"
+             + (f", the {len(deleted)} in {opts['scored']} scored" if opts["scored"] else "") + "\n",
              "| system | benchmark | deleted gold mentions | detected at their span | left NIL | linked elsewhere "
              "| left NIL % | in-KB F1 |", "|---|---|---|---|---|---|---|---|"]
     for s, per in results.items():
