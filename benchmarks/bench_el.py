@@ -100,6 +100,10 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
     if deleted_cache:
         from glinker.rerank.kept import load_kept
 
+        if not Path(deleted_cache).is_file():
+            raise SystemExit(f"loo_deleted_cache={deleted_cache}: not found; make it by linking the benchmarks over "
+                             "the pruned KB: python benchmarks/bench_el.py kb_dir=runs/out_of_kb/kb loo=only "
+                             f"systems=[3] loo_cache={deleted_cache}")
         try:
             deleted_traced = load_kept(deleted_cache)[1]
         except (OSError, ValueError) as exc:
