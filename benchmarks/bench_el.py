@@ -49,7 +49,7 @@ from hydra import compose, initialize_config_dir
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import el_benchmark_path, key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
+from common import el_benchmark_path, key_value_options, qid_file, share_option, stamp  # noqa: E402  (benchmarks/common.py)
 
 from glinker.config import CONF_DIR  # noqa: E402
 
@@ -277,20 +277,9 @@ def main(argv: list[str]) -> None:
         except ValueError:
             raise SystemExit(f"loo_balance={opts['loo_balance']}: expected a number from 0 (every gold span "
                              "alike) to 1 (every benchmark alike)") from None
-        try:
-            nil_deleted = float(opts["loo_nil_deleted"])
-        except ValueError:
-            nil_deleted = -1.0
-        if not 0.0 <= nil_deleted <= 1.0:
-            raise SystemExit(f"loo_nil_deleted={opts['loo_nil_deleted']}: expected the share of gold entities, "
-                             "from 0 to 1")
-        deleted_eval = None
-        if opts["loo_deleted_eval"]:
-            listed = Path(opts["loo_deleted_eval"])
-            if not listed.is_file():
-                raise SystemExit(f"loo_deleted_eval={listed}: not found; give a file of QIDs, one a line (such as "
-                                 "the deleted.txt benchmarks/bench_out_of_kb.py writes)")
-            deleted_eval = set(listed.read_text(encoding="utf-8").split())
+        nil_deleted = share_option("loo_nil_deleted", opts["loo_nil_deleted"], "gold entities")
+        deleted_eval = qid_file("loo_deleted_eval", opts["loo_deleted_eval"],
+                                " (such as the deleted.txt benchmarks/bench_out_of_kb.py writes)")
         if opts["loo_deleted_cache"] and not deleted_eval:
             raise SystemExit("loo_deleted_cache= scores the mentions of the entities loo_deleted_eval=FILE lists; "
                              "give that file too")

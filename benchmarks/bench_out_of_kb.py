@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import el_benchmark_path, key_value_options, stamp  # noqa: E402
+from common import el_benchmark_path, key_value_options, qid_file, stamp  # noqa: E402
 
 BENCHMARKS = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "wiki-fair-no-coref", "oke-2015-train",
               "derczynski", "news-fair-no-coref", "istex_train"]
@@ -138,15 +138,12 @@ def main(argv: list[str]) -> None:
 
     names = _list(opts["benchmarks"])
     docs = {n: load_benchmark(resolve_data_path(el_benchmark_path(n))) for n in names}
+    chosen = qid_file("scored", opts["scored"])  # read before the KB is pruned: a wrong path fails at once
     kb_dir, deleted = pruned_kb(Path(opts["kb_dir"]), Path(opts["work"]), docs, int(opts["n"]), int(opts["seed"]))
-    if opts["scored"]:
-        listed = Path(opts["scored"])
-        if not listed.is_file():
-            raise SystemExit(f"scored={listed}: not found; give a file of QIDs, one a line")
-        chosen = set(listed.read_text(encoding="utf-8").split())
+    if chosen is not None:
         if not chosen <= deleted:
-            raise SystemExit(f"scored={listed}: {len(chosen - deleted)} of its QIDs are not among the deleted entities "
-                             f"({Path(opts['work']) / 'deleted.txt'})")
+            raise SystemExit(f"scored={opts['scored']}: {len(chosen - deleted)} of its QIDs are not among the deleted "
+                             f"entities ({Path(opts['work']) / 'deleted.txt'})")
         deleted = chosen
     systems = {s: SYSTEMS[s] for s in _list(opts["systems"])}
     wrong: list[dict] | None = [] if opts["wrong"] else None

@@ -1,5 +1,6 @@
 """What the benchmark scripts share: ``key=value`` options (no Hydra: they take few, flat options), the
-machine/date stamp printed next to recorded figures, and where a shared entity-linking benchmark lives.
+machine/date stamp printed next to recorded figures, where a shared entity-linking benchmark lives, and the option
+values several scripts read alike (a share from 0 to 1, a file of QIDs).
 
 Run as ``python benchmarks/NAME.py``, a script has ``benchmarks/`` first on ``sys.path`` and imports this module as
 ``common``.
@@ -12,6 +13,7 @@ import platform
 import sys
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 
 
 def key_value_options(argv: list[str], defaults: dict[str, str], *, passthrough: bool = False):
@@ -54,3 +56,26 @@ def el_benchmark_path(name: str) -> str:
     """A shared entity-linking benchmark's file under the data folder, by name: ``istex*`` are OpenTapioca's
     NIF/Turtle sets, the others ELEVANT JSONL (``aida-conll-dev`` -> ``el/elevant/aida-conll-dev.benchmark.jsonl``)."""
     return f"el/opentapioca/{name}.ttl" if name.startswith("istex") else f"el/elevant/{name}.benchmark.jsonl"
+
+
+def share_option(name: str, value: str, what: str) -> float:
+    """The option ``name=value`` as a number from 0 to 1 (``what`` it is a share of, for the message); exits with
+    a message otherwise."""
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise SystemExit(f"{name}={value}: expected the share of {what}, from 0 to 1")
+    return share
+
+
+def qid_file(name: str, value: str, hint: str = "") -> set[str] | None:
+    """The QIDs (one a line) of the file the option ``name=value`` names; ``None`` when it names none; exits with a
+    message when the file is not there (``hint``: where such a file comes from)."""
+    if not value:
+        return None
+    listed = Path(value)
+    if not listed.is_file():
+        raise SystemExit(f"{name}={listed}: not found; give a file of QIDs, one a line{hint}")
+    return set(listed.read_text(encoding="utf-8").split())

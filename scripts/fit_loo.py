@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import key_value_options  # noqa: E402  (benchmarks/common.py)
+from common import key_value_options, qid_file, share_option  # noqa: E402  (benchmarks/common.py)
 
 DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "drop": "", "nil_missing": "false",
             "nil_method": "held_out", "balance": "0", "nil_objective": "in_kb", "nil_deleted": "0",
@@ -86,18 +86,8 @@ def main(argv: list[str]) -> None:
     except ValueError:
         raise SystemExit(f"balance={opts['balance']}: expected a number from 0 (every gold span alike) to 1 "
                          "(every benchmark alike)") from None
-    try:
-        nil_deleted = float(opts["nil_deleted"])
-    except ValueError:
-        nil_deleted = -1.0
-    if not 0.0 <= nil_deleted <= 1.0:
-        raise SystemExit(f"nil_deleted={opts['nil_deleted']}: expected the share of gold entities, from 0 to 1")
-    exclude = set()
-    if opts["nil_deleted_exclude"]:
-        listed = Path(opts["nil_deleted_exclude"])
-        if not listed.is_file():
-            raise SystemExit(f"nil_deleted_exclude={listed}: not found; give a file of QIDs, one a line")
-        exclude = set(listed.read_text(encoding="utf-8").split())
+    nil_deleted = share_option("nil_deleted", opts["nil_deleted"], "gold entities")
+    exclude = qid_file("nil_deleted_exclude", opts["nil_deleted_exclude"]) or set()
     ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features, nil_missing,
                                            opts["nil_method"], balance, opts["nil_objective"], nil_deleted, exclude)
     out = Path(opts["out"])

@@ -98,12 +98,20 @@ def deletion_sample(entities: Sequence[str], share: float, seed: int = 0,
     return set(random.Random(seed).sample(pool, round(share * len(pool))))
 
 
+def deleted_spans(doc: GoldDocument, deleted: set[str],
+                  kb_has: Callable[[str], bool] | None = None) -> dict[tuple[int, int], str]:
+    """Span -> QID of ``doc``'s gold mentions of a ``deleted`` entity (in the evaluation span, not optional; with
+    ``kb_has``, only entities the KB holds: a deletion simulated on it)."""
+    return {(m.start, m.end): m.qid for m in doc.mentions
+            if m.qid in deleted and not m.optional and (kb_has is None or kb_has(m.qid))
+            and doc.in_evaluation_span(m.start, m.end)}
+
+
 def deleted_mentions(doc: GoldDocument, mentions: Sequence[TracedMention], deleted: set[str],
                      kb_has: Callable[[str], bool], changed_only: bool = False) -> list[TracedMention]:
     """The traced mentions at exactly the span of a gold mention of a ``deleted`` entity (in the evaluation span,
     not optional, in the KB), each as :func:`without` that entity leaves it. ``changed_only``: only those whose
     candidates held the entity (the others link as they did)."""
-    gold = {(m.start, m.end): m.qid for m in doc.mentions
-            if m.qid in deleted and not m.optional and kb_has(m.qid) and doc.in_evaluation_span(m.start, m.end)}
+    gold = deleted_spans(doc, deleted, kb_has)
     return [without(m, (gold[(m.start, m.end)],)) for m in mentions
             if (m.start, m.end) in gold and (not changed_only or gold[(m.start, m.end)] in m.qids)]

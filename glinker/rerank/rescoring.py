@@ -15,7 +15,7 @@ import numpy as np
 
 from glinker.evaluate.el import GoldDocument, score_e2e
 from glinker.rerank.boosters import feature_columns
-from glinker.rerank.deletion import deleted_mentions
+from glinker.rerank.deletion import deleted_mentions, deleted_spans
 from glinker.rerank.fit import MentionExamples, fit_lambdamart, fit_logistic
 from glinker.rerank.fit_e2e import TracedMention, out_of_kb_spans
 from glinker.rerank.kept import SpanExamples
@@ -161,8 +161,7 @@ def linked_without_nil(docs: Sequence[GoldDocument], traced: Traced, fit: Ranker
     ``nil`` keeps them at ``threshold``."""
     left = total = 0
     for doc, recs in zip(docs, _records(relinked(traced, fit), nil)):
-        gold = {(m.start, m.end) for m in doc.mentions
-                if m.qid in deleted and not m.optional and doc.in_evaluation_span(m.start, m.end)}
+        gold = deleted_spans(doc, deleted)
         for s, e, q, p, _ in recs:
             if (s, e) in gold:
                 total += 1
