@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from glinker.settings import cache_dir
 logger = logging.getLogger(__name__)
 
 DEMO_DUMP = Path(__file__).resolve().parent / "resources" / "demo" / "demo-dump.json"
-# Raised when the demo dump or what kb_build makes of it changes, so cached demo KBs are rebuilt
-# (2: popularity from the number of names for entities without sitelinks).
+# Raised when what kb_build makes of the demo dump changes, so cached demo KBs are rebuilt
+# (2: popularity from the number of names for entities without sitelinks). A change of the dump itself
+# rebuilds them too: the cache folder carries the dump's digest.
 DEMO_VERSION = 2
 
 
@@ -24,7 +26,8 @@ def ensure_demo_kb(detector) -> Path:
     if not DEMO_DUMP.is_file():
         raise KBError(f"demo dump missing at {DEMO_DUMP}: reinstall glinker or pass kb_dir=")
     encoder = getattr(detector, "detector", detector)  # a union detector embeds with its bi-encoder
-    target = cache_dir() / "kb" / f"demo-v{DEMO_VERSION}-{encoder.fingerprint}"
+    digest = hashlib.sha256(DEMO_DUMP.read_bytes()).hexdigest()[:12]
+    target = cache_dir() / "kb" / f"demo-v{DEMO_VERSION}-{digest}-{encoder.fingerprint}"
     if (target / MANIFEST_FILE).is_file():
         return target
     logger.info("building the demo KB at %s (first use)", target)
