@@ -62,9 +62,12 @@ def run(cfg: DictConfig) -> dict:
     c = manifest["counts"]
     b = manifest["build"]
     filtered = ", ".join(f"{k} {v}" for k, v in c["filtered"].items()) or "none"
+    classes = c.get("classes") or {}
+    named = (f"; {100 - 100 * classes['references_missing'] / classes['references']:.0f} % of P31 references name a "
+             "class in the KB" if classes.get("references") else "")
     print(
         f"kb_build: read {c['read']}, kept {c['kept']}, filtered {sum(c['filtered'].values())} ({filtered}), "
-        f"malformed {c['malformed']}; {c['alias_keys']} alias keys; index {manifest['index']['factory']}; "
+        f"malformed {c['malformed']}; {c['alias_keys']} alias keys{named}; index {manifest['index']['factory']}; "
         f"{b['seconds']} s, peak RSS {b['peak_rss_mb']} MB -> {cfg.output_dir}",
         file=sys.stderr,
     )

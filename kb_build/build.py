@@ -38,6 +38,7 @@ from glinker.kb.store import LmdbEntityWriter
 from glinker.kb.versions import make_reader_lock
 from glinker.model.label_tower import PRECISIONS
 from glinker.types import EntityRecord
+from kb_build.classes import class_coverage, class_references
 from kb_build.dump import check_dump_file
 from kb_build.extract import Extractor, FilterConfig, iter_extracted
 from kb_build.local_embed import LocalEmbedder
@@ -175,6 +176,7 @@ def build_kb(
         raw_path = tmp / "embeddings.raw"
         sent_path = tmp / "sentence.raw"
         counts: Counter[str] = Counter()
+        classes: Counter[str] = Counter()  # P31 references, checked against the finished store
         first_errors: list[tuple[int, str]] = []
         n_rows = 0
         bar = tqdm(desc=f"kb_build {dump_path.name}", unit=" ent", disable=not progress, mininterval=1.0)
@@ -204,6 +206,7 @@ def build_kb(
                 embedder.stage(n_rows, texts)
                 for rec in records:
                     writer.add(dataclasses.replace(rec, row=n_rows))
+                    classes.update(class_references(rec.types))
                     n_rows += 1
             read = len(records) + sum(result.filtered.values()) + len(result.malformed)
             counts["read"] += read
@@ -215,6 +218,8 @@ def build_kb(
         writer = None
         if n_rows == 0:
             raise KBError(f"{dump_path}: no entity was kept (read {counts['read']}); check languages and filters")
+        class_counts = class_coverage(tmp / LMDB_DIR, classes)
+        del classes
         dim = encoder.dim
         embed_started = time.time()
         vectors = np.memmap(raw_path, dtype=np.float16, mode="w+", shape=(n_rows, dim))
@@ -251,6 +256,7 @@ def build_kb(
                 "filtered": filtered,
                 "malformed": counts["malformed"],
                 "alias_keys": alias_pairs,
+                "classes": class_counts,
             },
             "languages": list(languages),
             "filters": dataclasses.asdict(filters),

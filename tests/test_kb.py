@@ -36,6 +36,20 @@ def test_build_counts_and_manifest(boston_kb, tiny_detector):
     assert manifest["embeddings"]["dim"] == tiny_detector.dim
 
 
+def test_build_counts_the_classes_the_kb_lacks_and_warns(tmp_path, boston_dump, tiny_detector, caplog):
+    """Entities whose P31 classes are not in the KB get no type score at link time: the build says so."""
+    with caplog.at_level("WARNING", logger="kb_build.classes"):
+        build_kb(boston_dump, tmp_path / "kb", tiny_detector, progress=False)
+    classes = json.loads((tmp_path / "kb" / "manifest.json").read_text())["counts"]["classes"]
+    kept = [e for e in BOSTON if e["labels"] and e["id"] not in ("Q4167410", "Q999000001")]
+    ids = {e["id"] for e in kept}
+    refs = [c["mainsnak"]["datavalue"]["value"]["id"] for e in kept for c in e["claims"].get("P31", [])]
+    assert classes == {"referenced": len(set(refs)), "missing": len(set(refs) - ids), "references": len(refs),
+                       "references_missing": sum(r not in ids for r in refs)}
+    assert classes["missing"] > 0
+    assert "class the KB does not hold" in caplog.text
+
+
 def test_alias_multimap_keeps_every_homonym_most_popular_first(boston_kb, tiny_detector):
     kb = KnowledgeBase.open(boston_kb, expect_fingerprint=tiny_detector.fingerprint)
     assert kb.store.lookup_alias("Boston") == ["Q100", "Q131371", "Q204289"]
