@@ -15,10 +15,12 @@ slice's popularity table and the default model. Each sentence is linked twice wi
 ``glinker.load`` gives: on its gold spans (``Pipeline.link_spans``: disambiguation only) and end to end
 (``Pipeline.link_batch``, what ``Pipeline.link_text`` runs for one text, over all the sentences at once).
 
-    python benchmarks/regression_sentences.py [kb_dir=DIR] [all=true]
+    python benchmarks/regression_sentences.py [kb_dir=DIR | kb=DIR] [all=true]
 
 prints the per-class table and every wrong mention with its top candidates (``all=true``: every mention);
-``kb_dir`` keeps the built sub-KB there (reused when it exists), else it goes to a temporary folder.
+``kb_dir`` keeps the built sub-KB there (reused when it exists), else it goes to a temporary folder;
+``kb=DIR`` links over that KB as it is instead (``kb=kb/arnold``: the whole slice, every homonym and neighbour
+of the sub-KB's entities there too).
 """
 
 from __future__ import annotations
@@ -265,7 +267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import glinker
     from glinker.settings import data_dir
 
-    opts = key_value_options(sys.argv[1:] if argv is None else list(argv), {"kb_dir": "", "all": "false"})
+    opts = key_value_options(sys.argv[1:] if argv is None else list(argv), {"kb_dir": "", "kb": "", "all": "false"})
     every = opts["all"].lower() in ("1", "true", "yes")
     if not (data_dir() / ARNOLD / DUMP_NAME).is_file():
         print(f"no arnold slice at {data_dir() / ARNOLD}: set GLINKER_DATA_DIR", file=sys.stderr)
@@ -273,7 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = load_sentences()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(opts["kb_dir"] or tmp)
-        kb_dir = work / "kb" if (work / "kb").is_dir() else build_sub_kb(data_dir(), rows, work)[0]
+        if opts["kb"]:
+            kb_dir = Path(opts["kb"])  # a whole KB as it is (it must hold the gold entities)
+        else:
+            kb_dir = work / "kb" if (work / "kb").is_dir() else build_sub_kb(data_dir(), rows, work)[0]
         nlp = glinker.load(kb_dir=kb_dir, max_candidates=5)
         results = evaluate(nlp, rows)
         print(mention_report(results, every))
