@@ -88,9 +88,12 @@ def main(argv: list[str]) -> None:
                          "(every benchmark alike)") from None
     nil_deleted = share_option("nil_deleted", opts["nil_deleted"], "gold entities")
     exclude = qid_file("nil_deleted_exclude", opts["nil_deleted_exclude"]) or set()
+    out = Path(opts["out"])
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"out={out} is a file: name a folder for the model files")
+    out.mkdir(parents=True, exist_ok=True)  # before the minutes of fitting, not after
     ranker, nil_booster, threshold = refit(spans, traced, benchmarks, kb_has, params, features, nil_missing,
                                            opts["nil_method"], balance, opts["nil_objective"], nil_deleted, exclude)
-    out = Path(opts["out"])
     calibration = out / "lambdamart.json"
     old = json.loads(calibration.read_text(encoding="utf-8")) if calibration.is_file() else {}
     settings = LAMBDAMART_PARAMS | (params or {})
