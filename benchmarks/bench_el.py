@@ -49,7 +49,15 @@ from hydra import compose, initialize_config_dir
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import el_benchmark_path, key_value_options, qid_file, share_option, stamp  # noqa: E402  (benchmarks/common.py)
+from common import (  # noqa: E402  (benchmarks/common.py)
+    balance_option,
+    choice_option,
+    el_benchmark_path,
+    key_value_options,
+    qid_file,
+    share_option,
+    stamp,
+)
 
 from glinker.config import CONF_DIR  # noqa: E402
 
@@ -267,16 +275,9 @@ def main(argv: list[str]) -> None:
         params = json.loads(opts["loo_params"]) if opts["loo_params"] else None
         drop = [n.strip() for n in opts["loo_drop"].strip("[]").split(",") if n.strip()]
         check = [n.strip() for n in opts["loo_check"].strip("[]").split(",") if n.strip()]
-        if opts["loo_nil_objective"] not in NIL_OBJECTIVES:
-            raise SystemExit(f"loo_nil_objective={opts['loo_nil_objective']}: expected one of "
-                             f"{', '.join(NIL_OBJECTIVES)}")
-        if opts["loo_nil_method"] not in NIL_METHODS:
-            raise SystemExit(f"loo_nil_method={opts['loo_nil_method']}: expected one of {', '.join(NIL_METHODS)}")
-        try:
-            balance = float(opts["loo_balance"])
-        except ValueError:
-            raise SystemExit(f"loo_balance={opts['loo_balance']}: expected a number from 0 (every gold span "
-                             "alike) to 1 (every benchmark alike)") from None
+        choice_option("loo_nil_objective", opts["loo_nil_objective"], NIL_OBJECTIVES)
+        choice_option("loo_nil_method", opts["loo_nil_method"], NIL_METHODS)
+        balance = balance_option("loo_balance", opts["loo_balance"])
         nil_deleted = share_option("loo_nil_deleted", opts["loo_nil_deleted"], "gold entities")
         deleted_eval = qid_file("loo_deleted_eval", opts["loo_deleted_eval"],
                                 " (such as the deleted.txt benchmarks/bench_out_of_kb.py writes)")

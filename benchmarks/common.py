@@ -70,6 +70,22 @@ def share_option(name: str, value: str, what: str) -> float:
     return share
 
 
+def choice_option(name: str, value: str, choices) -> str:
+    """The option ``name=value`` when it is one of ``choices``; exits with them otherwise."""
+    if value not in choices:
+        raise SystemExit(f"{name}={value}: expected one of {', '.join(choices)}")
+    return value
+
+
+def balance_option(name: str, value: str) -> float:
+    """The benchmark balance of the ranker fits (``benchmark_weights``) as a number; exits with a message otherwise."""
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"{name}={value}: expected a number from 0 (every gold span alike) to 1 (every benchmark "
+                         "alike)") from None
+
+
 def qid_file(name: str, value: str, hint: str = "") -> set[str] | None:
     """The QIDs (one a line) of the file the option ``name=value`` names; ``None`` when it names none; exits with a
     message when the file is not there (``hint``: where such a file comes from)."""

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import key_value_options, qid_file, share_option  # noqa: E402  (benchmarks/common.py)
+from common import balance_option, choice_option, key_value_options, qid_file, share_option  # noqa: E402  (benchmarks/common.py)
 
 DEFAULTS = {"kb_dir": "kb/arnold", "cache": "runs/loo_kept.json", "params": "", "drop": "", "nil_missing": "false",
             "nil_method": "held_out", "balance": "0", "nil_objective": "in_kb", "nil_deleted": "0",
@@ -77,15 +77,9 @@ def main(argv: list[str]) -> None:
     nil_missing = opts["nil_missing"].lower() in ("1", "true", "yes")
     from glinker.rerank.nil_fit import NIL_METHODS, NIL_OBJECTIVES
 
-    if opts["nil_objective"] not in NIL_OBJECTIVES:
-        raise SystemExit(f"nil_objective={opts['nil_objective']}: expected one of {', '.join(NIL_OBJECTIVES)}")
-    if opts["nil_method"] not in NIL_METHODS:
-        raise SystemExit(f"nil_method={opts['nil_method']}: expected one of {', '.join(NIL_METHODS)}")
-    try:
-        balance = float(opts["balance"])
-    except ValueError:
-        raise SystemExit(f"balance={opts['balance']}: expected a number from 0 (every gold span alike) to 1 "
-                         "(every benchmark alike)") from None
+    choice_option("nil_objective", opts["nil_objective"], NIL_OBJECTIVES)
+    choice_option("nil_method", opts["nil_method"], NIL_METHODS)
+    balance = balance_option("balance", opts["balance"])
     nil_deleted = share_option("nil_deleted", opts["nil_deleted"], "gold entities")
     exclude = qid_file("nil_deleted_exclude", opts["nil_deleted_exclude"]) or set()
     out = Path(opts["out"])

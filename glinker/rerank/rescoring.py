@@ -8,7 +8,7 @@ features do not depend on the ranker (:mod:`glinker.rerank.leave_one_out`, :mod:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -134,11 +134,16 @@ def out_of_kb_nil(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: Nil
                   ) -> tuple[int, int]:
     """(left NIL, all) among the traced mentions at exactly the span of a gold entity the KB lacks, where NIL
     is right."""
+    return _left_nil(_records(traced, nil), [out_of_kb_spans(doc, kb_has) for doc in docs], threshold)
+
+
+def _left_nil(records: Sequence[Sequence[tuple]], spans: Sequence[Container[tuple[int, int]]], threshold: float
+              ) -> tuple[int, int]:
+    """(left NIL, all) among each document's ``records`` (:func:`_records`) at exactly one of its ``spans``."""
     left = total = 0
-    for doc, recs in zip(docs, _records(traced, nil)):
-        missing = out_of_kb_spans(doc, kb_has)
+    for recs, wanted in zip(records, spans):
         for s, e, q, p, _ in recs:
-            if (s, e) in missing:
+            if (s, e) in wanted:
                 total += 1
                 left += q is None or p < threshold
     return left, total
@@ -159,14 +164,7 @@ def linked_without_nil(docs: Sequence[GoldDocument], traced: Traced, fit: Ranker
     """(left NIL, all) among mentions traced over a KB that lacks the ``deleted`` entities (linked by the pipeline
     over that KB, not simulated), at exactly the span of a gold mention of one of them, as ``fit`` ranks them and
     ``nil`` keeps them at ``threshold``."""
-    left = total = 0
-    for doc, recs in zip(docs, _records(relinked(traced, fit), nil)):
-        gold = deleted_spans(doc, deleted)
-        for s, e, q, p, _ in recs:
-            if (s, e) in gold:
-                total += 1
-                left += q is None or p < threshold
-    return left, total
+    return _left_nil(_records(relinked(traced, fit), nil), [deleted_spans(doc, deleted) for doc in docs], threshold)
 
 
 def _share(left: int, total: int) -> float | None:
