@@ -100,7 +100,7 @@ def build_pipeline(cfg: DictConfig | Mapping[str, Any], **pipeline_args: Any) ->
     from glinker.demo import ensure_demo_kb
     from glinker.kb import KnowledgeBase
     from glinker.pipeline import Pipeline
-    from glinker.resolution.coref import PronounResolver
+    from glinker.resolution import NameResolver, PronounResolver, ResolverChain
 
     if not isinstance(cfg, DictConfig):
         cfg = OmegaConf.create(dict(cfg))
@@ -118,7 +118,9 @@ def build_pipeline(cfg: DictConfig | Mapping[str, Any], **pipeline_args: Any) ->
         if not labels:
             raise InputError("labels=[] gives the detector nothing to look for: list at least one entity type "
                              "(labels=[person,location]) or leave labels out for the default set")
-    coref = PronounResolver(kb) if cfg.get("coref", False) else None
+    resolvers = ([NameResolver(kb)] if cfg.get("name_coref", False) else []) + (
+        [PronounResolver(kb)] if cfg.get("coref", False) else [])
+    coref = None if not resolvers else resolvers[0] if len(resolvers) == 1 else ResolverChain(resolvers)
     rules = cfg.get("refiners")
     refiners = None if rules is None else [build_stage(node, kb=kb) for node in rules]
     return Pipeline(detector, retriever, reranker, kb, labels=labels, batch_size=cfg.batch_size,

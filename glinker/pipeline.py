@@ -48,14 +48,16 @@ class Pipeline:
         labels: Entity types for detection (``None``: the detector's default set).
         batch_size: Documents (or segments of a long document) processed together.
         max_candidates: Ranked candidates kept per mention in the output (0: none).
-        coref: Resolves pronoun mentions to a preceding linked mention
-            (:class:`glinker.resolution.coref.PronounResolver`); ``None`` links them like any mention.
+        coref: Resolves mentions whose link follows from a preceding linked mention: a surname or given
+            name after the person's full name (:class:`glinker.resolution.names.NameResolver`), pronouns
+            (:class:`glinker.resolution.coref.PronounResolver`), or both in a
+            :class:`glinker.resolution.chain.ResolverChain`; ``None`` links every mention on its own.
         refiners: The span rules applied to detected mentions before retrieval, in order
             (:mod:`glinker.refinement`); ``None``: :func:`glinker.refinement.default_refiners`, the
             KB-confirmed ones; ``[]``: none.
         whole_chars: A document longer than this is linked in bounded pieces (:mod:`glinker.segments`):
             detection and context windows per paragraph, each as a document of its own, coherence
-            over the mentions within ``neighbourhood_chars``, pronoun antecedents within the
+            over the mentions within ``neighbourhood_chars``, full names and pronoun antecedents within the
             resolver's look-back, ``batch_chars`` of text at a time. So a paragraph's links do not
             depend on the length of the document around it, the cost per word stays constant and
             memory holds one batch plus the output. ``None``: documents are always linked whole.

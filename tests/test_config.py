@@ -66,6 +66,7 @@ def test_conventions_are_an_opt_in_profile():
     assert not plain.refiners[1].place_qualifiers
     assert [n._target_.rsplit(".", 1)[1] for n in bench.refiners] == rules
     assert bench.refiners[1].place_qualifiers and bench.coref
+    assert plain.name_coref and bench.name_coref  # short names are language, not a benchmark convention
 
 
 def test_kb_build_config_composes():

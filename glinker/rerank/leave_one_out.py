@@ -33,6 +33,7 @@ from glinker.evaluate.el import GoldDocument, ed_scope, kb_membership
 from glinker.rerank.deletion import deletion_sample, gold_entities
 from glinker.rerank.fit_e2e import candidate_table, trace_e2e
 from glinker.rerank.kept import KEPT_FORMAT, SpanExamples, load_kept, save_kept  # noqa: F401 (re-exported)
+from glinker.rerank.name_rule import NameRule, SpanPlace
 from glinker.rerank.nil import NilModel
 from glinker.rerank.nil_fit import fit_nil
 from glinker.rerank.ranker import FeatureReranker
@@ -105,11 +106,24 @@ def collect_spans(pipeline, docs: Sequence[GoldDocument]) -> list[SpanExamples]:
     return out
 
 
+def span_places(docs: Sequence[GoldDocument], kb_has) -> list[SpanPlace]:
+    """Each gold span :func:`collect_spans` keeps, in its order: (document index, start, end, text)."""
+    return [(k, m.start, m.end, doc.text[m.start:m.end]) for k, doc in enumerate(docs)
+            for m in ed_scope(doc, kb_has)[0]]
+
+
+def name_rule(pipeline, spans: Mapping[str, Sequence[SpanExamples]], traced: Mapping[str, Traced]) -> NameRule | None:
+    """The pipeline's short-name rule over every entity the kept links can name (``None``: it has none)."""
+    qids = {q for v in spans.values() for s in v for q in s.qids}
+    qids |= {q for docs in traced.values() for doc in docs for m in doc for q in m.qids}
+    return NameRule.of_pipeline(pipeline, qids)
+
+
 def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerFit], params: dict | None,
                features: Sequence[str] | None = None, nil_missing: bool = False, nil_method: str = "held_out",
                ranker_params: dict | None = None, weight=None, nil_objective: str = "in_kb",
                deleted: set[str] | None = None, deleted_eval: set[str] | None = None,
-               deleted_traced: Mapping[str, Traced] | None = None):
+               deleted_traced: Mapping[str, Traced] | None = None, rule: NameRule | None = None):
     """Per benchmark: (e2e F1, threshold, % of out-of-KB mentions left NIL) with the NIL model and threshold
     fitted on the others by ``nil_method`` (:mod:`glinker.rerank.nil_fit`). The others' rows are ranked by
     ``rankers`` (each fitted without its own benchmark, not without the scored one: refitting those 42
@@ -123,12 +137,12 @@ def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerF
                                      params, features, nil_missing, nil_method, held=rankers,
                                      objective=nil_objective, deleted=deleted)
         nil = NilModel.from_booster(booster)
-        gone = (deleted_nil(docs[n], traced[n], kb_has, rankers[n], nil, threshold, deleted_eval)
+        gone = (deleted_nil(docs[n], traced[n], kb_has, rankers[n], nil, threshold, deleted_eval, rule)
                 if deleted_eval else None)
-        real = (linked_without_nil(docs[n], deleted_traced[n], rankers[n], nil, threshold, deleted_eval)
+        real = (linked_without_nil(docs[n], deleted_traced[n], rankers[n], nil, threshold, deleted_eval, rule)
                 if deleted_eval and deleted_traced else None)
-        out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, threshold), threshold,
-                  _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold)), gone, real)
+        out[n] = (e2e_f1(docs[n], own[n], kb_has, nil, threshold, rule), threshold,
+                  _share(*out_of_kb_nil(docs[n], own[n], kb_has, nil, threshold, rule)), gone, real)
     return out
 
 
@@ -188,6 +202,13 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
             logger.info("%s: %d detected mentions traced", n, sum(len(d) for d in traced[n]))
     if cache is not None and not cached:
         save_kept(cache, spans, traced)
+    # the pipeline's short-name rule acts on every refit's links as it would in the pipeline
+    rule = name_rule(pipeline, spans, traced)
+    where = {n: span_places(benchmarks[n], kb_has) for n in names} if rule is not None else {}
+    for n in where:
+        if len(where[n]) != len(spans[n]):
+            raise ValueError(f"{n}: the kept features hold {len(spans[n])} gold spans, the benchmark scores "
+                             f"{len(where[n])}; delete the kept-features file and run again")
     configured = RankerFit.configured(reranker)
     base = params or {}
     weight = benchmark_weights({n: spans[n] for n in names}, balance)
@@ -200,33 +221,35 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     results = {n: BenchmarkResult(n, len(benchmarks[n])) for n in names}
     for n in names:
         r = results[n]
-        r.ed_in_sample = ed_accuracy(spans[n], configured)
-        r.ed_loo = ed_accuracy(spans[n], seeds[None][n])
-        r.ed_loo_errors = ed_errors(spans[n], seeds[None][n])
-        r.ed_seeds = [ed_accuracy(spans[n], seeds[s][n]) for s in noise_seeds]
+        w = where.get(n)
+        r.ed_in_sample = ed_accuracy(spans[n], configured, rule, w)
+        r.ed_loo = ed_accuracy(spans[n], seeds[None][n], rule, w)
+        r.ed_loo_errors = ed_errors(spans[n], seeds[None][n], rule, w)
+        r.ed_seeds = [ed_accuracy(spans[n], seeds[s][n], rule, w) for s in noise_seeds]
         logger.info("%s ED: in-sample %s, leave-one-out %s, seeds %s", n, r.ed_in_sample, r.ed_loo, r.ed_seeds)
     if not e2e:
         return [results[n] for n in names]
     for n in names:
         mine = relinked(traced[n], configured)
         r = results[n]
-        r.e2e_in_sample = e2e_f1(benchmarks[n], mine, kb_has, reranker.nil_model, reranker.nil_threshold)
+        r.e2e_in_sample = e2e_f1(benchmarks[n], mine, kb_has, reranker.nil_model, reranker.nil_threshold, rule)
         left, r.out_of_kb_mentions = out_of_kb_nil(benchmarks[n], mine, kb_has, reranker.nil_model,
-                                                   reranker.nil_threshold)
+                                                   reranker.nil_threshold, rule)
         r.out_of_kb_nil_in_sample = _share(left, r.out_of_kb_mentions)
     deleted = training_deletions(benchmarks, kb_has, nil_deleted, deleted_eval)
     if deleted_eval:
         for n in names:
             left, results[n].deleted_mentions = deleted_nil(benchmarks[n], traced[n], kb_has, configured,
-                                                            reranker.nil_model, reranker.nil_threshold, deleted_eval)
+                                                            reranker.nil_model, reranker.nil_threshold, deleted_eval,
+                                                            rule)
             results[n].deleted_nil_in_sample = _share(left, results[n].deleted_mentions)
             if deleted_traced:
                 left, results[n].deleted_kb_mentions = linked_without_nil(
                     benchmarks[n], deleted_traced[n], configured, reranker.nil_model, reranker.nil_threshold,
-                    deleted_eval)
+                    deleted_eval, rule)
                 results[n].deleted_kb_nil_in_sample = _share(left, results[n].deleted_kb_mentions)
     folds = _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[None], None, features, nil_missing,
-                       nil_method, base, weight, nil_objective, deleted, deleted_eval, deleted_traced)
+                       nil_method, base, weight, nil_objective, deleted, deleted_eval, deleted_traced, rule)
     for n, (f1, threshold, nil_share, gone, real) in folds.items():
         results[n].e2e_loo, results[n].nil_threshold, results[n].out_of_kb_nil_loo = f1, threshold, nil_share
         results[n].deleted_nil_loo = _share(*gone) if gone else None
@@ -234,7 +257,8 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     for s in noise_seeds:
         bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
         for n, (f1, *_) in _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[s], bagged, features,
-                                      nil_missing, nil_method, base | bagged, weight, nil_objective, deleted).items():
+                                      nil_missing, nil_method, base | bagged, weight, nil_objective, deleted,
+                                      rule=rule).items():
             results[n].e2e_seeds.append(f1)
     for n in names:
         r = results[n]

@@ -19,6 +19,7 @@ from glinker.rerank.deletion import deleted_mentions, deleted_spans
 from glinker.rerank.fit import MentionExamples, fit_lambdamart, fit_logistic
 from glinker.rerank.fit_e2e import TracedMention, out_of_kb_spans
 from glinker.rerank.kept import SpanExamples
+from glinker.rerank.name_rule import NameRule, SpanPlace
 from glinker.rerank.nil import MENTION_FEATURES, NilModel
 from glinker.rerank.ranker import FEATURES, FeatureReranker
 
@@ -61,27 +62,37 @@ class RankerFit:
         return out
 
 
-def ed_accuracy(spans: Sequence[SpanExamples], fit: RankerFit) -> float:
-    """ED accuracy (%) with ``fit``: the best candidate is the gold entity (no candidates: wrong)."""
+def ed_picks(spans: Sequence[SpanExamples], fit: RankerFit, rule: NameRule | None = None,
+             where: Sequence[SpanPlace] | None = None) -> list[str | None]:
+    """Each gold span's link with ``fit`` (its best candidate; ``None`` without candidates), after the short-name
+    ``rule`` when given (``where``: each span's document and text, :func:`glinker.rerank.leave_one_out.span_places`)."""
     probs = fit.probs([s.features for s in spans], [s.ruled for s in spans])
-    right = sum(1 for s, p in zip(spans, probs) if p is not None and s.qids[int(np.argmax(p))] == s.gold)
+    picks = [None if p is None else s.qids[int(np.argmax(p))] for s, p in zip(spans, probs)]
+    return rule.picks(where, picks) if rule is not None and where is not None else picks
+
+
+def ed_accuracy(spans: Sequence[SpanExamples], fit: RankerFit, rule: NameRule | None = None,
+                where: Sequence[SpanPlace] | None = None) -> float:
+    """ED accuracy (%) with ``fit`` (and the short-name ``rule``): the link is the gold entity (no candidates:
+    wrong)."""
+    right = sum(1 for s, q in zip(spans, ed_picks(spans, fit, rule, where)) if q is not None and q == s.gold)
     return round(100.0 * right / max(len(spans), 1), 2)
 
 
-def ed_errors(spans: Sequence[SpanExamples], fit: RankerFit) -> dict[str, int]:
+def ed_errors(spans: Sequence[SpanExamples], fit: RankerFit, rule: NameRule | None = None,
+              where: Sequence[SpanPlace] | None = None) -> dict[str, int]:
     """Where ED's errors with ``fit`` come from: spans without candidates, gold not among the candidates,
     gold there but ranked below another; and of the last, how many golds were found as the country of a
     nationality word ("Japanese" -> Japan: a convention some benchmarks annotate and others do not)."""
     demonym = FEATURES.index("demonym")
-    probs = fit.probs([s.features for s in spans], [s.ruled for s in spans])
     out = {"right": 0, "no_candidates": 0, "gold_not_candidate": 0, "ranked_below": 0, "ranked_below_demonym": 0}
-    for s, p in zip(spans, probs):
-        if p is None:
+    for s, q in zip(spans, ed_picks(spans, fit, rule, where)):
+        if q is not None and q == s.gold:  # the rule can make a span right whose gold is no candidate
+            out["right"] += 1
+        elif s.features is None:
             out["no_candidates"] += 1
         elif s.gold not in s.qids:
             out["gold_not_candidate"] += 1
-        elif s.qids[int(np.argmax(p))] == s.gold:
-            out["right"] += 1
         else:
             out["ranked_below"] += 1
             out["ranked_below_demonym"] += int(s.features[s.qids.index(s.gold), demonym] > 0)
@@ -117,24 +128,30 @@ def _nil_probs(traced: Traced, nil: NilModel) -> list[list[float]]:
     return [[next(it) if m.row is not None and not m.ruled_out else 0.0 for m in doc] for doc in traced]
 
 
-def _records(traced: Traced, nil: NilModel) -> list[list[tuple]]:
-    """``tune_e2e``'s (start, end, qid, link score, mention score) records."""
-    return [[(m.start, m.end, m.best, p, m.mention_score) for m, p in zip(doc, ps)]
-            for doc, ps in zip(traced, _nil_probs(traced, nil))]
+def _records(traced: Traced, nil: NilModel, rule: NameRule | None = None, threshold: float = 0.0
+             ) -> list[list[tuple]]:
+    """``tune_e2e``'s (start, end, qid, link score, mention score) records; after the short-name ``rule`` (whose
+    full names must be linked at ``threshold``) when given."""
+    records = [[(m.start, m.end, m.best, p, m.mention_score) for m, p in zip(doc, ps)]
+               for doc, ps in zip(traced, _nil_probs(traced, nil))]
+    return records if rule is None else rule.records(traced, records, threshold)
 
 
-def e2e_f1(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, threshold: float) -> float:
-    """Strong-match in-KB F1 (%) of the traced links kept by ``nil`` at ``threshold``."""
+def e2e_f1(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, threshold: float,
+           rule: NameRule | None = None) -> float:
+    """Strong-match in-KB F1 (%) of the traced links kept by ``nil`` at ``threshold`` (after the short-name
+    ``rule`` when given)."""
     preds = [[(s, e, q) for s, e, q, p, _ in doc if q is not None and p >= threshold]
-             for doc in _records(traced, nil)]
+             for doc in _records(traced, nil, rule, threshold)]
     return round(float(score_e2e(docs, preds, kb_has).metrics()["f1"]), 2)
 
 
-def out_of_kb_nil(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, threshold: float
-                  ) -> tuple[int, int]:
+def out_of_kb_nil(docs: Sequence[GoldDocument], traced: Traced, kb_has, nil: NilModel, threshold: float,
+                  rule: NameRule | None = None) -> tuple[int, int]:
     """(left NIL, all) among the traced mentions at exactly the span of a gold entity the KB lacks, where NIL
     is right."""
-    return _left_nil(_records(traced, nil), [out_of_kb_spans(doc, kb_has) for doc in docs], threshold)
+    return _left_nil(_records(traced, nil, rule, threshold), [out_of_kb_spans(doc, kb_has) for doc in docs],
+                     threshold)
 
 
 def _left_nil(records: Sequence[Sequence[tuple]], spans: Sequence[Container[tuple[int, int]]], threshold: float
@@ -150,21 +167,23 @@ def _left_nil(records: Sequence[Sequence[tuple]], spans: Sequence[Container[tupl
 
 
 def deleted_nil(docs: Sequence[GoldDocument], traced: Traced, kb_has, fit: RankerFit, nil: NilModel,
-                threshold: float, deleted: set[str]) -> tuple[int, int]:
+                threshold: float, deleted: set[str], rule: NameRule | None = None) -> tuple[int, int]:
     """(left NIL, all) among the traced mentions at exactly the span of a gold entity in ``deleted``, linked as if
     the KB lacked it (:mod:`glinker.rerank.deletion`) by ``fit`` and kept by ``nil`` at ``threshold``."""
     gone = relinked([deleted_mentions(d, ms, deleted, kb_has) for d, ms in zip(docs, traced)], fit)
-    flat = [p for doc in _records(gone, nil) for *_, p, _ in doc]
-    best = [m.best for doc in gone for m in doc]
+    records = _records(gone, nil, rule, threshold)
+    flat = [p for doc in records for *_, p, _ in doc]
+    best = [q for doc in records for _, _, q, _, _ in doc]
     return sum(1 for q, p in zip(best, flat) if q is None or p < threshold), len(flat)
 
 
 def linked_without_nil(docs: Sequence[GoldDocument], traced: Traced, fit: RankerFit, nil: NilModel, threshold: float,
-                       deleted: set[str]) -> tuple[int, int]:
+                       deleted: set[str], rule: NameRule | None = None) -> tuple[int, int]:
     """(left NIL, all) among mentions traced over a KB that lacks the ``deleted`` entities (linked by the pipeline
     over that KB, not simulated), at exactly the span of a gold mention of one of them, as ``fit`` ranks them and
     ``nil`` keeps them at ``threshold``."""
-    return _left_nil(_records(relinked(traced, fit), nil), [deleted_spans(doc, deleted) for doc in docs], threshold)
+    records = _records(relinked(traced, fit), nil, rule, threshold)
+    return _left_nil(records, [deleted_spans(doc, deleted) for doc in docs], threshold)
 
 
 def _share(left: int, total: int) -> float | None:

@@ -23,9 +23,11 @@ from glinker.rerank.leave_one_out import (
     collect_spans,
     e2e_f1,
     ed_accuracy,
+    name_rule,
     out_of_kb_nil,
     refit,
     relinked,
+    span_places,
 )
 from glinker.rerank.nil import NilModel
 from glinker.rerank.ranker import FeatureReranker
@@ -88,16 +90,18 @@ def check_unseen(pipeline, fitted: Mapping[str, Sequence[GoldDocument]], unseen:
                                        nil_deleted, deleted_exclude)
     nil = NilModel.from_booster(booster)
     packaged = RankerFit.configured(reranker)
+    rule = name_rule(pipeline, spans, traced)  # the pipeline's short-name rule, on both models' links
     out = []
     for n, docs in unseen.items():
         mine, theirs = relinked(traced[n], packaged), relinked(traced[n], ranker)
-        left_p, total = out_of_kb_nil(docs, mine, kb_has, reranker.nil_model, reranker.nil_threshold)
-        left_r, _ = out_of_kb_nil(docs, theirs, kb_has, nil, threshold)
+        w = span_places(docs, kb_has) if rule is not None else None
+        left_p, total = out_of_kb_nil(docs, mine, kb_has, reranker.nil_model, reranker.nil_threshold, rule)
+        left_r, _ = out_of_kb_nil(docs, theirs, kb_has, nil, threshold, rule)
         out.append(UnseenResult(
-            n, len(docs), ed_accuracy(spans[n], packaged), ed_accuracy(spans[n], ranker),
-            e2e_f1(docs, mine, kb_has, reranker.nil_model, reranker.nil_threshold),
-            e2e_f1(docs, theirs, kb_has, nil, threshold),
-            e2e_f1(docs, theirs, kb_has, reranker.nil_model, reranker.nil_threshold), total,
+            n, len(docs), ed_accuracy(spans[n], packaged, rule, w), ed_accuracy(spans[n], ranker, rule, w),
+            e2e_f1(docs, mine, kb_has, reranker.nil_model, reranker.nil_threshold, rule),
+            e2e_f1(docs, theirs, kb_has, nil, threshold, rule),
+            e2e_f1(docs, theirs, kb_has, reranker.nil_model, reranker.nil_threshold, rule), total,
             _share(left_p, total), _share(left_r, total), threshold))
         logger.info("%s: %s", n, out[-1])
     return out
