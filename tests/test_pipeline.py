@@ -406,6 +406,33 @@ def test_article_names_take_a_capitalised_the_mid_sentence(tmp_path, tiny_detect
     assert [m.text for m in off.link_text("Leiden, The Netherlands").mentions] == ["Netherlands"]
 
 
+def test_a_capitalised_function_word_mid_sentence_opens_a_title(tmp_path, tiny_detector):
+    from conftest import make_entity, write_dump
+
+    ents = [make_entity("Q451603", "On Golden Pond", "1981 film by Mark Rydell", [], ["Q11424"], 50),
+            make_entity("Q1", "Golden Pond", "a pond", [], [], 5),
+            make_entity("Q2685", "Arnold Schwarzenegger", "actor", ["Governor Schwarzenegger", "Schwarzenegger"],
+                        ["Q5"], 90)]
+    build_kb(write_dump(tmp_path / "d.json", ents), tmp_path / "kb", tiny_detector, progress=False)
+    kb2 = KnowledgeBase.open(tmp_path / "kb", expect_fingerprint=tiny_detector.fingerprint)
+    rule = ArticleNames(kb2)
+
+    def spans(text, *words):
+        ms = [Mention(text.index(w), text.index(w) + len(w), w, "film", 0.9) for w in words]
+        return [m.text for m in rule.refine(text, ms)]
+
+    assert spans("Henry Fonda won an Oscar for On Golden Pond.", "Golden Pond") == ["On Golden Pond"]
+    # sentence-initial, lower case, or a capitalised word that is no function word: left outside
+    assert spans("On Golden Pond won.", "Golden Pond") == ["Golden Pond"]
+    assert spans("We swam on Golden Pond.", "Golden Pond") == ["Golden Pond"]
+    assert spans("It was Governor Schwarzenegger's day.", "Schwarzenegger") == ["Schwarzenegger"]
+    # the KB must spell the longer name, and a word inside another mention is not taken
+    assert spans("We sat by Golden Pond, In Golden Pond.", "Golden Pond") == ["Golden Pond"]
+    text = "a film, On Golden Pond."
+    ms = [Mention(8, 10, "On", "misc", 0.9), Mention(11, 22, "Golden Pond", "film", 0.9)]
+    assert [m.text for m in rule.refine(text, ms)] == ["On", "Golden Pond"]
+
+
 def _span_linker(tmp_path, tiny_detector, ents, show):
     """A KB of ``ents`` and f(text, words, rules) -> show(m) for the mentions of a pipeline whose detector
     finds exactly ``words`` and whose span rules are ``rules`` (classes, built over the KB)."""

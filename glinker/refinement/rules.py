@@ -14,12 +14,9 @@ def _ordered(mentions: Sequence[Mention]) -> list[Mention]:
     return sorted(mentions, key=lambda m: (m.start, m.end))
 
 
-def kb_spells(kb: KnowledgeBase, text: str, name: str, fold_case: bool = False) -> bool:
+def kb_spells(kb: KnowledgeBase, text: str, name: str) -> bool:
     """True when ``name`` is verbatim the label or an alias of an entity the alias table finds for ``text``."""
     records = kb.records_named(text, limit=8)
-    if fold_case:
-        low = name.lower()
-        return any(low == n.lower() for r in records for n in (r.label, *r.aliases))
     return any(name == r.label or name in r.aliases for r in records)
 
 
@@ -132,23 +129,44 @@ class AbbreviationDots:
         return out
 
 
-class ArticleNames:
-    """A mention preceded mid-sentence by a capitalised "The" takes it in when "the" + the mention is a KB
-    label or alias of an entity the KB finds for it ("starred in The Terminator" -> the film "The Terminator",
-    "Utrecht, The Netherlands"): the capital marks the article as part of the name. A sentence-initial "The"
-    and a lower-case "the" stay outside."""
+# Words English writes in lower case mid-sentence unless they open a title ("starred in On Golden Pond",
+# "read Of Mice and Men"): a capitalised one right before a mention marks it as the title's first word.
+TITLE_OPENERS = frozenset({"the", "a", "an", "on", "of", "in", "at", "to", "for", "from", "with", "by", "into",
+                           "under", "over", "before", "after", "and", "or", "my", "your", "his", "her", "our",
+                           "their", "its", "this", "that", "these", "those", "some", "all", "no", "one"})
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+
+class ArticleNames:
+    """A mention preceded mid-sentence by a capitalised article or other function word ("The", "On", "Of") takes
+    it in when that word + the mention is a KB label or alias, case aside ("starred in The Terminator" -> the film
+    "The Terminator", "Utrecht, The Netherlands", "won for On Golden Pond"): mid-sentence,
+    the capital marks the word as part of a name. A sentence-initial or lower-case word stays outside, and so does
+    a capitalised word of any other kind ("Governor Schwarzenegger": a title before a name is not the name).
+
+    Args:
+        kb: The KB whose labels and aliases confirm the longer name.
+        words: The lower-cased words that may open a name (default :data:`TITLE_OPENERS`).
+    """
+
+    def __init__(self, kb: KnowledgeBase, words: Sequence[str] = TITLE_OPENERS) -> None:
         self.kb = kb
+        self.words = frozenset(w.lower() for w in words)
 
     def refine(self, text: str, mentions: Sequence[Mention]) -> list[Mention]:
-        """Mentions with a mid-sentence "The " taken in where the KB spells it."""
+        """Mentions with a mid-sentence capitalised opening word taken in where the KB spells it."""
         out = []
+        taken = [(m.start, m.end) for m in mentions]
         for m in mentions:
-            lo = m.start - 4
-            if lo >= 0 and text[lo : m.start] == "The " and not sentence_start(text, lo):
-                named = text[lo : m.end]
-                if kb_spells(self.kb, m.text, named, fold_case=True):
-                    m = Mention(lo, m.end, named, m.label, m.score, m.vector)
+            lo = m.start - 1
+            if lo > 0 and text[lo] == " ":
+                word_start = lo
+                while word_start > 0 and text[word_start - 1].isalpha():
+                    word_start -= 1
+                word = text[word_start:lo]
+                if (word[:1].isupper() and word.lower() in self.words and not sentence_start(text, word_start)
+                        and not any(s < lo and e > word_start for s, e in taken)):
+                    named = text[word_start : m.end]
+                    if self.kb.store.lookup_alias(named, limit=1):
+                        m = Mention(word_start, m.end, named, m.label, m.score, m.vector)
             out.append(m)
         return out

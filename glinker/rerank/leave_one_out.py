@@ -157,7 +157,8 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
     ``cache``: a JSON file of the kept features, written after linking and read instead of linking when it
-    is there (for refitting with other ``params``: LightGBM settings over :data:`LAMBDAMART_PARAMS`).
+    is there (a benchmark it lacks is linked and added), for refitting with other ``params`` (LightGBM settings
+    over :data:`LAMBDAMART_PARAMS`).
     ``features``: the names of :data:`FEATURES` the refitted rankers (and the NIL classifiers, for the best
     candidate) read; ``None``: all. The in-sample figures use the configured models as they are.
     ``nil_missing``: the NIL classifiers also learn from detected mentions of gold entities the KB lacks, as
@@ -191,16 +192,17 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     kb_has = kb_membership(pipeline.kb, [d for docs in benchmarks.values() for d in docs])
     cached = cache is not None and Path(cache).is_file()
     spans, traced = load_kept(cache) if cached else ({}, {})
+    added = False  # a benchmark the file lacks is linked and added to it
     for n in names:
         if n not in spans:
-            spans[n] = collect_spans(pipeline, benchmarks[n])
+            spans[n], added = collect_spans(pipeline, benchmarks[n]), True
         logger.info("%s: %d gold spans scored by ED", n, len(spans[n]))
     if e2e:
         for n in names:
             if n not in traced:
-                traced[n] = trace_e2e(pipeline, benchmarks[n])
+                traced[n], added = trace_e2e(pipeline, benchmarks[n]), True
             logger.info("%s: %d detected mentions traced", n, sum(len(d) for d in traced[n]))
-    if cache is not None and not cached:
+    if cache is not None and added:
         save_kept(cache, spans, traced)
     # the pipeline's short-name rule acts on every refit's links as it would in the pipeline
     rule = name_rule(pipeline, spans, traced)
