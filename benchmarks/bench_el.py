@@ -32,6 +32,7 @@ counts a link on gold the KB lacks as wrong (default ``in_kb``: such links left 
 benchmark's detected mentions of those entities as if the KB lacked them (:mod:`glinker.rerank.deletion`): the
 share left NIL by the packaged and the held-out models. ``loo_nil_deleted=0.3`` teaches the NIL classifiers with
 that share of the other gold entities deleted the same way (their mentions as wrong links).
+``loo_nil_smooth=1`` chooses each NIL threshold over the F1 averaged with one grid step (0.05) on either side.
 ``loo_deleted_cache=FILE``: the kept features of the same benchmarks linked over a KB without
 ``loo_deleted_eval``'s entities (``bench_el.py kb_dir=runs/out_of_kb/kb loo=only loo_cache=FILE`` over the KB
 ``bench_out_of_kb.py`` prunes): the share of those mentions left NIL there, linked for real rather than simulated.
@@ -88,7 +89,7 @@ def _pct(v: float | None) -> str:
 def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results: dict, cache: str | None = None,
                params: dict | None = None, drop: list[str] | None = None, nil_missing: bool = False,
                nil_method: str = "held_out", check: list[str] | None = None, loo: bool = True,
-               balance: float = 0.0, nil_objective: str = "in_kb", nil_deleted: float = 0.0,
+               balance: float = 0.0, nil_objective: str = "in_kb", nil_deleted: float = 0.0, nil_smooth: int = 0,
                deleted_eval: set[str] | None = None, deleted_cache: str | None = None) -> list[str]:
     """Leave-one-benchmark-out against in-sample, per system with a fitted ranker (see the module doc); with
     ``check``, also the refit against the packaged models on those benchmarks (none fitted on them)."""
@@ -131,16 +132,17 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
         without += ", NIL threshold for the F1 that counts links on out-of-KB gold as wrong" \
             if nil_objective == "with_nil" else ""
         without += f", NIL also taught by {nil_deleted:g} of the gold entities deleted" if nil_deleted else ""
+        without += f", NIL thresholds over F1 smoothed ±{nil_smooth} grid steps" if nil_smooth else ""
         if check:
             lines += unseen_table(pipeline, system, benches, check, all_results, cache, params, features, nil_missing,
-                                  nil_method, without, balance, nil_objective, nil_deleted, deleted_eval)
+                                  nil_method, without, balance, nil_objective, nil_deleted, deleted_eval, nil_smooth)
         if not loo:
             continue
         try:
             results = leave_one_out(pipeline, benches, cache=cache, params=params, features=features,
                                     nil_missing=nil_missing, nil_method=nil_method, balance=balance,
                                     nil_objective=nil_objective, nil_deleted=nil_deleted, deleted_eval=deleted_eval,
-                                    deleted_traced=deleted_traced)
+                                    deleted_traced=deleted_traced, nil_smooth=nil_smooth)
         except ValueError as exc:  # a cache of another format, a reranker without a model
             raise SystemExit(str(exc)) from None
         total = summary(results)
@@ -193,7 +195,7 @@ def loo_tables(systems: dict[str, list[str]], overrides: list[str], all_results:
 def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_results: dict, cache, params, features,
                  nil_missing: bool, nil_method: str, without: str, balance: float = 0.0,
                  nil_objective: str = "in_kb", nil_deleted: float = 0.0,
-                 deleted_eval: set[str] | None = None) -> list[str]:
+                 deleted_eval: set[str] | None = None, nil_smooth: int = 0) -> list[str]:
     """The packaged models against a refit on every fitted benchmark, on benchmarks neither was fitted on."""
     from glinker.evaluate.el import load_benchmark
     from glinker.rerank.unseen import check_unseen
@@ -203,7 +205,8 @@ def unseen_table(pipeline, system: str, fitted: dict, check: list[str], all_resu
     try:
         results = check_unseen(pipeline, fitted, unseen, cache=cache, params=params, features=features,
                                nil_missing=nil_missing, nil_method=nil_method, balance=balance,
-                               nil_objective=nil_objective, nil_deleted=nil_deleted, deleted_exclude=deleted_eval)
+                               nil_objective=nil_objective, nil_deleted=nil_deleted, deleted_exclude=deleted_eval,
+                               nil_smooth=nil_smooth)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
     all_results[f"unseen/{system}"] = [r.__dict__ for r in results]
@@ -238,7 +241,8 @@ def main(argv: list[str]) -> None:
                                                "loo_drop": "", "loo_nil_missing": "false",
                                                "loo_nil_method": "held_out", "loo_check": "", "loo_balance": "0",
                                                "loo_nil_objective": "in_kb", "loo_nil_deleted": "0",
-                                               "loo_deleted_eval": "", "loo_deleted_cache": ""},
+                                               "loo_nil_smooth": "0", "loo_deleted_eval": "",
+                                               "loo_deleted_cache": ""},
                                         passthrough=True)
     modes = ["ed", "e2e"] if opts["mode"] == "both" else [opts["mode"]]
     if opts["documents"] not in ("heldout", "all"):
@@ -279,6 +283,8 @@ def main(argv: list[str]) -> None:
         choice_option("loo_nil_method", opts["loo_nil_method"], NIL_METHODS)
         balance = balance_option("loo_balance", opts["loo_balance"])
         nil_deleted = share_option("loo_nil_deleted", opts["loo_nil_deleted"], "gold entities")
+        if not opts["loo_nil_smooth"].isdigit():
+            raise SystemExit(f"loo_nil_smooth={opts['loo_nil_smooth']}: a whole number of grid steps (0: none)")
         deleted_eval = qid_file("loo_deleted_eval", opts["loo_deleted_eval"],
                                 " (such as the deleted.txt benchmarks/bench_out_of_kb.py writes)")
         if opts["loo_deleted_cache"] and not deleted_eval:
@@ -290,7 +296,8 @@ def main(argv: list[str]) -> None:
                             opts["loo_nil_missing"].lower() in ("1", "true", "yes"), opts["loo_nil_method"], check,
                             loo=opts["loo"] != "check", balance=balance,
                             nil_objective=opts["loo_nil_objective"], nil_deleted=nil_deleted,
-                            deleted_eval=deleted_eval, deleted_cache=opts["loo_deleted_cache"] or None)
+                            deleted_eval=deleted_eval, deleted_cache=opts["loo_deleted_cache"] or None,
+                            nil_smooth=int(opts["loo_nil_smooth"]))
     text = f"Command: `python benchmarks/bench_el.py {' '.join(argv)}` ({stamp()})\n" + "\n".join(lines) + "\n"
     print(text, file=sys.stderr)
     if opts["out"]:

@@ -2,6 +2,7 @@
 leave-one-out figures move when the same benchmarks are linked again.
 
     python benchmarks/jitter_kept.py cache=runs/loo_kept_v4.json out=runs/jitter/kept_1.json seed=1 [scale=1e-7]
+        [decimals=4]
 
 Linking a benchmark again (another batch, another order of encoder calls) changes the float32 sums inside the
 encoders in their last bits, so the kept features of the same text differ by about 1e-7. LightGBM bins feature
@@ -25,7 +26,7 @@ from common import key_value_options  # noqa: E402  (benchmarks/common.py)
 
 
 def main(argv: list[str]) -> int:
-    opts = key_value_options(argv, {"cache": "", "out": "", "seed": "1", "scale": "1e-7"})
+    opts = key_value_options(argv, {"cache": "", "out": "", "seed": "1", "scale": "1e-7", "decimals": ""})
     if not opts["cache"] or not opts["out"]:
         raise SystemExit("cache=FILE (a kept-features file: bench_el.py loo_cache=FILE) and out=FILE are needed")
     from dataclasses import replace
@@ -34,8 +35,10 @@ def main(argv: list[str]) -> int:
 
     try:
         seed, scale = int(opts["seed"]), float(opts["scale"])
+        decimals = int(opts["decimals"]) if opts["decimals"] else None
     except ValueError:
-        raise SystemExit(f"seed={opts['seed']} scale={opts['scale']}: an integer and a number expected") from None
+        raise SystemExit(f"seed={opts['seed']} scale={opts['scale']} decimals={opts['decimals']}: integers and a "
+                         "number expected") from None
     source = Path(opts["cache"])
     if not source.is_file():
         raise SystemExit(f"cache={source}: not found; make it with bench_el.py loo=only loo_cache={source}")
@@ -43,14 +46,18 @@ def main(argv: list[str]) -> int:
     rng = np.random.default_rng(seed)
 
     def moved(x):
-        return None if x is None else x * (1.0 + scale * rng.standard_normal(x.shape))
+        if x is None:
+            return None
+        x = x * (1.0 + scale * rng.standard_normal(x.shape))
+        return x if decimals is None else np.round(x, decimals)
 
     spans = {n: [replace(s, features=moved(s.features)) for s in v] for n, v in spans.items()}
     traced = {n: [[replace(m, features=moved(m.features)) for m in doc] for doc in docs]
               for n, docs in traced.items()}
     Path(opts["out"]).parent.mkdir(parents=True, exist_ok=True)
     save_kept(opts["out"], spans, traced)
-    print(f"{opts['out']}: every feature of {source} times (1 + {scale:g} e), seed {seed}")
+    rounded = "" if decimals is None else f", rounded to {decimals} decimals"
+    print(f"{opts['out']}: every feature of {source} times (1 + {scale:g} e), seed {seed}{rounded}")
     return 0
 
 

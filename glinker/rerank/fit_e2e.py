@@ -33,30 +33,36 @@ def link_for_tuning(pipeline, docs: Sequence[GoldDocument]) -> list[list[tuple[i
 def tune_e2e(docs: Sequence[GoldDocument], linked, kb_has,
              link_grid: Sequence[float] = tuple(np.round(np.arange(0.05, 0.96, 0.05), 2)),
              mention_grid: Sequence[float] = (0.0, 0.4, 0.5, 0.6, 0.7), groups: Sequence[str] | None = None,
-             in_kb: bool = True) -> dict:
+             in_kb: bool = True, smooth: int = 0) -> dict:
     """The NIL threshold (and a mention-score floor) that maximise end-to-end strong-match F1 on ``docs``.
 
     Gold spans the detector never finds and non-entity detections both count here, which the
     gold-mention fit cannot see. ``groups`` (one benchmark name per document) maximises the mean
     of the per-benchmark F1s instead of the pooled F1: the figure the benchmark tables report,
     where the largest benchmark does not decide alone. ``in_kb=False``: a link on a gold mention whose entity
-    the KB lacks (or NIL gold) counts as wrong, where the in-KB F1 leaves it out.
+    the KB lacks (or NIL gold) counts as wrong, where the in-KB F1 leaves it out. ``smooth=k``: each threshold
+    is judged by its F1 averaged with the ``k`` grid steps on either side, so that the choice sits inside a
+    plateau rather than on a peak one document can move.
     """
     from glinker.evaluate.el import score_e2e
 
     names = sorted(set(groups)) if groups is not None else [None]
     members = {g: [i for i in range(len(docs)) if groups is None or groups[i] == g] for g in names}
-    best = None
-    for t in link_grid:
+    grid = list(link_grid)
+    scores: dict[tuple[int, float], tuple[float, dict]] = {}
+    for k, t in enumerate(grid):
         for u in mention_grid:
             preds = [[(s, e, q) for s, e, q, p, ms in doc if q is not None and p >= t and ms >= u] for doc in linked]
             per = {g: score_e2e([docs[i] for i in idx], [preds[i] for i in idx], kb_has, in_kb=in_kb).metrics()
                    for g, idx in members.items()}
-            f1 = float(np.mean([r["f1"] for r in per.values()]))
-            key = (f1, -t, -u)
-            if best is None or key > best[0]:
-                best = (key, float(t), float(u), per)
-    (f1, _, _), t, u, per = best
+            scores[(k, u)] = (float(np.mean([r["f1"] for r in per.values()])), per)
+    best = None
+    for (k, u), (f1, per) in scores.items():
+        near = [scores[(j, u)][0] for j in range(max(0, k - smooth), min(len(grid), k + smooth + 1))]
+        key = (float(np.mean(near)), -grid[k], -u)
+        if best is None or key > best[0]:
+            best = (key, float(grid[k]), float(u), per, f1)
+    _, t, u, per, f1 = best
     out = {"nil_threshold": t, "min_mention_score": u}
     if groups is None:
         out["e2e"] = {k: per[None][k] for k in ("precision", "recall", "f1")}

@@ -123,7 +123,8 @@ def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerF
                features: Sequence[str] | None = None, nil_missing: bool = False, nil_method: str = "held_out",
                ranker_params: dict | None = None, weight=None, nil_objective: str = "in_kb",
                deleted: set[str] | None = None, deleted_eval: set[str] | None = None,
-               deleted_traced: Mapping[str, Traced] | None = None, rule: NameRule | None = None):
+               deleted_traced: Mapping[str, Traced] | None = None, rule: NameRule | None = None,
+               nil_smooth: int = 0):
     """Per benchmark: (e2e F1, threshold, % of out-of-KB mentions left NIL) with the NIL model and threshold
     fitted on the others by ``nil_method`` (:mod:`glinker.rerank.nil_fit`). The others' rows are ranked by
     ``rankers`` (each fitted without its own benchmark, not without the scored one: refitting those 42
@@ -135,7 +136,7 @@ def _e2e_folds(names, docs, spans, traced, kb_has, rankers: Mapping[str, RankerF
         booster, threshold = fit_nil(others, spans, traced, docs, kb_has,
                                      lambda s: fit_ranker(s, ranker_params, features, weight), relinked, _records,
                                      params, features, nil_missing, nil_method, held=rankers,
-                                     objective=nil_objective, deleted=deleted)
+                                     objective=nil_objective, deleted=deleted, smooth=nil_smooth)
         nil = NilModel.from_booster(booster)
         gone = (deleted_nil(docs[n], traced[n], kb_has, rankers[n], nil, threshold, deleted_eval, rule)
                 if deleted_eval else None)
@@ -152,7 +153,7 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
                   nil_missing: bool = False, nil_method: str = "held_out", balance: float = 0.0,
                   nil_objective: str = "in_kb", nil_deleted: float = 0.0,
                   deleted_eval: set[str] | None = None,
-                  deleted_traced: Mapping[str, Traced] | None = None) -> list[BenchmarkResult]:
+                  deleted_traced: Mapping[str, Traced] | None = None, nil_smooth: int = 0) -> list[BenchmarkResult]:
     """Score every benchmark with models fitted on the others, and with the configured ones (in-sample).
 
     ``pipeline.reranker`` must be a :class:`FeatureReranker` with a LambdaMART model; it is left unchanged.
@@ -172,7 +173,8 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
     ``deleted_eval``) whose mentions also teach the NIL classifiers that way (:func:`training_deletions`).
     ``deleted_traced``: per benchmark, its mentions traced over a KB without ``deleted_eval``'s entities (the
     kept features of a run over such a KB: ``benchmarks/bench_out_of_kb.py``'s): the share of their mentions
-    left NIL there, by the packaged and the held-out models, with no simulation.
+    left NIL there, by the packaged and the held-out models, with no simulation. ``nil_smooth``: each NIL threshold
+    is chosen over F1 averaged with that many grid steps on either side (:func:`glinker.rerank.fit_e2e.tune_e2e`).
     """
     reranker = pipeline.reranker
     if not isinstance(reranker, FeatureReranker) or reranker.booster is None:
@@ -251,7 +253,8 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
                     deleted_eval, rule)
                 results[n].deleted_kb_nil_in_sample = _share(left, results[n].deleted_kb_mentions)
     folds = _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[None], None, features, nil_missing,
-                       nil_method, base, weight, nil_objective, deleted, deleted_eval, deleted_traced, rule)
+                       nil_method, base, weight, nil_objective, deleted, deleted_eval, deleted_traced, rule,
+                       nil_smooth)
     for n, (f1, threshold, nil_share, gone, real) in folds.items():
         results[n].e2e_loo, results[n].nil_threshold, results[n].out_of_kb_nil_loo = f1, threshold, nil_share
         results[n].deleted_nil_loo = _share(*gone) if gone else None
@@ -260,7 +263,7 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
         bagged = NOISE_PARAMS | {"seed": s}  # the NIL classifier is bagged like the rankers
         for n, (f1, *_) in _e2e_folds(names, benchmarks, spans, traced, kb_has, seeds[s], bagged, features,
                                       nil_missing, nil_method, base | bagged, weight, nil_objective, deleted,
-                                      rule=rule).items():
+                                      rule=rule, nil_smooth=nil_smooth).items():
             results[n].e2e_seeds.append(f1)
     for n in names:
         r = results[n]
@@ -307,7 +310,8 @@ def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
           benchmarks: Mapping[str, Sequence[GoldDocument]], kb_has, params: dict | None = None,
           features: Sequence[str] | None = None, nil_missing: bool = False,
           nil_method: str = "held_out", balance: float = 0.0, nil_objective: str = "in_kb",
-          nil_deleted: float = 0.0, deleted_exclude: set[str] | None = None) -> tuple[RankerFit, object, float]:
+          nil_deleted: float = 0.0, deleted_exclude: set[str] | None = None, nil_smooth: int = 0
+          ) -> tuple[RankerFit, object, float]:
     """Models to ship, fitted the way they were validated: the ranker on every benchmark's gold spans; the
     NIL classifier and threshold by ``nil_method`` (:mod:`glinker.rerank.nil_fit`) over every benchmark.
     ``features``, ``nil_missing``, ``balance``, ``nil_objective`` and ``nil_deleted`` as in :func:`leave_one_out`;
@@ -320,5 +324,6 @@ def refit(spans: Mapping[str, list[SpanExamples]], traced: Mapping[str, Traced],
                                  lambda s: fit_ranker(s, params, features, weight), relinked, _records,
                                  features=features, nil_missing=nil_missing, method=nil_method,
                                  objective=nil_objective,
-                                 deleted=training_deletions(benchmarks, kb_has, nil_deleted, deleted_exclude))
+                                 deleted=training_deletions(benchmarks, kb_has, nil_deleted, deleted_exclude),
+                                 smooth=nil_smooth)
     return final, booster, threshold

@@ -44,7 +44,7 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
             records: Callable, params: dict | None = None, features: Sequence[str] | None = None,
             nil_missing: bool = False, method: str = "held_out",
             held: Mapping[str, object] | None = None, objective: str = "in_kb",
-            deleted: set[str] | None = None) -> tuple[object, float]:
+            deleted: set[str] | None = None, smooth: int = 0) -> tuple[object, float]:
     """The NIL classifier (LightGBM booster) and threshold fitted on benchmarks ``names`` by ``method``.
 
     ``fit_ranker(spans)`` fits a ranker on gold spans, ``relinked(traced, ranker)`` re-ranks traced mentions
@@ -56,7 +56,8 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
     ``deleted``: entities whose mentions also teach the classifier as if the KB lacked them
     (:mod:`glinker.rerank.deletion`): each detected mention of one, with that entity among its candidates, gives
     one more row, its candidates without the entity, labelled a wrong link. The threshold is chosen on the
-    mentions as they are.
+    mentions as they are; ``smooth``: over F1 averaged with that many grid steps on either side
+    (:func:`glinker.rerank.fit_e2e.tune_e2e`).
     """
     if objective not in NIL_OBJECTIVES:
         raise ValueError(f"NIL objective {objective!r}: expected one of {', '.join(NIL_OBJECTIVES)}")
@@ -84,7 +85,7 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
         folds = {k: [u for u in units if u[1] == k] for k in (0, 1)}
         oof = {k: fit([rows[u] for u in folds[1 - k]]) for k in (0, 1)}
         threshold = _tune(units, unit_docs, {u: records(own[u], oof[u[1]]) for u in units}, kb_has,
-                          [u[0] for u in units], in_kb)
+                          [u[0] for u in units], in_kb, smooth)
         return fit([rows[u] for u in units]).booster, threshold
     if held is None:
         held = {n: fit_ranker([s for o in names if o != n for s in spans[o]]) for n in names}
@@ -96,7 +97,7 @@ def fit_nil(names: Sequence[str], spans: Mapping[str, list], traced: Mapping[str
         scored = {n: records(own[n], nil) for n in names}
     else:
         scored = {n: records(own[n], fit([rows[o] for o in names if o != n])) for n in names}
-    return nil.booster, _tune(names, docs, scored, kb_has, list(names), in_kb)
+    return nil.booster, _tune(names, docs, scored, kb_has, list(names), in_kb, smooth)
 
 
 def _with_deleted(rows: tuple[list, list], docs: Sequence[GoldDocument], traced: Sequence, ranker, relinked: Callable,
@@ -112,11 +113,12 @@ def _with_deleted(rows: tuple[list, list], docs: Sequence[GoldDocument], traced:
     return rows[0] + extra, rows[1] + [0.0] * len(extra)
 
 
-def _tune(units: Sequence, docs: Mapping, scored: Mapping, kb_has, groups: Sequence[str], in_kb: bool = True) -> float:
+def _tune(units: Sequence, docs: Mapping, scored: Mapping, kb_has, groups: Sequence[str], in_kb: bool = True,
+          smooth: int = 0) -> float:
     """The NIL threshold for the best mean per-benchmark e2e F1 over the units' scored records."""
     all_docs = [d for u in units for d in docs[u]]
     all_records = [r for u in units for r in scored[u]]
     doc_groups = [g for u, g in zip(units, groups) for _ in docs[u]]
     return float(tune_e2e(all_docs, all_records, kb_has, mention_grid=(0.0,), groups=doc_groups,
-                          in_kb=in_kb)["nil_threshold"])
+                          in_kb=in_kb, smooth=smooth)["nil_threshold"])
 

@@ -73,7 +73,8 @@ def check_unseen(pipeline, fitted: Mapping[str, Sequence[GoldDocument]], unseen:
                  cache: str | os.PathLike[str] | None = None, params: dict | None = None,
                  features: Sequence[str] | None = None, nil_missing: bool = False,
                  nil_method: str = "held_out", balance: float = 0.0, nil_objective: str = "in_kb",
-                 nil_deleted: float = 0.0, deleted_exclude: set[str] | None = None) -> list[UnseenResult]:
+                 nil_deleted: float = 0.0, deleted_exclude: set[str] | None = None,
+                 nil_smooth: int = 0) -> list[UnseenResult]:
     """Refit on every ``fitted`` benchmark (:func:`glinker.rerank.leave_one_out.refit`, same options) and score
     the refit and the configured models on each ``unseen`` one."""
     reranker = pipeline.reranker
@@ -87,7 +88,7 @@ def check_unseen(pipeline, fitted: Mapping[str, Sequence[GoldDocument]], unseen:
     kb_has = kb_membership(pipeline.kb, [d for group in (fitted, unseen) for docs in group.values() for d in docs])
     ranker, booster, threshold = refit({n: spans[n] for n in fitted}, {n: traced[n] for n in fitted}, fitted,
                                        kb_has, params, features, nil_missing, nil_method, balance, nil_objective,
-                                       nil_deleted, deleted_exclude)
+                                       nil_deleted, deleted_exclude, nil_smooth)
     nil = NilModel.from_booster(booster)
     packaged = RankerFit.configured(reranker)
     rule = name_rule(pipeline, spans, traced)  # the pipeline's short-name rule, on both models' links
