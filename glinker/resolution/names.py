@@ -5,9 +5,9 @@ Writers name a person in full once and then by surname ("Neil Jordan ... Jordan 
 given name. The short form alone is ambiguous (the KB rarely holds "Jordan" as an alias of the film director,
 and "Jordan" is a country too), but the text has already said whom it means. Over the shared benchmarks' gold
 mentions, a one- or two-word name that ends (or, for one word, starts) the words of an earlier mention of a
-person is that same person in 104 of 108 cases. Of the other four, two are gold left NIL for the same person
-and two follow a title rather than a name ("President Bush", "the Prime Minister"); an antecedent whose first
-word is lower case ("the Prime Minister") is no name and is skipped.
+person is that same person in 104 of 107 cases (``benchmarks/short_names.py``). Of the other three, two are gold
+left NIL for the same man and one follows a title rather than a name ("President Bush"); an antecedent whose
+first word is lower case ("the Prime Minister") is no name and is skipped.
 
 Only mentions linked to a person (P31 human) are antecedents, and only within ``window_chars`` before the
 short form, so the cost per mention stays bounded and a paragraph links the same way alone and inside a long
