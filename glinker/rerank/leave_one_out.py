@@ -106,10 +106,36 @@ def collect_spans(pipeline, docs: Sequence[GoldDocument]) -> list[SpanExamples]:
     return out
 
 
-def span_places(docs: Sequence[GoldDocument], kb_has) -> list[SpanPlace]:
-    """Each gold span :func:`collect_spans` keeps, in its order: (document index, start, end, text)."""
-    return [(k, m.start, m.end, doc.text[m.start:m.end]) for k, doc in enumerate(docs)
-            for m in ed_scope(doc, kb_has)[0]]
+def kept_features(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]],
+                  cache: str | os.PathLike[str] | None, e2e: bool = True) -> tuple[dict, dict]:
+    """Every benchmark's kept gold-span features (:func:`collect_spans`) and, with ``e2e``, traced-mention features:
+    read from ``cache`` where it has them, linked by ``pipeline`` where it does not (and then written back)."""
+    spans, traced = load_kept(cache) if cache is not None and Path(cache).is_file() else ({}, {})
+    added = False
+    for n, docs in benchmarks.items():
+        if n not in spans:
+            logger.info("%s: linking %d documents to keep their gold spans' features", n, len(docs))
+            spans[n], added = collect_spans(pipeline, docs), True
+        if e2e and n not in traced:
+            logger.info("%s: linking %d documents to keep their detected mentions' features", n, len(docs))
+            traced[n], added = trace_e2e(pipeline, docs), True
+    if cache is not None and added:
+        save_kept(cache, spans, traced)
+    return spans, traced
+
+
+def span_places(name: str, docs: Sequence[GoldDocument], kb_has, kept: Sequence[SpanExamples]) -> list[SpanPlace]:
+    """Each gold span :func:`collect_spans` keeps, in its order: (document index, start, end, text).
+
+    Raises:
+        ValueError: ``kept`` (the benchmark's kept spans) holds another number of spans: a stale kept-features file.
+    """
+    places = [(k, m.start, m.end, doc.text[m.start:m.end]) for k, doc in enumerate(docs)
+              for m in ed_scope(doc, kb_has)[0]]
+    if len(places) != len(kept):
+        raise ValueError(f"{name}: the kept features hold {len(kept)} gold spans, the benchmark scores "
+                         f"{len(places)}; delete the kept-features file and run again")
+    return places
 
 
 def name_rule(pipeline, spans: Mapping[str, Sequence[SpanExamples]], traced: Mapping[str, Traced]) -> NameRule | None:
@@ -192,27 +218,13 @@ def leave_one_out(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]], *,
             raise ValueError(f"the mentions traced over the KB without deleted entities lack or miscount the "
                              f"documents of {wrong}; make them again over the benchmarks scored here")
     kb_has = kb_membership(pipeline.kb, [d for docs in benchmarks.values() for d in docs])
-    cached = cache is not None and Path(cache).is_file()
-    spans, traced = load_kept(cache) if cached else ({}, {})
-    added = False  # a benchmark the file lacks is linked and added to it
+    spans, traced = kept_features(pipeline, benchmarks, cache, e2e)
     for n in names:
-        if n not in spans:
-            spans[n], added = collect_spans(pipeline, benchmarks[n]), True
-        logger.info("%s: %d gold spans scored by ED", n, len(spans[n]))
-    if e2e:
-        for n in names:
-            if n not in traced:
-                traced[n], added = trace_e2e(pipeline, benchmarks[n]), True
-            logger.info("%s: %d detected mentions traced", n, sum(len(d) for d in traced[n]))
-    if cache is not None and added:
-        save_kept(cache, spans, traced)
+        logger.info("%s: %d gold spans scored by ED, %d detected mentions traced", n, len(spans[n]),
+                    sum(len(d) for d in traced.get(n, ())))
     # the pipeline's short-name rule acts on every refit's links as it would in the pipeline
     rule = name_rule(pipeline, spans, traced)
-    where = {n: span_places(benchmarks[n], kb_has) for n in names} if rule is not None else {}
-    for n in where:
-        if len(where[n]) != len(spans[n]):
-            raise ValueError(f"{n}: the kept features hold {len(spans[n])} gold spans, the benchmark scores "
-                             f"{len(where[n])}; delete the kept-features file and run again")
+    where = {n: span_places(n, benchmarks[n], kb_has, spans[n]) for n in names} if rule is not None else {}
     configured = RankerFit.configured(reranker)
     base = params or {}
     weight = benchmark_weights({n: spans[n] for n in names}, balance)

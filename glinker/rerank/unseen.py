@@ -12,17 +12,14 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from glinker.evaluate.el import GoldDocument, kb_membership
-from glinker.rerank.fit_e2e import trace_e2e
-from glinker.rerank.kept import load_kept, save_kept
 from glinker.rerank.leave_one_out import (
     RankerFit,
     _share,
-    collect_spans,
     e2e_f1,
     ed_accuracy,
+    kept_features,
     name_rule,
     out_of_kb_nil,
     refit,
@@ -53,22 +50,6 @@ class UnseenResult:
     nil_threshold: float
 
 
-def kept_features(pipeline, benchmarks: Mapping[str, Sequence[GoldDocument]],
-                  cache: str | os.PathLike[str] | None) -> tuple[dict, dict]:
-    """Every benchmark's kept gold-span and traced-mention features: read from ``cache`` where it has them,
-    linked by ``pipeline`` where it does not (and then written back)."""
-    spans, traced = load_kept(cache) if cache is not None and Path(cache).is_file() else ({}, {})
-    added = False
-    for n, docs in benchmarks.items():
-        if n not in spans or n not in traced:
-            logger.info("%s: linking %d documents to keep their features", n, len(docs))
-            spans[n], traced[n] = collect_spans(pipeline, docs), trace_e2e(pipeline, docs)
-            added = True
-    if cache is not None and added:
-        save_kept(cache, spans, traced)
-    return spans, traced
-
-
 def check_unseen(pipeline, fitted: Mapping[str, Sequence[GoldDocument]], unseen: Mapping[str, Sequence[GoldDocument]],
                  cache: str | os.PathLike[str] | None = None, params: dict | None = None,
                  features: Sequence[str] | None = None, nil_missing: bool = False,
@@ -95,7 +76,7 @@ def check_unseen(pipeline, fitted: Mapping[str, Sequence[GoldDocument]], unseen:
     out = []
     for n, docs in unseen.items():
         mine, theirs = relinked(traced[n], packaged), relinked(traced[n], ranker)
-        w = span_places(docs, kb_has) if rule is not None else None
+        w = span_places(n, docs, kb_has, spans[n]) if rule is not None else None
         left_p, total = out_of_kb_nil(docs, mine, kb_has, reranker.nil_model, reranker.nil_threshold, rule)
         left_r, _ = out_of_kb_nil(docs, theirs, kb_has, nil, threshold, rule)
         out.append(UnseenResult(
