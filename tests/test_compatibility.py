@@ -12,6 +12,7 @@ from glinker.rerank.compatibility import (
     qualifier_contradicts,
     qualifier_of,
 )
+from glinker.rerank.nearby_places import NearbyPlaces, description_location
 from glinker.types import Candidate, EntityRecord, Mention
 from kb_build.build import build_kb
 
@@ -64,7 +65,8 @@ def places_kb(tmp_path_factory, tiny_detector):
             make_entity("Q3181341", "Paris", "county seat of Bourbon County, Kentucky, United States",
                         ["Paris, Kentucky"], ["Q1093829"], 10),
             make_entity("Q84", "London", "capital and largest city of the United Kingdom", [], ["Q515"], 99),
-            make_entity("Q830149", "Paris", "city in Lamar County, Texas, United States", [], ["Q1093829"], 5)]
+            make_entity("Q830149", "Paris", "city in Lamar County, Texas, United States", [], ["Q1093829"], 5),
+            make_entity("Q112007", "Lamar County", "county in Texas, United States", [], ["Q47168"], 3)]
     root = tmp_path_factory.mktemp("places")
     build_kb(write_dump(root / "d.json", ents), root / "kb", tiny_detector, progress=False)
     return KnowledgeBase.open(root / "kb", expect_fingerprint=tiny_detector.fingerprint)
@@ -89,3 +91,44 @@ def test_every_candidate_ruled_out_means_nil(places_kb):
     records = places_kb.store.get_many(["Q90", "Q3181341"])
     assert Compatibility(places_kb).ruled_out([paris], [cands], [text], records) == [[True, True]]
     assert Compatibility(places_kb, qualifiers=False).ruled_out([paris], [cands], [text], records) == [[False, False]]
+
+
+def test_description_location_is_the_most_specific_place():
+    assert description_location("county seat of Bourbon County, Kentucky, United States") == "Bourbon County"
+    assert description_location("town in New Hampshire, USA") == "New Hampshire"
+    assert description_location("capital and largest city of the United Kingdom") == "United Kingdom"
+    assert description_location("American rock band") is None
+
+
+PARIS_QIDS = ["Q90", "Q3181341", "Q830149"]  # France, Kentucky, Texas
+
+
+def _nearby(kb, text, mention="Paris", chars=400):
+    start = text.index(mention)
+    records = [kb.store.get(q) for q in PARIS_QIDS]
+    return NearbyPlaces(kb, chars).ruled_out(start, start + len(mention), text, records)
+
+
+def test_a_county_named_nearby_rules_out_the_other_places_of_that_name(places_kb):
+    text = "Paris is a small city in Lamar County, known for its replica of the Eiffel Tower."
+    assert _nearby(places_kb, text) == [True, True, False]
+    # the Kentucky Paris stays when the text names a place of its own description too
+    text = "Paris is a small city in Lamar County, two days' drive from Kentucky."
+    assert _nearby(places_kb, text) == [True, False, False]
+
+
+def test_nearby_places_need_a_place_below_the_country_within_the_window(places_kb):
+    # a state alone does not place a town whose description names its county; a country places nothing
+    assert _nearby(places_kb, "Paris hosted the Texas delegation and the France team.") == [False] * 3
+    far = "Paris was quiet. " + "Nothing else happened that day. " * 20 + "Lamar County voted."
+    assert _nearby(places_kb, far, chars=400) == [False] * 3  # beyond the window: the same as alone
+    assert _nearby(places_kb, far, chars=len(far)) == [True, True, False]
+
+
+def test_compatibility_checks_nearby_places_unless_turned_off(places_kb):
+    text = "Paris is a small city in Lamar County."
+    paris = Mention(0, 5, "Paris", "location", 0.9)
+    cands = [Candidate(q, 0.5) for q in PARIS_QIDS]
+    records = places_kb.store.get_many(PARIS_QIDS)
+    assert Compatibility(places_kb).ruled_out([paris], [cands], [text], records) == [[True, True, False]]
+    assert Compatibility(places_kb, nearby_chars=None).ruled_out([paris], [cands], [text], records) == [[False] * 3]

@@ -65,12 +65,6 @@ def test_sub_kb_holds_every_gold_entity(linked):
     assert gold <= set(nlp.kb.store.get_many(gold))
 
 
-@pytest.mark.xfail(raises=AssertionError, strict=False,
-                   reason="given-span accuracy is 0.893 with the packaged model and reranker: qualifiers and "
-                          "context lose to the more popular or closer-named homonym (Lisbon in New Hampshire -> "
-                          "Lisbon; Rome and Floyd County in Georgia -> Rome, Italy; Washington the president -> "
-                          "a place; Georgia next to Atlanta -> the country) and companies to places or fruit "
-                          "(Apple, Amazon, Columbia)")
 def test_given_span_accuracy(linked, record_property):
     _, _, results = linked
     table, stats = rs.accuracy_table(results)

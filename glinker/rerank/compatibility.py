@@ -9,6 +9,9 @@
   country ("Paris ... France") than the qualifier is not meant. The places named in descriptions are
   found through the KB itself (labels and aliases of countries and first-level divisions), so any
   language of descriptions and any KB size works the same way.
+- **Places named nearby.** "Lisbon is a small town in New Hampshire": when the words around a mention
+  name the state, county or city one of its place candidates lies in, its other place candidates are
+  not meant (:mod:`glinker.rerank.nearby_places`).
 
 A ruled-out candidate keeps its place in the output's ranked list, but is never the link; when every
 candidate is ruled out the mention is NIL: the entity it names is not in the KB.
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
+from glinker.rerank.nearby_places import NearbyPlaces
 from glinker.types import Candidate, EntityRecord, Mention
 from glinker.wikidata_classes import COUNTRIES, FIRST_LEVEL_DIVISIONS, HUMAN
 
@@ -156,13 +160,16 @@ def qualifier_contradicts(places: PlaceIndex, qualifier: str, record: EntityReco
 
 
 class Compatibility:
-    """Which candidates a mention's words rule out (module docstring): names and place qualifiers."""
+    """Which candidates a mention's words rule out (module docstring): names, place qualifiers and, with
+    ``nearby_chars``, places the text within that many characters of the mention names (``None``: not checked)."""
 
-    def __init__(self, kb: KnowledgeBase, names: bool = True, qualifiers: bool = True) -> None:
+    def __init__(self, kb: KnowledgeBase, names: bool = True, qualifiers: bool = True,
+                 nearby_chars: int | None = 400) -> None:
         self.kb = kb
         self.names = bool(names)
         self.qualifiers = bool(qualifiers)
         self.places = PlaceIndex(kb)
+        self.nearby = NearbyPlaces(kb, nearby_chars) if nearby_chars else None
 
     def ruled_out(self, mentions: Sequence[Mention], candidates: Sequence[Sequence[Candidate]],
                   contexts: Sequence[str], records: dict[str, EntityRecord]) -> list[list[bool]]:
@@ -179,5 +186,8 @@ class Compatibility:
                     flags[i] = True
                 elif qualifier and qualifier_contradicts(self.places, qualifier, rec):
                     flags[i] = True
+            if self.nearby is not None and len(cands) > 1:
+                nearby = self.nearby.ruled_out(m.start, m.end, ctx, [records.get(c.qid) for c in cands])
+                flags = [a or b for a, b in zip(flags, nearby)]
             out.append(flags)
         return out

@@ -121,6 +121,9 @@ class FeatureReranker:
             never the link; a mention whose every candidate is ruled out is NIL.
         names_chars: Characters on each side of a mention searched for the names of each candidate's
             description (the ``context_names`` feature: :mod:`glinker.rerank.context_names`).
+        nearby_places_chars: With ``compatibility``, characters on each side of a mention searched for the
+            state, county or city its place candidates lie in (:mod:`glinker.rerank.nearby_places`); ``None``:
+            not searched.
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class FeatureReranker:
         coherence_chars: int | None = WHOLE_CHARS,
         compatibility: bool = True,
         names_chars: int = 400,
+        nearby_places_chars: int | None = 400,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -164,7 +168,7 @@ class FeatureReranker:
         self.span_nil_threshold = float(nil_threshold if span_nil_threshold is None or self.nil_model is None
                                         else span_nil_threshold)
         self.coherence_chars = None if coherence_chars is None else int(coherence_chars)
-        self.compatibility = Compatibility(kb) if compatibility else None
+        self.compatibility = Compatibility(kb, nearby_chars=nearby_places_chars) if compatibility else None
         self.names_chars = int(names_chars)
         # the features the trees were fitted on (a subset of FEATURES), and every feature a model reads
         self._ranker_features = self.booster.feature_name() if self.booster is not None else []
