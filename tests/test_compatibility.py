@@ -66,7 +66,10 @@ def places_kb(tmp_path_factory, tiny_detector):
                         ["Paris, Kentucky"], ["Q1093829"], 10),
             make_entity("Q84", "London", "capital and largest city of the United Kingdom", [], ["Q515"], 99),
             make_entity("Q830149", "Paris", "city in Lamar County, Texas, United States", [], ["Q1093829"], 5),
-            make_entity("Q112007", "Lamar County", "county in Texas, United States", [], ["Q47168"], 3)]
+            make_entity("Q112007", "Lamar County", "county in Texas, United States", [], ["Q47168"], 3),
+            make_entity("Q230", "Georgia", "country in the Caucasus", [], ["Q6256"], 90),
+            make_entity("Q1428", "Georgia", "state in the southeastern United States", [], ["Q35657"], 60),
+            make_entity("Q23556", "Atlanta", "city in Fulton County, Georgia, United States", [], ["Q1093829"], 70)]
     root = tmp_path_factory.mktemp("places")
     build_kb(write_dump(root / "d.json", ents), root / "kb", tiny_detector, progress=False)
     return KnowledgeBase.open(root / "kb", expect_fingerprint=tiny_detector.fingerprint)
@@ -132,3 +135,25 @@ def test_compatibility_checks_nearby_places_unless_turned_off(places_kb):
     records = places_kb.store.get_many(PARIS_QIDS)
     assert Compatibility(places_kb).ruled_out([paris], [cands], [text], records) == [[True, True, False]]
     assert Compatibility(places_kb, nearby_chars=None).ruled_out([paris], [cands], [text], records) == [[False] * 3]
+
+
+def test_a_neighbouring_place_qualifies_a_mention_through_its_description(places_kb):
+    """"Atlanta ... Georgia": Atlanta's description says "Georgia, United States", so the country Georgia (in no
+    other country) is ruled out and the state stays; without Atlanta nearby, nothing is."""
+    nearby = NearbyPlaces(places_kb)
+    assert nearby.neighbour_qualifier("Georgia", ["Atlanta"]) == "United States"
+    assert nearby.neighbour_qualifier("Georgia", ["Georgia", "Paris"]) is None  # itself, or no such description
+    text = "Atlanta has been the capital of Georgia since 1868."
+    atlanta, georgia = Mention(0, 7, "Atlanta", "city", 0.9), Mention(32, 39, "Georgia", "location", 0.9)
+    cands = [[Candidate("Q23556", 0.9)], [Candidate("Q230", 0.9), Candidate("Q1428", 0.5)]]
+    records = places_kb.store.get_many(["Q23556", "Q230", "Q1428"])
+    assert Compatibility(places_kb).ruled_out([atlanta, georgia], cands, [text, text], records)[1] == [True, False]
+    alone = "The capital of Georgia since 1868."
+    assert Compatibility(places_kb).ruled_out([Mention(15, 22, "Georgia", "location", 0.9)], cands[1:], [alone],
+                                              records) == [[False, False]]
+
+
+def test_a_country_part_of_the_qualifying_country_is_not_ruled_out(places_kb):
+    places = PlaceIndex(places_kb)
+    assert qualifier_contradicts(places, "United States", places_kb.store.get("Q230"))  # Georgia, the country
+    assert not qualifier_contradicts(places, "United Kingdom", places_kb.store.get("Q21"))  # part of it

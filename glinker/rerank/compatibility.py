@@ -20,6 +20,7 @@ candidate is ruled out the mention is NIL: the entity it names is not in the KB.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from glinker.kb import KnowledgeBase
@@ -156,6 +157,9 @@ def qualifier_contradicts(places: PlaceIndex, qualifier: str, record: EntityReco
         # the division's own country, as its description says ("state in the southern United States")
         q_countries = q_countries | frozenset().union(*(places.in_text(r.description)[0]
                                                         for r in places.kb.store.get_many(q_divisions).values()))
+    if q_countries and COUNTRIES.intersection(record.types) and not c_countries & q_countries:
+        return True  # a country lies in no other country ("Georgia" qualified by "United States"), unless its
+        # description says it is part of it (England, "part of the United Kingdom")
     return bool(q_countries and c_countries and not c_countries & q_countries)
 
 
@@ -175,9 +179,12 @@ class Compatibility:
                   contexts: Sequence[str], records: dict[str, EntityRecord]) -> list[list[bool]]:
         """Per mention and candidate: True when the candidate cannot be what the mention names."""
         out = []
-        for m, cands, ctx in zip(mentions, candidates, contexts):
+        starts = _starts_by_context(mentions, contexts) if self.nearby is not None else {}
+        for k, (m, cands, ctx) in enumerate(zip(mentions, candidates, contexts)):
             flags = [False] * len(cands)
             qualifier = qualifier_of(m, ctx) if self.qualifiers else None
+            if qualifier is None and self.qualifiers and self.nearby is not None and len(cands) > 1:
+                qualifier = self.nearby.neighbour_qualifier(m.text, self._neighbours(k, mentions, contexts, starts))
             for i, c in enumerate(cands):
                 rec = records.get(c.qid)
                 if rec is None:
@@ -191,3 +198,25 @@ class Compatibility:
                 flags = [a or b for a, b in zip(flags, nearby)]
             out.append(flags)
         return out
+
+    def _neighbours(self, k: int, mentions: Sequence[Mention], contexts: Sequence[str],
+                    starts: dict[int, tuple[list[int], list[int]]]) -> list[str]:
+        """The texts of the other mentions of mention ``k``'s context that start within the nearby window (a
+        bisection in that context's sorted starts: bounded work per mention in a long text)."""
+        m, reach = mentions[k], self.nearby.window_chars
+        keys, order = starts[id(contexts[k])]
+        lo, hi = bisect_left(keys, m.start - reach), bisect_right(keys, m.start + reach)
+        return [mentions[j].text for j in order[lo:hi] if j != k]
+
+
+def _starts_by_context(mentions: Sequence[Mention], contexts: Sequence[str]) -> dict[int, tuple[list[int], list[int]]]:
+    """Per context (by identity: the pipeline gives every mention of a text the same string), its mentions' starts
+    in order and the mention indices in that order."""
+    groups: dict[int, list[int]] = {}
+    for k, ctx in enumerate(contexts):
+        groups.setdefault(id(ctx), []).append(k)
+    out = {}
+    for key, ks in groups.items():
+        ks.sort(key=lambda j: mentions[j].start)
+        out[key] = ([mentions[j].start for j in ks], ks)
+    return out

@@ -7,6 +7,11 @@ one place lies, the other places of that name are not meant unless the text name
 descriptions too: "Rome, the seat of Floyd County" is the Rome that Floyd County holds, and "Floyd County ...
 northwest Georgia" the Georgian one of the Floyd Counties.
 
+A place named nearby also qualifies a mention through its own description: "Atlanta has been the capital of
+Georgia" names Atlanta, "city in ... Georgia, United States", so the Georgia meant is the one in the United States
+(:meth:`NearbyPlaces.neighbour_qualifier`; the compatibility rules then treat "United States" like the qualifier of
+"Georgia, United States" in the text itself).
+
 Only a location below the country counts (a state, county, city: :data:`SUBNATIONAL`). A country or continent is
 named near its own places' namesakes all the time ("Paris" near "France", and Paris, Texas is no further away in the
 description of a French town's twin), so it places nothing. The location is the description's most specific
@@ -84,6 +89,22 @@ class NearbyPlaces:
             self._subnational[key] = any(self.classes(r) & SUBNATIONAL and not COUNTRY_LEVEL.intersection(r.types)
                                          for r in self.kb.records_named(name, limit=3))
         return self._subnational[key]
+
+    def neighbour_qualifier(self, mention: str, neighbours: Sequence[str]) -> str | None:
+        """The qualifier that follows ``mention`` in the description of a place named by ``neighbours`` (other
+        mentions' texts within the window): "Atlanta" -> "city in ... Georgia, United States" gives "United
+        States" for "Georgia". Each neighbour stands for the KB's most popular entity of its name, and only a
+        place below the country counts (a city, county or state, whose description says where it is)."""
+        after = re.compile(r"(?<!\w)" + re.escape(mention) + r",\s+(" + _RUN.pattern + ")")
+        for name in dict.fromkeys(neighbours):
+            if normalize_alias(name) == normalize_alias(mention):
+                continue
+            for rec in self.kb.records_named(name, limit=1):
+                if self.classes(rec) & SUBNATIONAL and not COUNTRY_LEVEL.intersection(rec.types):
+                    match = after.search(rec.description)
+                    if match:
+                        return match.group(1).rstrip(".")
+        return None
 
     def ruled_out(self, start: int, end: int, text: str, records: Sequence[EntityRecord | None]) -> list[bool]:
         """Per candidate record of the mention ``text[start:end]``: True when it is a place of the mention's name
