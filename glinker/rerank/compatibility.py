@@ -11,7 +11,9 @@
   language of descriptions and any KB size works the same way.
 - **Places named nearby.** "Lisbon is a small town in New Hampshire": when the words around a mention
   name the state, county or city one of its place candidates lies in, its other place candidates are
-  not meant (:mod:`glinker.rerank.nearby_places`).
+  not meant. A neighbouring mention's place qualifies it too: "Atlanta ... Georgia" reads Atlanta's
+  description, "... Georgia, United States", as the qualifier "United States" for "Georgia"
+  (:mod:`glinker.rerank.nearby_places`).
 
 A ruled-out candidate keeps its place in the output's ranked list, but is never the link; when every
 candidate is ruled out the mention is NIL: the entity it names is not in the KB.

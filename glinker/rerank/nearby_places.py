@@ -40,6 +40,8 @@ COUNTRY_LEVEL = frozenset(PLACE_TYPES) - FIRST_LEVEL_DIVISIONS
 # Classes of any place a mention may name: the sub-national ones and countries, continents, regions.
 PLACES = SUBNATIONAL | frozenset(PLACE_TYPES)
 
+MEMO_SIZE = 200_000  # names remembered per memo
+
 # The first capitalised run after "in" or "of" (the words "of"/"the" may join it: "Isle of Man").
 _LOCATION = re.compile(r"\b(?:in|of)\s+(?:the\s+)?([A-Z][\w'’.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'’.-]*)*)")
 # Every capitalised run of a description, split at commas ("Harris County", "Texas").
@@ -67,6 +69,13 @@ class NearbyPlaces:
         self.window_chars = int(window_chars)
         self._classes: dict[str, frozenset[str]] = {}
         self._subnational: dict[str, bool] = {}
+        self._local: dict[str, EntityRecord | None] = {}
+
+    def _memo_bound(self) -> None:
+        """Keep the memos bounded in a long-running server: start again past :data:`MEMO_SIZE` names."""
+        for memo in (self._subnational, self._local):
+            if len(memo) > MEMO_SIZE:
+                memo.clear()
 
     def classes(self, record: EntityRecord) -> frozenset[str]:
         """The record's P31 classes and their P279 superclasses as the KB holds them (one level)."""
@@ -86,6 +95,7 @@ class NearbyPlaces:
         """Whether one of the KB's three most popular readings of ``name`` is a place below the country."""
         key = normalize_alias(name)
         if key not in self._subnational:
+            self._memo_bound()
             self._subnational[key] = any(self.classes(r) & SUBNATIONAL and not COUNTRY_LEVEL.intersection(r.types)
                                          for r in self.kb.records_named(name, limit=3))
         return self._subnational[key]
@@ -95,15 +105,23 @@ class NearbyPlaces:
         mentions' texts within the window): "Atlanta" -> "city in ... Georgia, United States" gives "United
         States" for "Georgia". Each neighbour stands for the KB's most popular entity of its name, and only a
         place below the country counts (a city, county or state, whose description says where it is)."""
-        after = re.compile(r"(?<!\w)" + re.escape(mention) + r",\s+(" + _RUN.pattern + ")")
+        after = None
+        own = normalize_alias(mention)
         for name in dict.fromkeys(neighbours):
-            if normalize_alias(name) == normalize_alias(mention):
+            key = normalize_alias(name)
+            if key == own:
                 continue
-            for rec in self.kb.records_named(name, limit=1):
-                if self.classes(rec) & SUBNATIONAL and not COUNTRY_LEVEL.intersection(rec.types):
-                    match = after.search(rec.description)
-                    if match:
-                        return match.group(1).rstrip(".")
+            if key not in self._local:
+                self._memo_bound()
+                top = self.kb.records_named(name, limit=1)
+                self._local[key] = top[0] if top and self.classes(top[0]) & SUBNATIONAL and not \
+                    COUNTRY_LEVEL.intersection(top[0].types) else None
+            rec = self._local[key]
+            if rec is not None and mention in rec.description:
+                after = after or re.compile(r"(?<!\w)" + re.escape(mention) + r",\s+(" + _RUN.pattern + ")")
+                match = after.search(rec.description)
+                if match:
+                    return match.group(1).rstrip(".")
         return None
 
     def ruled_out(self, start: int, end: int, text: str, records: Sequence[EntityRecord | None]) -> list[bool]:
