@@ -2,8 +2,8 @@
 
     python benchmarks/nearby_places.py [kb_dir=kb/arnold] [benchmarks=[aida-conll-dev,msnbc,...]] [chars=400]
 
-For every gold mention of the benchmarks whose name the KB gives to two entities or more, takes the entities of that
-name (``KnowledgeBase.records_named``: the homonyms the rules act on) and compares the candidates
+For every gold mention of the benchmarks whose name the KB gives to some entity, takes the entities of that name
+(``KnowledgeBase.records_named``: the homonyms the rules act on) and compares the candidates
 :class:`glinker.rerank.compatibility.Compatibility` rules out with and without the nearby places
 (:mod:`glinker.rerank.nearby_places`: a place named within ``chars`` characters, and the qualifier a neighbouring
 gold mention's description gives). Counts the mentions where the nearby places rule out more, those where the gold
@@ -58,9 +58,9 @@ def main(argv: list[str]) -> int:
             old = before.ruled_out(mentions, cands, contexts, records)
             new = after.ruled_out(mentions, cands, contexts, records)
             for m, recs, o, n in zip(gold, homonyms, old, new):
-                if not m.qid or len(recs) < 2:
+                if not m.qid or not recs:
                     continue
-                c["homonym_mentions"] += 1
+                c["named_mentions"] += 1
                 flags = [b and not a for a, b in zip(o, n)]
                 if not any(flags):
                     continue
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
                     r.qid for r in recs}
                 fired.append(f"{name}\t{doc.text[m.start:m.end]!r}\tgold {m.qid}\truled out "
                              f"{', '.join(f'{r.qid} ({r.description[:50]})' for r, f in zip(recs, flags) if f)}")
-    keys = ("homonym_mentions", "fires", "gold_ruled_out", "top_ruled_out_gold_kept")
+    keys = ("named_mentions", "fires", "gold_ruled_out", "top_ruled_out_gold_kept")
     lines = ["| benchmark | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     total = Counter()
     for name, c in counts.items():

@@ -155,5 +155,13 @@ def test_a_neighbouring_place_qualifies_a_mention_through_its_description(places
 
 def test_a_country_part_of_the_qualifying_country_is_not_ruled_out(places_kb):
     places = PlaceIndex(places_kb)
-    assert qualifier_contradicts(places, "United States", places_kb.store.get("Q230"))  # Georgia, the country
-    assert not qualifier_contradicts(places, "United Kingdom", places_kb.store.get("Q21"))  # part of it
+    georgia, england = places_kb.store.get("Q230"), places_kb.store.get("Q21")
+    assert qualifier_contradicts(places, "United States", georgia, countries=True)  # Georgia, the country
+    assert not qualifier_contradicts(places, "United Kingdom", england, countries=True)  # part of it
+    # in the text, a country after a country is a list ("France, Georgia, England"), not a qualifier
+    assert not qualifier_contradicts(places, "United States", georgia)
+    text = "Teams from France, Georgia, England and the United States took part."
+    mentions = [Mention(11, 17, "France", "country", 0.9), Mention(19, 26, "Georgia", "country", 0.9)]
+    cands = [[Candidate("Q142", 0.9)], [Candidate("Q230", 0.9), Candidate("Q1428", 0.5)]]
+    records = places_kb.store.get_many(["Q142", "Q230", "Q1428"])
+    assert Compatibility(places_kb).ruled_out(mentions, cands, [text, text], records) == [[False], [False, False]]

@@ -140,9 +140,13 @@ def qualifier_of(mention: Mention, context: str) -> str | None:
     return match.group(1).rstrip(".") if match else None
 
 
-def qualifier_contradicts(places: PlaceIndex, qualifier: str, record: EntityRecord) -> bool:
+def qualifier_contradicts(places: PlaceIndex, qualifier: str, record: EntityRecord, countries: bool = False) -> bool:
     """True when ``record`` is a place its description puts in another division or country than
-    ``qualifier`` names (and the qualifier is a country or first-level division the KB knows)."""
+    ``qualifier`` names (and the qualifier is a country or first-level division the KB knows).
+
+    With ``countries``, also when ``record`` is a country that its description does not make part of the
+    qualifier's country: for a qualifier read from a neighbour's description ("Georgia, United States"), never
+    for one in the text itself, where "Latvia, Lithuania, Estonia" is a list and not a qualified name."""
     q_countries, q_divisions = places.named(qualifier)
     if not q_countries and not q_divisions:
         return False  # "Smith, Jr.", "Paris, 1919": not a place qualifier
@@ -159,7 +163,7 @@ def qualifier_contradicts(places: PlaceIndex, qualifier: str, record: EntityReco
         # the division's own country, as its description says ("state in the southern United States")
         q_countries = q_countries | frozenset().union(*(places.in_text(r.description)[0]
                                                         for r in places.kb.store.get_many(q_divisions).values()))
-    if q_countries and COUNTRIES.intersection(record.types) and not c_countries & q_countries:
+    if countries and q_countries and COUNTRIES.intersection(record.types) and not c_countries & q_countries:
         return True  # a country lies in no other country ("Georgia" qualified by "United States"), unless its
         # description says it is part of it (England, "part of the United Kingdom")
     return bool(q_countries and c_countries and not c_countries & q_countries)
@@ -185,15 +189,17 @@ class Compatibility:
         for k, (m, cands, ctx) in enumerate(zip(mentions, candidates, contexts)):
             flags = [False] * len(cands)
             qualifier = qualifier_of(m, ctx) if self.qualifiers else None
-            if qualifier is None and self.qualifiers and self.nearby is not None and len(cands) > 1:
+            from_neighbour = False
+            if qualifier is None and self.qualifiers and self.nearby is not None and cands:
                 qualifier = self.nearby.neighbour_qualifier(m.text, self._neighbours(k, mentions, contexts, starts))
+                from_neighbour = qualifier is not None
             for i, c in enumerate(cands):
                 rec = records.get(c.qid)
                 if rec is None:
                     continue
                 if self.names and name_contradicts(m.text, rec):
                     flags[i] = True
-                elif qualifier and qualifier_contradicts(self.places, qualifier, rec):
+                elif qualifier and qualifier_contradicts(self.places, qualifier, rec, countries=from_neighbour):
                     flags[i] = True
             if self.nearby is not None and len(cands) > 1:
                 nearby = self.nearby.ruled_out(m.start, m.end, ctx, [records.get(c.qid) for c in cands])
