@@ -8,6 +8,7 @@ from glinker.kb import KnowledgeBase
 from glinker.rerank.compatibility import (
     Compatibility,
     PlaceIndex,
+    common_noun_label,
     name_contradicts,
     qualifier_contradicts,
     qualifier_of,
@@ -165,3 +166,28 @@ def test_a_country_part_of_the_qualifying_country_is_not_ruled_out(places_kb):
     cands = [[Candidate("Q142", 0.9)], [Candidate("Q230", 0.9), Candidate("Q1428", 0.5)]]
     records = places_kb.store.get_many(["Q142", "Q230", "Q1428"])
     assert Compatibility(places_kb).ruled_out(mentions, cands, [text, text], records) == [[False], [False, False]]
+
+
+LECTURER = EntityRecord("Q1622444", "lecturer", "academic rank", (), ("Q4164871",))
+TEACHER = EntityRecord("Q1622272", "university teacher", "person teaching at a university", ("lecturer",), ("Q28640",))
+DIRECTORS = (EntityRecord("Q1", "director", "person who leads an area of an organisation"),
+             EntityRecord("Q2", "director", "film director"))
+
+
+def test_a_common_noun_names_the_concept_labelled_so():
+    assert common_noun_label("lecturer", [TEACHER, LECTURER]) == 1
+    assert common_noun_label("lecturers", [TEACHER, LECTURER]) is None  # no label is the words themselves
+    assert common_noun_label("Lecturer", [TEACHER, LECTURER]) is None  # capitalised: maybe a name, left to the ranker
+    assert common_noun_label("director", [*DIRECTORS, TEACHER]) is None  # two concepts of that label: no choice
+    assert common_noun_label("2024", [EntityRecord("Q3", "2024")]) is None  # no letter: no noun
+    assert common_noun_label("lecturer", [None, LECTURER]) == 1
+
+
+def test_compatibility_rules_out_what_a_common_noun_only_aliases(places_kb):
+    text = "She was a lecturer in Paris."
+    lecturer = Mention(10, 18, "lecturer", "occupation", 0.9)
+    cands = [[Candidate("Q1622272", 0.9), Candidate("Q1622444", 0.4)]]
+    records = {"Q1622272": TEACHER, "Q1622444": LECTURER}
+    assert Compatibility(places_kb).ruled_out([lecturer], cands, [text], records) == [[True, False]]
+    assert Compatibility(places_kb, common_nouns=False).ruled_out([lecturer], cands, [text], records) == [[False,
+                                                                                                           False]]

@@ -9,6 +9,11 @@
   country ("Paris ... France") than the qualifier is not meant. The places named in descriptions are
   found through the KB itself (labels and aliases of countries and first-level divisions), so any
   language of descriptions and any KB size works the same way.
+- **Common nouns.** A mention in lower case is a common noun ("lecturer", "research", "person"). When
+  exactly one candidate has those very words as its label, the concept so named is meant, and the
+  candidates that only have them as an alias or a similar name ("university teacher", "researcher",
+  "human") are ruled out. Names are left to the ranker: a capitalised label ("Washington") is one of
+  many namesakes' names.
 - **Places named nearby.** "Lisbon is a small town in New Hampshire": when the words around a mention
   name the state, county or city one of its place candidates lies in, its other place candidates are
   not meant. A neighbouring mention's place qualifies it too: "Atlanta ... Georgia" reads Atlanta's
@@ -169,15 +174,26 @@ def qualifier_contradicts(places: PlaceIndex, qualifier: str, record: EntityReco
     return bool(q_countries and c_countries and not c_countries & q_countries)
 
 
+def common_noun_label(mention_text: str, records: Sequence[EntityRecord | None]) -> int | None:
+    """The index of the one record whose label is ``mention_text``, when the text is a common noun (lower case,
+    with a letter); ``None`` when it is not, or when no record or several have that label."""
+    if mention_text != mention_text.lower() or not any(ch.isalpha() for ch in mention_text):
+        return None
+    same = [i for i, rec in enumerate(records) if rec is not None and rec.label == mention_text]
+    return same[0] if len(same) == 1 else None
+
+
 class Compatibility:
-    """Which candidates a mention's words rule out (module docstring): names, place qualifiers and, with
-    ``nearby_chars``, places the text within that many characters of the mention names (``None``: not checked)."""
+    """Which candidates a mention's words rule out (module docstring): names, place qualifiers, common nouns and,
+    with ``nearby_chars``, places the text within that many characters of the mention names (``None``: not
+    checked)."""
 
     def __init__(self, kb: KnowledgeBase, names: bool = True, qualifiers: bool = True,
-                 nearby_chars: int | None = 400) -> None:
+                 nearby_chars: int | None = 400, common_nouns: bool = True) -> None:
         self.kb = kb
         self.names = bool(names)
         self.qualifiers = bool(qualifiers)
+        self.common_nouns = bool(common_nouns)
         self.places = PlaceIndex(kb)
         self.nearby = NearbyPlaces(kb, nearby_chars) if nearby_chars else None
 
@@ -201,6 +217,10 @@ class Compatibility:
                     flags[i] = True
                 elif qualifier and qualifier_contradicts(self.places, qualifier, rec, countries=from_neighbour):
                     flags[i] = True
+            if self.common_nouns and len(cands) > 1:
+                label = common_noun_label(m.text, [records.get(c.qid) for c in cands])
+                if label is not None and not flags[label]:
+                    flags = [f or i != label for i, f in enumerate(flags)]
             if self.nearby is not None and len(cands) > 1:
                 nearby = self.nearby.ruled_out(m.start, m.end, ctx, [records.get(c.qid) for c in cands])
                 flags = [a or b for a, b in zip(flags, nearby)]

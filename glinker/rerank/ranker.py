@@ -124,6 +124,8 @@ class FeatureReranker:
         nearby_places_chars: With ``compatibility``, characters on each side of a mention searched for the
             state, county or city its place candidates lie in (:mod:`glinker.rerank.nearby_places`); ``None``:
             not searched.
+        common_nouns: With ``compatibility``, a lower-case mention that is exactly one candidate's label links
+            only to that candidate ("lecturer", not "university teacher": :mod:`glinker.rerank.compatibility`).
     """
 
     def __init__(
@@ -145,6 +147,7 @@ class FeatureReranker:
         compatibility: bool = True,
         names_chars: int = 400,
         nearby_places_chars: int | None = 400,
+        common_nouns: bool = True,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -168,7 +171,8 @@ class FeatureReranker:
         self.span_nil_threshold = float(nil_threshold if span_nil_threshold is None or self.nil_model is None
                                         else span_nil_threshold)
         self.coherence_chars = None if coherence_chars is None else int(coherence_chars)
-        self.compatibility = Compatibility(kb, nearby_chars=nearby_places_chars) if compatibility else None
+        self.compatibility = (Compatibility(kb, nearby_chars=nearby_places_chars, common_nouns=common_nouns)
+                              if compatibility else None)
         self.names_chars = int(names_chars)
         # the features the trees were fitted on (a subset of FEATURES), and every feature a model reads
         self._ranker_features = self.booster.feature_name() if self.booster is not None else []
