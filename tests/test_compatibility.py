@@ -12,6 +12,7 @@ from glinker.rerank.compatibility import (
     name_contradicts,
     qualifier_contradicts,
     qualifier_of,
+    singular_forms,
 )
 from glinker.rerank.nearby_places import NearbyPlaces, description_location
 from glinker.types import Candidate, EntityRecord, Mention
@@ -176,7 +177,8 @@ DIRECTORS = (EntityRecord("Q1", "director", "person who leads an area of an orga
 
 def test_a_common_noun_names_the_concept_labelled_so():
     assert common_noun_label("lecturer", [TEACHER, LECTURER]) == 1
-    assert common_noun_label("lecturers", [TEACHER, LECTURER]) is None  # no label is the words themselves
+    assert common_noun_label("lecturers", [TEACHER, LECTURER]) == 1  # the plural names the same concept
+    assert common_noun_label("lectures", [TEACHER, LECTURER]) is None  # no label is the words or their singular
     assert common_noun_label("Lecturer", [TEACHER, LECTURER]) is None  # capitalised: maybe a name, left to the ranker
     assert common_noun_label("director", [*DIRECTORS, TEACHER]) is None  # two concepts of that label: no choice
     assert common_noun_label("2024", [EntityRecord("Q3", "2024")]) is None  # no letter: no noun
@@ -191,3 +193,19 @@ def test_compatibility_rules_out_what_a_common_noun_only_aliases(places_kb):
     assert Compatibility(places_kb).ruled_out([lecturer], cands, [text], records) == [[True, False]]
     assert Compatibility(places_kb, common_nouns=False).ruled_out([lecturer], cands, [text], records) == [[False,
                                                                                                            False]]
+
+
+@pytest.mark.parametrize("plural, singulars", [
+    ("years", ["year"]), ("cities", ["city", "citi", "citie"]),
+    ("boxes", ["box", "boxe"]), ("women", ["woman"]), ("firemen", ["fireman"]),
+    ("press", []), ("bus", []), ("heart ailments", ["heart ailment"]), ("man", []),
+])
+def test_singular_forms_of_english_plurals(plural, singulars):
+    assert set(singular_forms(plural)) == set(singulars)
+
+
+def test_a_plural_common_noun_names_the_concept_its_singular_labels():
+    year = EntityRecord("Q577", "year", "orbital period of the Earth")
+    age = EntityRecord("Q24564698", "years old", "unit for age", ("years",))
+    assert common_noun_label("years", [age, year]) == 1
+    assert common_noun_label("years old", [age, year]) == 0  # the words themselves first

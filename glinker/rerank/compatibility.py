@@ -10,10 +10,10 @@
   found through the KB itself (labels and aliases of countries and first-level divisions), so any
   language of descriptions and any KB size works the same way.
 - **Common nouns.** A mention in lower case is a common noun ("lecturer", "research", "person"). When
-  exactly one candidate has those very words as its label, the concept so named is meant, and the
-  candidates that only have them as an alias or a similar name ("university teacher", "researcher",
-  "human") are ruled out. Names are left to the ranker: a capitalised label ("Washington") is one of
-  many namesakes' names.
+  exactly one candidate has those very words as its label, or else their singular ("years": "year"),
+  the concept so named is meant, and the candidates that only have them as an alias or a similar name
+  ("university teacher", "researcher", "human", "years old") are ruled out. Names are left to the
+  ranker: a capitalised label ("Washington") is one of many namesakes' names.
 - **Places named nearby.** "Lisbon is a small town in New Hampshire": when the words around a mention
   name the state, county or city one of its place candidates lies in, its other place candidates are
   not meant. A neighbouring mention's place qualifies it too: "Atlanta ... Georgia" reads Atlanta's
@@ -174,13 +174,41 @@ def qualifier_contradicts(places: PlaceIndex, qualifier: str, record: EntityReco
     return bool(q_countries and c_countries and not c_countries & q_countries)
 
 
+# English plurals no suffix rule undoes.
+IRREGULAR_PLURALS = {"men": "man", "women": "woman", "children": "child", "people": "person", "feet": "foot",
+                     "teeth": "tooth", "mice": "mouse", "geese": "goose"}
+
+
+def singular_forms(words: str) -> list[str]:
+    """The singulars an English plural may stand for, its last word changed, most specific first ("years" ->
+    "year"; "cities" -> "city"; "boxes" -> "box", "boxe"; "firemen" -> "fireman"); none for a word that cannot be a
+    plural ("press", "bus")."""
+    head, _, last = words.rpartition(" ")
+    forms = []
+    if last in IRREGULAR_PLURALS:
+        forms.append(IRREGULAR_PLURALS[last])
+    elif last.endswith("men") and len(last) > 4:
+        forms.append(last[:-3] + "man")
+    if last.endswith("ies") and len(last) > 4:
+        forms.append(last[:-3] + "y")
+    if last.endswith("es") and len(last) > 3:
+        forms.append(last[:-2])
+    if last.endswith("s") and not last.endswith(("ss", "us")) and len(last) > 3:
+        forms.append(last[:-1])
+    return [f"{head} {f}" if head else f for f in forms]
+
+
 def common_noun_label(mention_text: str, records: Sequence[EntityRecord | None]) -> int | None:
-    """The index of the one record whose label is ``mention_text``, when the text is a common noun (lower case,
-    with a letter); ``None`` when it is not, or when no record or several have that label."""
+    """The index of the one record whose label is ``mention_text``, or else its singular (:func:`singular_forms`:
+    "years" -> "year"), when the text is a common noun (lower case, with a letter); ``None`` when it is not, or
+    when no record or several have that label."""
     if mention_text != mention_text.lower() or not any(ch.isalpha() for ch in mention_text):
         return None
-    same = [i for i, rec in enumerate(records) if rec is not None and rec.label == mention_text]
-    return same[0] if len(same) == 1 else None
+    for form in (mention_text, *singular_forms(mention_text)):
+        same = [i for i, rec in enumerate(records) if rec is not None and rec.label == form]
+        if same:
+            return same[0] if len(same) == 1 else None
+    return None
 
 
 class Compatibility:
