@@ -124,8 +124,9 @@ class FeatureReranker:
         nearby_places_chars: With ``compatibility``, characters on each side of a mention searched for the
             state, county or city its place candidates lie in (:mod:`glinker.rerank.nearby_places`); ``None``:
             not searched.
-        common_nouns: With ``compatibility``, a lower-case mention that is exactly one candidate's label links
-            only to that candidate ("lecturer", not "university teacher": :mod:`glinker.rerank.compatibility`).
+        common_nouns: With ``compatibility``, a lower-case mention that is exactly one candidate's label (or
+            whose singular is: "years", "year") links only to that candidate ("lecturer", not "university
+            teacher": :mod:`glinker.rerank.compatibility`).
     """
 
     def __init__(
