@@ -27,6 +27,7 @@ from collections.abc import Sequence
 
 from glinker.kb import KnowledgeBase
 from glinker.kb.normalize import normalize_alias
+from glinker.kb.store import alias_keys
 from glinker.types import EntityRecord
 from glinker.wikidata_classes import FIRST_LEVEL_DIVISIONS, PLACE_TYPES, QUALIFIER_TYPES
 
@@ -91,13 +92,16 @@ class NearbyPlaces:
         """Whether the record is a place of any size (a settlement, division, country, region)."""
         return bool(self.classes(record) & PLACES)
 
+    def below_country(self, record: EntityRecord) -> bool:
+        """Whether the record is a place below the country (a city, county, state), not a country or region."""
+        return bool(self.classes(record) & SUBNATIONAL) and not COUNTRY_LEVEL.intersection(record.types)
+
     def subnational(self, name: str) -> bool:
         """Whether one of the KB's three most popular readings of ``name`` is a place below the country."""
         key = normalize_alias(name)
         if key not in self._subnational:
             self._memo_bound()
-            self._subnational[key] = any(self.classes(r) & SUBNATIONAL and not COUNTRY_LEVEL.intersection(r.types)
-                                         for r in self.kb.records_named(name, limit=3))
+            self._subnational[key] = any(map(self.below_country, self.kb.records_named(name, limit=3)))
         return self._subnational[key]
 
     def neighbour_qualifier(self, mention: str, neighbours: Sequence[str]) -> str | None:
@@ -114,8 +118,7 @@ class NearbyPlaces:
             if key not in self._local:
                 self._memo_bound()
                 top = self.kb.records_named(name, limit=1)
-                self._local[key] = top[0] if top and self.classes(top[0]) & SUBNATIONAL and not \
-                    COUNTRY_LEVEL.intersection(top[0].types) else None
+                self._local[key] = top[0] if top and self.below_country(top[0]) else None
             rec = self._local[key]
             if rec is not None and mention in rec.description:
                 after = after or re.compile(r"(?<!\w)" + re.escape(mention) + r",\s+(" + _RUN.pattern + ")")
@@ -137,8 +140,7 @@ class NearbyPlaces:
             return (normalize_alias(place) != mention and self.subnational(place)
                     and re.search(r"(?<!\w)" + re.escape(place) + r"(?!\w)", window) is not None)
 
-        homonyms = [rec is not None and self.is_place(rec)
-                    and mention in {normalize_alias(n) for n in (rec.label, *rec.aliases)} for rec in records]
+        homonyms = [rec is not None and self.is_place(rec) and mention in alias_keys(rec) for rec in records]
         placed = [False] * len(records)
         for i, rec in enumerate(records):
             if homonyms[i]:
