@@ -185,6 +185,30 @@ def test_concept_spans_never_overlap_gold_or_each_other():
     assert counts == {"field of study": 1, "music genre": 1}
 
 
+def test_role_nouns_from_a_tiny_dump(tmp_path):
+    from glinker.train.weak import ROLE_LABEL, add_concept_spans, load_role_index, plural
+
+    assert [plural(w) for w in ("poet", "prime minister", "chairman", "secretary", "boss", "day")] == \
+        ["poets", "prime ministers", "chairmen", "secretaries", "bosses", "days"]
+    lines = [
+        _item("Q28640", "profession"), _item("Q4164871", "position"), _item("Q56019", "military rank"),
+        _item("Q1", "river"),
+        _item("Q49757", "poet", ["Q28640"]), _item("Q121594", "professor", ["Q28640", "Q4164871"]),
+        _item("Q19100", "captain", ["Q56019"]), _item("Q4022", "creek", ["Q1"]),
+        _item("Q30185", "Mayor of London", ["Q4164871"]),  # a proper name, not a role noun
+        _item("Q9", "actress", ["Q28640"], ["lady actor"]),  # aliases are not read
+    ]
+    dump = tmp_path / "dump.json"
+    dump.write_text("[\n" + ",\n".join(lines) + "\n]\n", encoding="utf-8")
+    index = load_role_index(dump)
+    assert {"poet", "poets", "Poet", "professor", "Professors", "captain", "actress", "actresses"} <= set(index)
+    assert not {"creek", "Mayor of London", "mayor of london", "lady actor", "actresss"} & set(index)
+    assert all(v == [ROLE_LABEL] for v in index.values())
+    ex = NerExample("Professor Ng met two poets and a captain".split(), [(1, 1, "person")])
+    (out,), counts = add_concept_spans([ex], index)
+    assert sorted(set(out.spans) - set(ex.spans)) == [(0, 0, ROLE_LABEL), (4, 4, ROLE_LABEL), (7, 7, ROLE_LABEL)]
+
+
 def test_silver_merge_rules():
     from glinker.train.silver import merge_silver
 

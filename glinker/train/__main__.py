@@ -32,6 +32,7 @@ def _app(cfg: DictConfig) -> None:
         weak_max_per_span=weak.get("max_per_span", 2),
         weak_descriptions=weak.get("descriptions", False),
         weak_concepts=weak.get("concepts", False),
+        weak_roles=weak.get("roles", False),
         silver_spacy=(c.get("silver") or {}).get("spacy_model"),
         synthetic_items=(c.get("synthetic") or {}).get("items", 0),
         synthetic_per_text=(c.get("synthetic") or {}).get("per_text", 3),

@@ -80,6 +80,7 @@ def run_training(
     weak_max_per_span: int = 2,
     weak_descriptions: bool = False,
     weak_concepts: bool = False,
+    weak_roles: bool = False,
     silver_spacy: str | None = None,
     synthetic_items: int = 0,
     synthetic_per_text: int = 3,
@@ -136,6 +137,11 @@ def run_training(
             concept_index = load_class_index(dump, pop, concepts=True)
             examples, counts = add_concept_spans(examples, concept_index, max_per_span=1)
             logger.info("concept spans: %d added, %s", sum(counts.values()), counts.most_common(8))
+        if weak_roles:
+            from glinker.train.weak import add_concept_spans, load_role_index
+
+            examples, counts = add_concept_spans(examples, load_role_index(dump), max_per_span=1)
+            logger.info("role spans: %d added", sum(counts.values()))
     if silver_spacy:
         from glinker.train.silver import add_silver_labels
 

@@ -243,3 +243,54 @@ def add_concept_spans(examples: list[NerExample], index: dict[str, list[str]], m
                     taken[i] = True
         out.append(NerExample(ex.tokens, spans))
     return out, counts
+
+
+# Words in the names of the Wikidata classes whose lower-case members are roles people hold ("poet": profession,
+# "lecturer": position, "captain": military rank, "bishop": ecclesiastical occupation). Entity-linking sets annotate
+# such role nouns ("a poet and lecturer") as mentions of the occupation; the NER corpora never type them.
+ROLE_CLASS_WORDS = ("occupation", "profession", "position", "rank", "job", "title of authority", "military specialism")
+ROLE_LABEL = "occupation"
+
+
+def plural(phrase: str) -> str:
+    """The regular English plural of a phrase's last word ("prime minister" -> "prime ministers")."""
+    head, _, last = phrase.rpartition(" ")
+    if last.endswith("man"):
+        last = last[:-3] + "men"
+    elif last.endswith(("s", "x", "z", "ch", "sh")):
+        last += "es"
+    elif last.endswith("y") and last[-2:-1] not in ("a", "e", "i", "o", "u"):
+        last = last[:-1] + "ies"
+    else:
+        last += "s"
+    return f"{head} {last}" if head else last
+
+
+def load_role_index(dump: str | Path, max_words: int = 3) -> dict[str, list[str]]:
+    """Map role nouns to ``[ROLE_LABEL]``: the lower-case label of every item that is an instance of a class named
+    by :data:`ROLE_CLASS_WORDS`, its plural and the title-case form of each ("Professor" before a name). Aliases are
+    left out: lower-case ones are loose ("accuracy", "aid"). The index for :func:`add_concept_spans`.
+    """
+    names: dict[str, str] = {}
+    items: dict[str, tuple[list[str], list[str]]] = {}
+    for ent in iter_entities(dump):
+        if ent.get("type") != "item":
+            continue
+        lab = ent.get("labels", {}).get("en", {}).get("value")
+        if lab:
+            names[ent["id"]] = lab
+        classes = item_values(ent, "P31")
+        if lab and lab == lab.lower() and lab.replace(" ", "").isalpha() and classes:
+            items[ent["id"]] = ([lab], classes)
+    index: dict[str, list[str]] = {}
+    for surface, classes in items.values():
+        if not any(w in names.get(c, "") for c in classes for w in ROLE_CLASS_WORDS):
+            continue
+        for s in surface:
+            if len(s.split()) > max_words:
+                continue
+            for form in (s, plural(s)) if not s.endswith("s") or s.endswith("ss") else (s,):
+                index[form] = [ROLE_LABEL]
+                index[form.title()] = [ROLE_LABEL]
+    logger.info("role index: %d names", len(index))
+    return index
