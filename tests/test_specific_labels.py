@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from glinker.detection.bi_encoder import BiEncoderDetector
+from glinker.detection.labels import BROAD_LABELS
 
 TEXTS = [
     "Arnold Schwarzenegger met Maria Shriver in Los Angeles in 1977 .",
@@ -17,8 +18,9 @@ TEXTS = [
 
 
 def _detectors(tiny_model_dir):
-    pref = BiEncoderDetector(str(tiny_model_dir), threshold=0.05, specific_ratio=0.1, specific_similarity=0.55)
-    plain = BiEncoderDetector(pref.bundle, threshold=0.05, specific_ratio=None)
+    pref = BiEncoderDetector(str(tiny_model_dir), threshold=0.05, specific_ratio=0.1, specific_similarity=0.55,
+                             broad_labels=BROAD_LABELS)
+    plain = BiEncoderDetector(pref.bundle, threshold=0.05, specific_ratio=None, broad_labels=BROAD_LABELS)
     base = pref.label_vectors(["person"])[0]
     noise = np.random.default_rng(0).standard_normal(base.shape).astype(np.float32)
     noise -= (noise @ base) / (base @ base) * base  # orthogonal to "person"
@@ -71,13 +73,14 @@ def test_specific_ratio_is_checked(tiny_model_dir):
         BiEncoderDetector(str(tiny_model_dir), specific_ratio=2.0)
 
 
-def test_only_catch_all_labels_yield_when_configured(tiny_model_dir):
+def test_only_catch_all_labels_yield_by_default(tiny_model_dir):
     import torch
 
     from glinker.detection.labels import CATCH_ALL_LABELS
 
     pref, _, _ = _detectors(tiny_model_dir)
-    linking = BiEncoderDetector(pref.bundle, broad_labels=CATCH_ALL_LABELS)
+    linking = BiEncoderDetector(pref.bundle)  # the default, as linking configures it
+    assert linking.broad_labels == frozenset(CATCH_ALL_LABELS)
     rng = np.random.default_rng(1)
     person, other = rng.standard_normal((2, 32)).astype(np.float32)
     other -= (other @ person) / (person @ person) * person

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from glinker.detection.label_index import KINDS
-from glinker.detection.labels import BROAD_LABELS, DEFAULT_LABELS, LabelScoring, _LabelSet
+from glinker.detection.labels import CATCH_ALL_LABELS, DEFAULT_LABELS, LabelScoring, _LabelSet
 from glinker.errors import InputError
 from glinker.model.checkpoint import BiEncoderBundle, load_checkpoint
 from glinker.model.decode import ScoredSpan, SpanBoundaries, greedy_decode
@@ -68,8 +68,12 @@ class BiEncoderDetector(LabelScoring):
         num_threads: torch intra-op threads (``None`` leaves torch's setting).
         span_boundaries: Refuse spans across brackets, quotes, line breaks and sentence ends
             (:class:`~glinker.model.decode.SpanBoundaries`); off reproduces GLiNER's decoding exactly.
-        broad_labels: Label names (case-insensitive) that name a broad class: person,
-            organization, location, miscellaneous, ...
+        broad_labels: Label names (case-insensitive) that may yield to a narrower label (see
+            ``specific_ratio``). Default: the catch-alls only (miscellaneous, misc, else, other, entity,
+            thing; ``CATCH_ALL_LABELS``), as linking uses them: with person, organization and location
+            broad too (``BROAD_LABELS``, what ``glinker.evaluate ner`` uses, where CrossNER asks for
+            "politician" beside "person"), a person becomes a "film" whenever both are asked for, since
+            their label vectors lie at cosine 0.64.
         specific_ratio: Prefer specific labels. A span whose best label is broad takes the best
             label that narrows it (see ``specific_similarity``) when that label's probability is
             at least this fraction of the broad one's (``None`` or 0: always the best label,
@@ -117,7 +121,7 @@ class BiEncoderDetector(LabelScoring):
         label_index_ef_search: int = 128,
         num_threads: int | None = None,
         span_boundaries: bool = False,
-        broad_labels: Sequence[str] = BROAD_LABELS,
+        broad_labels: Sequence[str] = CATCH_ALL_LABELS,
         specific_ratio: float | None = 0.1,
         specific_similarity: float = 0.55,
         runtime: str = "torch",

@@ -30,9 +30,10 @@ DEFAULT_LABELS = ("person", "organization", "location", "film", "country", "city
 # best label is one of these takes the user's more specific label instead when that one is plausible.
 BROAD_LABELS = ("person", "people", "organization", "organisation", "location", "place", "miscellaneous", "misc",
                 "else", "other", "entity", "thing")
-# The catch-all ones only: what linking uses (glinker/conf/detector/bi_encoder.yaml, glinker.load). With the
-# linking labels (DEFAULT_LABELS) "person" lies at cosine 0.64 from "film", so with every broad label a person
-# would be relabelled a film ("Arnold Schwarzenegger" -> film); "miscellaneous" still narrows to event, award, ...
+# The catch-all ones only: BiEncoderDetector's default and what linking uses (glinker/conf/detector/bi_encoder.yaml,
+# glinker.load). With the linking labels (DEFAULT_LABELS) "person" lies at cosine 0.64 from "film", so with every
+# broad label a person would be relabelled a film ("Arnold Schwarzenegger" -> film); "miscellaneous" still narrows
+# to event, award, ... BROAD_LABELS is for label sets of kinds of the broad classes (CrossNER: politician, writer).
 CATCH_ALL_LABELS = ("miscellaneous", "misc", "else", "other", "entity", "thing")
 
 

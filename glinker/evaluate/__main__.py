@@ -25,6 +25,7 @@ logger = logging.getLogger("glinker.evaluate")
 @reports_errors
 def _ner_app(cfg: DictConfig) -> None:
     from glinker.detection.bi_encoder import BiEncoderDetector
+    from glinker.detection.labels import BROAD_LABELS
     from glinker.evaluate.ner import average_f1, evaluate_examples, format_table, load_eval_set
 
     c = OmegaConf.to_container(cfg, resolve=True)
@@ -33,6 +34,7 @@ def _ner_app(cfg: DictConfig) -> None:
     det = BiEncoderDetector(c["model"], batch_size=c["batch_size"], flat_ner=c["flat_ner"],
                             specific_ratio=c.get("specific_ratio"),
                             specific_similarity=c.get("specific_similarity", 0.55),
+                            broad_labels=c.get("broad_labels") or BROAD_LABELS,
                             num_threads=c["num_threads"], threshold=min(thresholds),
                             runtime=c.get("runtime", "torch"), quantize=c.get("quantize"))
     results = {}
