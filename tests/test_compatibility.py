@@ -10,6 +10,8 @@ from glinker.rerank.compatibility import (
     PlaceIndex,
     common_noun_label,
     name_contradicts,
+    name_numbers,
+    number_contradicts,
     qualifier_contradicts,
     qualifier_of,
     singular_forms,
@@ -209,3 +211,49 @@ def test_a_plural_common_noun_names_the_concept_its_singular_labels():
     age = EntityRecord("Q24564698", "years old", "unit for age", ("years",))
     assert common_noun_label("years", [age, year]) == 1
     assert common_noun_label("years old", [age, year]) == 0  # the words themselves first
+
+
+@pytest.mark.parametrize("name, roman, digits", [
+    ("Louis XIV", {"XIV"}, set()),
+    ("Terminator 2: Judgment Day", set(), {"2"}),
+    ("Pope John Paul II.", {"II"}, set()),
+    ("I, Robot", set(), set()),  # the first word is the name itself
+    ("2012 Summer Olympics", set(), set()),
+    ("Uncanny X-Men", set(), set()),  # whole words only
+    ("Washington, D.C.", set(), set()),
+    ("Boeing 747-400", set(), set()),
+    ("UEFA Euro 02004", set(), {"2004"}),
+])
+def test_the_numbers_of_a_name(name, roman, digits):
+    assert name_numbers(name) == (frozenset(roman), frozenset(digits))
+
+
+LEOPOLD_II = EntityRecord("Q1", "Leopold II of Belgium", "King of the Belgians", ("Leopold II",), ("Q5",))
+LEOPOLD_III = EntityRecord("Q2", "Leopold III of Belgium", "King of the Belgians", (), ("Q5",))
+T3 = EntityRecord("Q3", "Terminator 3: Rise of the Machines", "2003 film", ("T3",))
+T1 = EntityRecord("Q4", "The Terminator", "1984 film", ("Terminator",))
+WW2 = EntityRecord("Q5", "World War II", "1939-1945 war", ("Second World War", "WWII"))
+
+
+@pytest.mark.parametrize("mention, record, ruled_out", [
+    ("Leopold III", LEOPOLD_II, True),
+    ("Leopold III", LEOPOLD_III, False),
+    ("Terminator 2", T3, True),
+    ("Terminator 2", T1, False),  # a label without a number is left to the ranker
+    ("Terminator", T3, False),  # so is a mention without one
+    ("World War I", WW2, True),
+    ("World War 2", WW2, False),  # digits against a Roman label: not the same kind of number
+    ("Euro 2004", EntityRecord("Q6", "UEFA Euro 2008", "", ("Euro 2008",)), True),
+    ("Euro 2004", EntityRecord("Q7", "UEFA Euro 2004", "", ("Euro 2004",)), False),
+])
+def test_a_different_number_rules_a_candidate_out(mention, record, ruled_out):
+    assert number_contradicts(mention, record) is ruled_out
+
+
+def test_compatibility_checks_numbers_unless_turned_off(places_kb):
+    text = "Leopold III abdicated in 1951."
+    m = Mention(0, 11, "Leopold III", "person", 0.9)
+    cands = [[Candidate("Q1", 0.9), Candidate("Q2", 0.5)]]
+    records = {"Q1": LEOPOLD_II, "Q2": LEOPOLD_III}
+    assert Compatibility(places_kb).ruled_out([m], cands, [text], records) == [[True, False]]
+    assert Compatibility(places_kb, numbers=False).ruled_out([m], cands, [text], records) == [[False, False]]

@@ -14,6 +14,10 @@
   the concept so named is meant, and the candidates that only have them as an alias or a similar name
   ("university teacher", "researcher", "human", "years old") are ruled out. Names are left to the
   ranker: a capitalised label ("Washington") is one of many namesakes' names.
+- **Numbers in a name.** "Leopold III" is not Leopold II, "Terminator 2" is not "Terminator 3: Rise of the
+  Machines": a regnal or sequel number after a name's first word (Roman numerals, digits) that no name of the
+  candidate carries, where the candidate's label carries another number of that kind, rules it out. A
+  candidate named without a number ("The Terminator") is left to the ranker.
 - **Places named nearby.** "Lisbon is a small town in New Hampshire": when the words around a mention
   name the state, county or city one of its place candidates lies in, its other place candidates are
   not meant. A neighbouring mention's place qualifies it too: "Atlanta ... Georgia" reads Atlanta's
@@ -211,15 +215,47 @@ def common_noun_label(mention_text: str, records: Sequence[EntityRecord | None])
     return None
 
 
+_ROMAN = re.compile(r"^(?=[MDCLXVI])M{0,3}(C[MD]|D?C{0,3})(X[CL]|L?X{0,3})(I[XV]|V?I{0,3})$")
+_PUNCT = ".,;:!?()[]\"'’“”"
+
+
+def name_numbers(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(Roman numerals, digit runs) among a name's words after the first: "Louis XIV" -> ({"XIV"}, {}),
+    "Terminator 2: Judgment Day" -> ({}, {"2"}). The first word is left out: it is the name itself ("I, Robot",
+    "1984", "2012 Summer Olympics")."""
+    # whole words only, so "X-Men", "D.C." and "747-400" carry no number
+    words = [w.strip(_PUNCT) for w in name.split()[1:]]
+    return (frozenset(w for w in words if _ROMAN.match(w)),
+            frozenset(w.lstrip("0") or "0" for w in words if w.isdigit()))
+
+
+def number_contradicts(mention_text: str, record: EntityRecord) -> bool:
+    """True when the mention's regnal or sequel number (:func:`name_numbers`) is one no name of the record carries,
+    while the record's label carries another number of the same kind: "Leopold III" against "Leopold II of
+    Belgium"."""
+    roman, digits = name_numbers(mention_text)
+    if not roman and not digits:
+        return False
+    label_roman, label_digits = name_numbers(record.label)
+    if not ((roman and label_roman) or (digits and label_digits)):
+        return False  # the label has no number of the mention's kind to contradict it
+    for name in (record.label, *record.aliases):
+        other_roman, other_digits = name_numbers(name)
+        if roman & other_roman or digits & other_digits:
+            return False
+    return True
+
+
 class Compatibility:
-    """Which candidates a mention's words rule out (module docstring): names, place qualifiers, common nouns and,
-    with ``nearby_chars``, places the text within that many characters of the mention names (``None``: not
-    checked)."""
+    """Which candidates a mention's words rule out (module docstring): names, numbers, place qualifiers, common
+    nouns and, with ``nearby_chars``, places the text within that many characters of the mention names (``None``:
+    not checked)."""
 
     def __init__(self, kb: KnowledgeBase, names: bool = True, qualifiers: bool = True,
-                 nearby_chars: int | None = 400, common_nouns: bool = True) -> None:
+                 nearby_chars: int | None = 400, common_nouns: bool = True, numbers: bool = True) -> None:
         self.kb = kb
         self.names = bool(names)
+        self.numbers = bool(numbers)
         self.qualifiers = bool(qualifiers)
         self.common_nouns = bool(common_nouns)
         self.places = PlaceIndex(kb)
@@ -242,6 +278,8 @@ class Compatibility:
                 if rec is None:
                     continue
                 if self.names and name_contradicts(m.text, rec):
+                    flags[i] = True
+                elif self.numbers and number_contradicts(m.text, rec):
                     flags[i] = True
                 elif qualifier and qualifier_contradicts(self.places, qualifier, rec, countries=from_neighbour):
                     flags[i] = True

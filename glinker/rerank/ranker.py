@@ -127,6 +127,8 @@ class FeatureReranker:
         common_nouns: With ``compatibility``, a lower-case mention that is exactly one candidate's label (or
             whose singular is: "years", "year") links only to that candidate ("lecturer", not "university
             teacher": :mod:`glinker.rerank.compatibility`).
+        numbers: With ``compatibility``, a regnal or sequel number in the mention ("Leopold III", "Terminator 2")
+            rules out candidates whose label carries another one and no name the mention's.
     """
 
     def __init__(
@@ -149,6 +151,7 @@ class FeatureReranker:
         names_chars: int = 400,
         nearby_places_chars: int | None = 400,
         common_nouns: bool = True,
+        numbers: bool = True,
     ) -> None:
         self.kb = kb
         self.detector = getattr(detector, "detector", detector)  # a union detector's bi-encoder
@@ -172,8 +175,8 @@ class FeatureReranker:
         self.span_nil_threshold = float(nil_threshold if span_nil_threshold is None or self.nil_model is None
                                         else span_nil_threshold)
         self.coherence_chars = None if coherence_chars is None else int(coherence_chars)
-        self.compatibility = (Compatibility(kb, nearby_chars=nearby_places_chars, common_nouns=common_nouns)
-                              if compatibility else None)
+        self.compatibility = (Compatibility(kb, nearby_chars=nearby_places_chars, common_nouns=common_nouns,
+                                            numbers=numbers) if compatibility else None)
         self.names_chars = int(names_chars)
         # the features the trees were fitted on (a subset of FEATURES), and every feature a model reads
         self._ranker_features = self.booster.feature_name() if self.booster is not None else []
