@@ -171,6 +171,8 @@ def test_a_country_part_of_the_qualifying_country_is_not_ruled_out(places_kb):
     assert Compatibility(places_kb).ruled_out(mentions, cands, [text, text], records) == [[False], [False, False]]
 
 
+LEOPOLD_II = EntityRecord("Q1", "Leopold II of Belgium", "King of the Belgians", ("Leopold II",), ("Q5",))
+LEOPOLD_III = EntityRecord("Q2", "Leopold III of Belgium", "King of the Belgians", (), ("Q5",))
 LECTURER = EntityRecord("Q1622444", "lecturer", "academic rank", (), ("Q4164871",))
 TEACHER = EntityRecord("Q1622272", "university teacher", "person teaching at a university", ("lecturer",), ("Q28640",))
 DIRECTORS = (EntityRecord("Q1", "director", "person who leads an area of an organisation"),
@@ -187,14 +189,18 @@ def test_a_common_noun_names_the_concept_labelled_so():
     assert common_noun_label("lecturer", [None, LECTURER]) == 1
 
 
-def test_compatibility_rules_out_what_a_common_noun_only_aliases(places_kb):
-    text = "She was a lecturer in Paris."
-    lecturer = Mention(10, 18, "lecturer", "occupation", 0.9)
-    cands = [[Candidate("Q1622272", 0.9), Candidate("Q1622444", 0.4)]]
-    records = {"Q1622272": TEACHER, "Q1622444": LECTURER}
-    assert Compatibility(places_kb).ruled_out([lecturer], cands, [text], records) == [[True, False]]
-    assert Compatibility(places_kb, common_nouns=False).ruled_out([lecturer], cands, [text], records) == [[False,
-                                                                                                           False]]
+@pytest.mark.parametrize("text, mention, records, switch", [
+    ("She was a lecturer in Paris.", Mention(10, 18, "lecturer", "occupation", 0.9), (TEACHER, LECTURER),
+     "common_nouns"),  # "lecturer" is only an alias of "university teacher"
+    ("Leopold III abdicated in 1951.", Mention(0, 11, "Leopold III", "person", 0.9), (LEOPOLD_II, LEOPOLD_III),
+     "numbers"),
+])
+def test_a_compatibility_rule_rules_out_the_first_candidate_unless_turned_off(places_kb, text, mention, records,
+                                                                              switch):
+    cands = [[Candidate(r.qid, 0.9 - 0.4 * i) for i, r in enumerate(records)]]
+    by_qid = {r.qid: r for r in records}
+    assert Compatibility(places_kb).ruled_out([mention], cands, [text], by_qid) == [[True, False]]
+    assert Compatibility(places_kb, **{switch: False}).ruled_out([mention], cands, [text], by_qid) == [[False, False]]
 
 
 @pytest.mark.parametrize("plural, singulars", [
@@ -228,8 +234,6 @@ def test_the_numbers_of_a_name(name, roman, digits):
     assert name_numbers(name) == (frozenset(roman), frozenset(digits))
 
 
-LEOPOLD_II = EntityRecord("Q1", "Leopold II of Belgium", "King of the Belgians", ("Leopold II",), ("Q5",))
-LEOPOLD_III = EntityRecord("Q2", "Leopold III of Belgium", "King of the Belgians", (), ("Q5",))
 T3 = EntityRecord("Q3", "Terminator 3: Rise of the Machines", "2003 film", ("T3",))
 T1 = EntityRecord("Q4", "The Terminator", "1984 film", ("Terminator",))
 WW2 = EntityRecord("Q5", "World War II", "1939-1945 war", ("Second World War", "WWII"))
@@ -248,12 +252,3 @@ WW2 = EntityRecord("Q5", "World War II", "1939-1945 war", ("Second World War", "
 ])
 def test_a_different_number_rules_a_candidate_out(mention, record, ruled_out):
     assert number_contradicts(mention, record) is ruled_out
-
-
-def test_compatibility_checks_numbers_unless_turned_off(places_kb):
-    text = "Leopold III abdicated in 1951."
-    m = Mention(0, 11, "Leopold III", "person", 0.9)
-    cands = [[Candidate("Q1", 0.9), Candidate("Q2", 0.5)]]
-    records = {"Q1": LEOPOLD_II, "Q2": LEOPOLD_III}
-    assert Compatibility(places_kb).ruled_out([m], cands, [text], records) == [[True, False]]
-    assert Compatibility(places_kb, numbers=False).ruled_out([m], cands, [text], records) == [[False, False]]
