@@ -227,6 +227,8 @@ def test_a_plural_common_noun_names_the_concept_its_singular_labels():
     ("2012 Summer Olympics", set(), set()),
     ("Uncanny X-Men", set(), set()),  # whole words only
     ("Washington, D.C.", set(), set()),
+    ("Baltimore, MD", set(), set()),  # numerals past XXXIX read as abbreviations
+    ("Louis XVIII", {"XVIII"}, set()),
     ("Boeing 747-400", set(), set()),
     ("UEFA Euro 02004", set(), {"2004"}),
 ])

@@ -215,7 +215,9 @@ def common_noun_label(mention_text: str, records: Sequence[EntityRecord | None])
     return None
 
 
-_ROMAN = re.compile(r"^(?=[MDCLXVI])M{0,3}(C[MD]|D?C{0,3})(X[CL]|L?X{0,3})(I[XV]|V?I{0,3})$")
+# Regnal and sequel numbers, I to XXXIX: larger numerals read as abbreviations far more often ("Baltimore, MD",
+# "Washington DC", "Lansing, MI")
+_ROMAN = re.compile(r"^(?=[XVI])X{0,3}(IX|IV|V?I{0,3})$")
 _PUNCT = ".,;:!?()[]\"'’“”"
 
 
