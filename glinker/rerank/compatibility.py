@@ -15,9 +15,9 @@
   ("university teacher", "researcher", "human", "years old") are ruled out. Names are left to the
   ranker: a capitalised label ("Washington") is one of many namesakes' names.
 - **Numbers in a name.** "Leopold III" is not Leopold II, "Terminator 2" is not "Terminator 3: Rise of the
-  Machines": a regnal or sequel number after a name's first word (Roman numerals, digits) that no name of the
-  candidate carries, where the candidate's label carries another number of that kind, rules it out. A
-  candidate named without a number ("The Terminator") is left to the ranker.
+  Machines": a regnal or sequel number after a name's first word (Roman numerals to XXXIX, digits) that no
+  name of the candidate carries, where the candidate's label carries another number of that kind, rules it
+  out. A candidate named without a number ("The Terminator") is left to the ranker.
 - **Places named nearby.** "Lisbon is a small town in New Hampshire": when the words around a mention
   name the state, county or city one of its place candidates lies in, its other place candidates are
   not meant. A neighbouring mention's place qualifies it too: "Atlanta ... Georgia" reads Atlanta's
