@@ -6,7 +6,8 @@
 ``before`` and ``after`` are ``bench_el.py loo_cache=FILE`` files of the same benchmarks linked by two pipelines whose
 compatibility rules differ (``+reranker.common_nouns=false`` against the default, say): the rankers read the same
 features from both, so each benchmark's ranker is fitted once, on the other fitted benchmarks' spans without the
-features in ``drop`` (the sets no fit saw: on all seven), and its ED picks are compared under each file's flags.
+features in ``drop`` (a benchmark outside ``FIT_BENCHMARKS``: on all of them), and its ED picks are compared under
+each file's flags.
 Prints per benchmark the spans whose pick changes, how many of them the change fixes and breaks, the ED before and
 after, and (``show=true``) every changed span with the gold and the two picks' labels; then a JSON line. The short-name
 rule is not applied (it acts alike on both).
@@ -24,8 +25,6 @@ sys.path.insert(0, str(ROOT))
 
 from common import el_benchmark_path, key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
-FITTED = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "oke-2015-train", "derczynski", "news-fair"]
-
 
 def main(argv: list[str]) -> int:
     opts = key_value_options(argv, {"before": "", "after": "", "kb_dir": "kb/arnold",
@@ -33,6 +32,7 @@ def main(argv: list[str]) -> int:
     from glinker.evaluate.el import kb_membership, load_benchmark
     from glinker.kb import KnowledgeBase
     from glinker.rerank.feature_names import FEATURES
+    from glinker.rerank.fit import FIT_BENCHMARKS
     from glinker.rerank.kept import load_kept
     from glinker.rerank.leave_one_out import span_places
     from glinker.rerank.rescoring import ed_picks, fit_ranker
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> int:
         raise SystemExit("the two files hold other benchmarks or other spans: link the same benchmarks into both")
     drop = {n.strip() for n in opts["drop"].strip("[]").split(",") if n.strip()}
     features = [f for f in FEATURES if f not in drop]
-    fitted = [n for n in FITTED if n in before]
+    fitted = [n for n in FIT_BENCHMARKS if n in before]
     kb = KnowledgeBase.open(opts["kb_dir"])
     everything = fit_ranker([s for o in fitted for s in before[o]], None, features)
     counts: dict[str, Counter] = {}

@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 
 from common import el_benchmark_path, key_value_options, stamp  # noqa: E402  (benchmarks/common.py)
 
-FITTED = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "oke-2015-train", "derczynski", "news-fair"]
 CLASSES = ["right", "wrong link", "link, no gold", "NIL, best was right", "NIL, best was wrong", "not detected"]
 
 
@@ -41,6 +40,7 @@ def main(argv: list[str]) -> int:
     from glinker.evaluate.el import e2e_gold, kb_membership, load_benchmark
     from glinker.kb import KnowledgeBase
     from glinker.rerank.feature_names import FEATURES
+    from glinker.rerank.fit import FIT_BENCHMARKS
     from glinker.rerank.kept import load_kept
     from glinker.rerank.nil import NilModel
     from glinker.rerank.nil_fit import fit_nil
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     if not Path(opts["cache"]).is_file():
         raise SystemExit(f"cache={opts['cache']!r}: no kept-features file there (bench_el.py loo_cache=FILE makes one)")
     spans, traced = load_kept(opts["cache"])
-    names = [n for n in FITTED if n in spans]
+    names = [n for n in FIT_BENCHMARKS if n in spans]
     drop = {n.strip() for n in opts["drop"].strip("[]").split(",") if n.strip()}
     features = [f for f in FEATURES if f not in drop]
     kb = KnowledgeBase.open(opts["kb_dir"])

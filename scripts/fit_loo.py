@@ -49,6 +49,8 @@ def _write(path: Path, text: str) -> None:
 
 def main(argv: list[str]) -> None:
     opts = key_value_options(argv, DEFAULTS)
+    from common import el_benchmark_path  # the benchmark files by name, istex_train's Turtle included
+
     from glinker.evaluate.el import kb_membership, load_benchmark
     from glinker.kb import KnowledgeBase
     from glinker.rerank.fit import FIT_BENCHMARKS, LAMBDAMART_PARAMS
@@ -64,7 +66,7 @@ def main(argv: list[str]) -> None:
     if any(n not in FEATURES for n in drop):
         raise SystemExit(f"drop={drop}: not all are reranker features; known: {', '.join(FEATURES)}")
     features = [n for n in FEATURES if n not in drop] if drop else None
-    benchmarks = {n: load_benchmark(resolve_data_path(f"el/elevant/{n}.benchmark.jsonl")) for n in FIT_BENCHMARKS}
+    benchmarks = {n: load_benchmark(resolve_data_path(el_benchmark_path(n))) for n in FIT_BENCHMARKS}
     try:
         spans, traced = load_kept(opts["cache"])
     except ValueError as exc:

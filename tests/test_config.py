@@ -62,11 +62,12 @@ def test_conventions_are_an_opt_in_profile():
         plain = compose(config_name="link")
         bench = compose(config_name="link", overrides=["conventions=benchmarks"])
     rules = [n._target_.rsplit(".", 1)[1] for n in plain.refiners]
-    assert rules == ["NameExtension", "CommaNames", "AbbreviationDots", "ArticleNames"] and not plain.coref
+    assert rules == ["NameExtension", "CommaNames", "AbbreviationDots", "ArticleNames"]
     assert not plain.refiners[1].place_qualifiers
     assert [n._target_.rsplit(".", 1)[1] for n in bench.refiners] == rules
     assert bench.refiners[1].place_qualifiers and bench.coref
-    assert plain.name_coref and bench.name_coref  # short names are language, not a benchmark convention
+    # short names and pronouns given as spans are language, not a benchmark convention
+    assert plain.name_coref and bench.name_coref and plain.coref and bench.coref
 
 
 def test_kb_build_config_composes():

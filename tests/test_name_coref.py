@@ -98,7 +98,10 @@ def test_kept_link_scoring_applies_the_rule_as_the_pipeline_does(kb):
     pipeline = SimpleNamespace(coref=ResolverChain([NameResolver(kb), PronounResolver(kb)]), kb=kb)
     rule = NameRule.of_pipeline(pipeline, ["Q42", "Q100", "Q204289"])
     assert rule.persons == frozenset({"Q42"}) and rule.window_chars == NameResolver(kb).window_chars
-    assert NameRule.of_pipeline(SimpleNamespace(coref=PronounResolver(kb), kb=kb), ["Q42"]) is None
+    assert rule.pronoun_window_chars == PronounResolver(kb).window_chars
+    pronouns_only = NameRule.of_pipeline(SimpleNamespace(coref=PronounResolver(kb), kb=kb), ["Q42"])
+    assert pronouns_only.window_chars is None and pronouns_only.pronoun_window_chars is not None
+    assert NameRule.of_pipeline(SimpleNamespace(coref=None, kb=kb), ["Q42"]) is None
     # ED: picks per gold span, placed by document
     where = [(0, s, e, text[s:e]) for s, e in spans] + [(1, 0, 5, "Adams")]
     picks = ["Q42", "Q100", "Q204289", "Q100", "Q204289"]
@@ -113,3 +116,24 @@ def test_kept_link_scoring_applies_the_rule_as_the_pipeline_does(kb):
     resolved = NameResolver(kb).resolve(ms, decs)
     expected = [(q, p) for _, _, q, p, _ in rule.records(traced, records, 0.5)[0]]
     assert [(d.qid, d.link_score) for d in resolved] == expected
+
+
+def test_kept_link_scoring_resolves_pronouns_after_short_names_as_the_chain_does(kb):
+    text = "Douglas Adams lived in Boston . Adams wrote there , and he left it ."
+    spans = [(0, 13), (23, 29), (32, 37), (56, 58), (64, 66)]
+    ms = [Mention(s, e, text[s:e], "person", 0.9) for s, e in spans]
+    chain = ResolverChain([NameResolver(kb), PronounResolver(kb)])
+    rule = NameRule.of_pipeline(SimpleNamespace(coref=chain, kb=kb), ["Q42", "Q100", "Q204289"])
+    # "Adams" is ranked to the Boston entity, "he" and "it" to whatever: the rule and the chain agree
+    picks = ["Q42", "Q100", "Q100", "Q100", "Q42"]
+    where = [(0, s, e, text[s:e]) for s, e in spans]
+    decs = [_decision(q, 0.9) for q in picks]
+    chained = [d.qid for d in chain.resolve(ms, decs)]
+    assert rule.picks(where, picks) == chained == ["Q42", "Q100", "Q42", "Q42", "Q100"]
+    # e2e: an antecedent below the threshold is no antecedent, for the pronoun as for the short form
+    traced = [[SimpleNamespace(start=s, end=e, text=text[s:e]) for s, e in spans]]
+    records = [[(0, 13, "Q42", 0.3, 0.9), (23, 29, "Q100", 0.9, 0.9), (32, 37, None, 0.0, 0.9),
+                (56, 58, None, 0.0, 0.9), (64, 66, None, 0.0, 0.9)]]
+    low = rule.records(traced, records, 0.5)[0]
+    assert [r[2] for r in low] == ["Q42", "Q100", None, None, "Q100"]  # "it" still finds Boston, linked at 0.9
+    assert [r[2] for r in rule.records(traced, records, 0.2)[0]] == ["Q42", "Q100", "Q42", "Q42", "Q100"]

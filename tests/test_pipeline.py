@@ -220,9 +220,11 @@ def test_demonym_retriever_proposes_only_kb_places(tmp_path, tiny_detector):
 
 
 def test_pronouns_take_the_closest_compatible_antecedent(kb):
-    from glinker.resolution.coref import PronounResolver, pronoun_kind
+    from glinker.resolution.coref import PronounResolver, is_pronoun, pronoun_kind
 
     assert pronoun_kind("She") == "person" and pronoun_kind("its") == "thing" and pronoun_kind("they") is None
+    # a word of two or more capitals is an abbreviation: the United States, Maine, information technology
+    assert not any(is_pronoun(w) or pronoun_kind(w) for w in ("US", "ME", "IT", "HE")) and is_pronoun("I")
     text = "Arnold Schwarzenegger visited Boston . He liked it , and his film The Terminator too ."
     spans = [(0, 21, "Q2685"), (30, 36, "Q100"), (39, 41, None), (48, 50, None), (57, 60, None), (66, 80, "Q162255")]
     ms = [Mention(s, e, text[s:e], "person", 0.9) for s, e, _ in spans]

@@ -4,12 +4,13 @@
 (glinker/conf/reranker/feature.yaml), and through it :func:`glinker.load`, name that
 constructor, so a refit changes this file and the model files in glinker/resources/reranker, nothing else.
 
-How they were fitted (every choice below by leave-one-benchmark-out validation, :mod:`glinker.rerank.leave_one_out`,
-and checked on benchmarks no fit saw, :mod:`glinker.rerank.unseen`; BENCHMARKS.md):
+How they were fitted (every choice below by leave-one-benchmark-out validation, :mod:`glinker.rerank.leave_one_out`;
+BENCHMARKS.md):
 
 - The ranker: gradient-boosted trees (LightGBM LambdaMART, ``lambdamart.txt``) learned on every document of the
-  shared dev benchmarks aida-conll-dev, oke-2016-train, msnbc, spotlight, oke-2015-train, derczynski and news-fair
-  (default model, alias ∪ name ∪ demonym candidates, arnold KB), without the span·entity embedding features
+  nine shared dev benchmarks of :data:`glinker.rerank.fit.FIT_BENCHMARKS` (aida-conll-dev, oke-2016-train, msnbc,
+  spotlight, oke-2015-train, derczynski, news-fair, wiki-fair, istex_train; default model, alias ∪ name ∪ demonym
+  candidates, arnold KB), without the span·entity embedding features
   (``dense``, ``dense_gap``, ``dense_rank``) and ``context_names``, which leave-one-out did not keep.
 - The NIL decision: a LightGBM classifier (``nil.txt``, :class:`glinker.rerank.nil.NilModel`) judges whether the
   best candidate is a right link from the ranker's probabilities, that candidate's features and the mention's
@@ -18,8 +19,8 @@ and checked on benchmarks no fit saw, :mod:`glinker.rerank.unseen`; BENCHMARKS.m
   KB lacks count as wrong links, and so do the mentions of the other gold entities once more, with that entity
   deleted from their candidates (:mod:`glinker.rerank.deletion`: what a mention looks like when a KB lacks a
   well-known entity whose namesakes it holds; half of the 1,000 entities ``benchmarks/bench_out_of_kb.py`` deletes,
-  every other line of its list, are left out, so its figure on them is measured on deletions the fit never saw:
-  540 of the fitted benchmarks' 856 in-KB gold entities teach); its threshold is the one with the best
+  every other line of its list, are left out, so its figure on them is measured on deletions the fit never saw);
+  its threshold is the one with the best
   mean per-benchmark end-to-end F1 over probabilities out of fold (:mod:`glinker.rerank.nil_fit`, ``two_fold``),
   where a link on a gold mention whose entity the KB lacks counts as wrong (``with_nil``). Both from the kept
   features of a leave-one-out run::
@@ -31,7 +32,7 @@ and checked on benchmarks no fit saw, :mod:`glinker.rerank.unseen`; BENCHMARKS.m
       nil_missing=true nil_method=two_fold nil_objective=with_nil nil_deleted=1.0 \
       nil_deleted_exclude=runs/out_of_kb/deleted_half.txt out=glinker/resources/reranker
 
-- The conservative option is the same NIL model at a higher threshold than its 0.2
+- The conservative option is the same NIL model at a higher threshold than its 0.25
   (``reranker.nil_threshold=0.5``): more mentions of entities the KB lacks left NIL, fewer links overall
   (BENCHMARKS.md).
 - The linear weights below (a listwise fit, ``scripts/fit_reranker.py``) score the coherence features' first

@@ -23,9 +23,14 @@ from glinker.types import Document
 
 logger = logging.getLogger(__name__)
 
-# The shared dev benchmarks the default reranker is fitted on (70 % of each one's documents);
-# benchmarks/bench_el.py scores these on the other 30 % only.
-FIT_BENCHMARKS = ("aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "oke-2015-train", "derczynski", "news-fair")
+# The shared dev benchmarks the packaged reranker and NIL model are fitted on (every document, by
+# scripts/fit_loo.py) and that leave-one-benchmark-out validates: every visible set with documents of its own.
+# Left out: the "-no-coref" variants and msnbc-updated (the same documents as news-fair, wiki-fair and msnbc),
+# oke-2015-eval (61 of its 101 documents are oke-2016-train's) and the 8-sentence error-category-examples.
+# wiki-fair and istex_train link nationality words to the country as aida does, against OKE's people: with them,
+# a fit without aida still learns that convention. (benchmarks/bench_el.py documents=heldout: these on their 30 %.)
+FIT_BENCHMARKS = ("aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "oke-2015-train", "derczynski", "news-fair",
+                  "wiki-fair", "istex_train")
 
 
 @dataclass
