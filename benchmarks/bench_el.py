@@ -22,9 +22,10 @@ figures keep the configured models), to keep a feature only when the leave-one-o
 links). Each benchmark's row also gives how many detected mentions sit on such gold and how many of them are left
 NIL (where NIL is right), by the packaged models and by the held-out ones. ``loo_nil_method=two_fold`` (or
 ``held_out_oof``; default ``held_out``) fits each NIL classifier and threshold another way
-(:mod:`glinker.rerank.nil_fit`). ``loo_check=[wiki-fair,istex_train]`` also refits on every fitted benchmark, as
+(:mod:`glinker.rerank.nil_fit`). ``loo_check=[NAME,...]`` also refits on every fitted benchmark, as
 ``scripts/fit_loo.py`` would with the same options, and scores that refit beside the packaged models on those
-benchmarks, which no fit saw (their features are kept in ``loo_cache`` too); ``loo=check`` runs only that.
+benchmarks, which must be outside ``FIT_BENCHMARKS`` (their features are kept in ``loo_cache`` too; a variant of a
+fitted benchmark's documents, such as ``wiki-fair-no-coref``, is no check); ``loo=check`` runs only that.
 ``loo_balance=0.5`` weighs a benchmark of N gold spans like N^0.5 spans in every ranker fit (1: every benchmark
 alike; 0, the default: every span alike). ``loo_nil_objective=with_nil`` chooses each NIL threshold for the F1 that
 counts a link on gold the KB lacks as wrong (default ``in_kb``: such links left out, as the tables score).
@@ -63,7 +64,8 @@ from common import (  # noqa: E402  (benchmarks/common.py)
 from glinker.config import CONF_DIR  # noqa: E402
 
 # news-fair and wiki-fair gold includes coreference mentions (pronouns: "he", "its"), which no
-# mention detector of names links; their "-no-coref" variants drop them (same documents).
+# mention detector of names finds (given as spans, they take their antecedent's entity); their "-no-coref"
+# variants drop them (same documents).
 BENCHMARKS = ["aida-conll-dev", "oke-2016-train", "msnbc", "spotlight", "wiki-fair", "oke-2015-train", "derczynski",
               "news-fair", "istex_train", "wiki-fair-no-coref", "news-fair-no-coref"]
 SYSTEMS = {
@@ -290,6 +292,9 @@ def main(argv: list[str]) -> None:
         if opts["loo_deleted_cache"] and not deleted_eval:
             raise SystemExit("loo_deleted_cache= scores the mentions of the entities loo_deleted_eval=FILE lists; "
                              "give that file too")
+        if set(check) & set(FIT_BENCHMARKS):
+            raise SystemExit(f"loo_check={check}: {sorted(set(check) & set(FIT_BENCHMARKS))} are fitted benchmarks; "
+                             "a check is on benchmarks no fit saw")
         if opts["loo"] == "check" and not check:
             raise SystemExit("loo=check scores a refit on the loo_check=[...] benchmarks: name them")
         lines += loo_tables(systems, overrides, all_results, opts["loo_cache"] or None, params, drop,
