@@ -120,7 +120,7 @@ def load_class_index(dump: str | Path, popularity: str | Path | None = None, max
     kept: the index for :func:`add_concept_spans`.
     """
     names: dict[str, str] = {}
-    items: dict[str, tuple[list[str], list[str]]] = {}
+    items: dict[str, tuple[str, list[str]]] = {}  # QID -> (lower-case label, P31 classes)
     desc: dict[str, str] = {}
     for ent in iter_entities(dump):
         if ent.get("type") != "item":
@@ -272,7 +272,7 @@ def load_role_index(dump: str | Path, max_words: int = 3) -> dict[str, list[str]
     left out: lower-case ones are loose ("accuracy", "aid"). The index for :func:`add_concept_spans`.
     """
     names: dict[str, str] = {}
-    items: dict[str, tuple[list[str], list[str]]] = {}
+    items: dict[str, tuple[str, list[str]]] = {}  # QID -> (lower-case label, P31 classes)
     for ent in iter_entities(dump):
         if ent.get("type") != "item":
             continue
@@ -281,16 +281,13 @@ def load_role_index(dump: str | Path, max_words: int = 3) -> dict[str, list[str]
             names[ent["id"]] = lab
         classes = item_values(ent, "P31")
         if lab and lab == lab.lower() and lab.replace(" ", "").isalpha() and classes:
-            items[ent["id"]] = ([lab], classes)
+            items[ent["id"]] = (lab, classes)
     index: dict[str, list[str]] = {}
-    for surface, classes in items.values():
-        if not any(w in names.get(c, "") for c in classes for w in ROLE_CLASS_WORDS):
+    for s, classes in items.values():
+        if len(s.split()) > max_words or not any(w in names.get(c, "") for c in classes for w in ROLE_CLASS_WORDS):
             continue
-        for s in surface:
-            if len(s.split()) > max_words:
-                continue
-            for form in (s, plural(s)) if not s.endswith("s") or s.endswith("ss") else (s,):
-                index[form] = [ROLE_LABEL]
-                index[form.title()] = [ROLE_LABEL]
+        for form in (s, plural(s)) if not s.endswith("s") or s.endswith("ss") else (s,):
+            index[form] = [ROLE_LABEL]
+            index[form.title()] = [ROLE_LABEL]
     logger.info("role index: %d names", len(index))
     return index
